@@ -1,0 +1,607 @@
+//! The `comptoir` command: serve, migrate, shop, catalog, key (spec/cli.md).
+//! Exit codes: 0 success, 1 a check failed, 2 bad usage or input, 3 database unusable.
+
+mod items_csv;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use comptoir_core::catalog::{self, Catalog};
+use comptoir_core::model::{Country, Licence, Name, TimeZoneName};
+use comptoir_core::money::Currency;
+use comptoir_store::shops::{self, NewPassword, NewShop};
+use comptoir_store::{DbUrl, Store, StoreError};
+use serde_json::json;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// The demo catalog, kept as data in the repository (spec/demo-shop.md).
+const DEMO_CATALOG: &str = include_str!("../../../data/demo-shop.json");
+
+#[derive(Parser)]
+#[command(name = "comptoir", version, about = "Comptoir, an open-source point-of-sale server")]
+struct Cli {
+    /// Database: sqlite://PATH (default sqlite://comptoir.db) or postgres://USER@HOST/DB.
+    #[arg(long, global = true, env = "COMPTOIR_DB", default_value = "sqlite://comptoir.db")]
+    db: String,
+    /// Log format on stderr.
+    #[arg(long, global = true, env = "COMPTOIR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server.
+    Serve(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Create, list and license shops.
+    #[command(subcommand)]
+    Shop(ShopCommand),
+    /// Import and export a shop's catalog.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
+    /// Create, list and revoke API keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to bind; port 0 picks a free port.
+    #[arg(long, env = "COMPTOIR_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: std::net::SocketAddr,
+    /// Public URL used in the links the server hands out.
+    #[arg(long, env = "COMPTOIR_BASE_URL")]
+    base_url: Option<String>,
+    /// Create the demo shop if no shop named "Demo" exists.
+    #[arg(long)]
+    demo: bool,
+    /// Allow webhook URLs on loopback and private addresses.
+    #[arg(long)]
+    webhook_allow_private: bool,
+}
+
+#[derive(Subcommand)]
+enum ShopCommand {
+    /// Create a shop with its admin user, "Web" cash box, payment methods, VAT rates and a key.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Give the shop the extended licence (web services).
+        #[arg(long)]
+        extended: bool,
+        #[arg(long, default_value = "EUR")]
+        currency: String,
+        #[arg(long, default_value = "Europe/Paris")]
+        timezone: String,
+        #[arg(long, default_value = "FR")]
+        country: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List shops.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set a shop's licence.
+    Licence {
+        shop_id: i64,
+        #[arg(long, conflicts_with = "standard", required_unless_present = "standard")]
+        extended: bool,
+        #[arg(long)]
+        standard: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum ExportFormat {
+    Json,
+    Csv,
+}
+
+#[derive(Subcommand)]
+enum CatalogCommand {
+    /// Import a catalog: a .json document (the export shape) or a .csv of items.
+    Import {
+        #[arg(long)]
+        shop: i64,
+        file: PathBuf,
+    },
+    /// Export a catalog to FILE or stdout.
+    Export {
+        #[arg(long)]
+        shop: i64,
+        #[arg(long, value_enum, default_value_t = ExportFormat::Json)]
+        format: ExportFormat,
+        /// One list only (items, departments, clients, ...); CSV supports items.
+        #[arg(long)]
+        entity: Option<String>,
+        file: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Create an API key; it is printed once.
+    Create {
+        #[arg(long)]
+        shop: i64,
+        #[arg(long)]
+        label: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List a shop's keys (prefixes only).
+    List {
+        #[arg(long)]
+        shop: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a key.
+    Revoke {
+        #[arg(long)]
+        shop: i64,
+        key_id: i64,
+    },
+}
+
+/// A failure with its exit code.
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl Failure {
+    fn usage(message: impl Into<String>) -> Failure {
+        Failure {
+            code: 2,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Invalid(m) | StoreError::Conflict(m) => Failure::usage(m),
+            StoreError::Open(m) => Failure {
+                code: 3,
+                message: format!("cannot open the database: {m}"),
+            },
+            other => Failure {
+                code: 1,
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure {
+            code: 1,
+            message: format!("{e:#}"),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format, matches!(cli.command, Command::Serve(_)));
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("error: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+fn init_logging(format: LogFormat, serving: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default = if serving { "info" } else { "warn" };
+    let filter = EnvFilter::try_from_env("COMPTOIR_LOG")
+        .or_else(|_| EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+}
+
+async fn open(db: &str) -> Result<Store, Failure> {
+    let url = DbUrl::parse(db).map_err(|m| Failure { code: 3, message: m })?;
+    Store::open(&url).await.map_err(|e| Failure {
+        code: 3,
+        message: format!("cannot open the database {url:?}: {e}"),
+    })
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    let store = open(&cli.db).await?;
+    match cli.command {
+        Command::Serve(args) => serve(store, args).await,
+        Command::Migrate => {
+            println!("migrations applied ({})", store.backend());
+            Ok(())
+        }
+        Command::Shop(cmd) => shop(store, cmd).await,
+        Command::Catalog(cmd) => catalog_cmd(store, cmd).await,
+        Command::Key(cmd) => key(store, cmd).await,
+    }
+}
+
+async fn serve(store: Store, args: ServeArgs) -> Result<(), Failure> {
+    let demo = if args.demo {
+        ensure_demo(&store).await?
+    } else {
+        None
+    };
+    let config = comptoir_server::Config {
+        listen: args.listen,
+        base_url: args.base_url,
+        webhook_allow_private: args.webhook_allow_private,
+    };
+    let app = comptoir_server::Application::build(config, store)
+        .await
+        .map_err(|e| Failure::usage(format!("--listen {}: {e}", args.listen)))?;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "listening on http://{}", app.local_addr());
+    if let Some(d) = demo {
+        let _ = writeln!(
+            out,
+            "demo shop: id={} login={} password={} api_key={}",
+            d.shop_id, d.admin_login, d.admin_password, d.api_key
+        );
+    }
+    let _ = out.flush();
+    drop(out);
+    tracing::info!(addr = %app.local_addr(), "serving");
+    app.run(comptoir_server::shutdown_signal())
+        .await
+        .context("server failed")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Creates the demo shop unless a shop named "Demo" exists; `Some` when it was created.
+async fn ensure_demo(store: &Store) -> Result<Option<shops::CreatedShop>, Failure> {
+    let exists = store
+        .read(|c| shops::find_shop_by_name(c, "Demo"))
+        .await?;
+    if let Some(id) = exists {
+        tracing::info!(shop_id = id, "demo shop already exists; its credentials were shown when it was created");
+        return Ok(None);
+    }
+    let new = NewShop {
+        name: Name::parse("Demo").map_err(Failure::usage)?,
+        currency: Currency::EUR,
+        timezone: TimeZoneName::parse("Europe/Paris").map_err(Failure::usage)?,
+        country: Country::FR,
+        licence: Licence::Extended,
+    };
+    let created = create_shop(store, new).await?;
+    let shop_id = created.shop_id;
+    let catalog = parse_catalog(store, shop_id, DEMO_CATALOG)
+        .await
+        .map_err(|f| Failure::usage(format!("data/demo-shop.json: {}", f.message)))?;
+    store
+        .write(move |c| comptoir_store::catalog::import(c, shop_id, &catalog))
+        .await?;
+    Ok(Some(created))
+}
+
+async fn create_shop(store: &Store, new: NewShop) -> Result<shops::CreatedShop, Failure> {
+    // Argon2 is slow on purpose: hash before taking the write lock.
+    let password = tokio::task::spawn_blocking(NewPassword::generate)
+        .await
+        .context("hashing the admin password")?;
+    Ok(store
+        .write(move |c| shops::create_shop(c, &new, password))
+        .await?)
+}
+
+async fn shop(store: Store, cmd: ShopCommand) -> Result<(), Failure> {
+    match cmd {
+        ShopCommand::Create {
+            name,
+            extended,
+            currency,
+            timezone,
+            country,
+            json,
+        } => {
+            let new = NewShop {
+                name: Name::parse(&name)
+                    .map_err(|e| Failure::usage(format!("--name: expected {e}")))?,
+                currency: Currency::parse(&currency)
+                    .map_err(|e| Failure::usage(format!("--currency: expected {e}")))?,
+                timezone: TimeZoneName::parse(&timezone)
+                    .map_err(|e| Failure::usage(format!("--timezone: expected {e}")))?,
+                country: Country::parse(&country)
+                    .map_err(|e| Failure::usage(format!("--country: expected {e}")))?,
+                licence: if extended {
+                    Licence::Extended
+                } else {
+                    Licence::Standard
+                },
+            };
+            let c = create_shop(&store, new).await?;
+            if json {
+                println!(
+                    "{}",
+                    json!({
+                        "shop_id": c.shop_id.to_string(),
+                        "admin_login": c.admin_login,
+                        "admin_password": c.admin_password,
+                        "api_key": c.api_key,
+                    })
+                );
+            } else {
+                println!("shop created: id {}", c.shop_id);
+                println!("admin login: {}", c.admin_login);
+                println!("admin password: {}", c.admin_password);
+                println!("api key: {}", c.api_key);
+                println!("(the password and the key are shown only now)");
+            }
+            Ok(())
+        }
+        ShopCommand::List { json } => {
+            let list = store.read(shops::list_shops).await?;
+            if json {
+                let rows: Vec<_> = list
+                    .iter()
+                    .map(|s| {
+                        json!({
+                            "shop_id": s.id.to_string(), "name": s.name.as_str(),
+                            "licence": s.licence.as_str(), "currency": s.currency.code(),
+                            "timezone": s.timezone.as_str(), "country": s.country.as_str(),
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::Value::Array(rows));
+            } else {
+                for s in &list {
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}",
+                        s.id,
+                        s.name,
+                        s.licence,
+                        s.currency.code(),
+                        s.timezone.as_str()
+                    );
+                }
+            }
+            Ok(())
+        }
+        ShopCommand::Licence {
+            shop_id,
+            extended,
+            standard: _,
+        } => {
+            let licence = if extended {
+                Licence::Extended
+            } else {
+                Licence::Standard
+            };
+            store
+                .write(move |c| shops::set_licence(c, shop_id, licence))
+                .await
+                .map_err(|e| not_found_shop(e, shop_id))?;
+            println!("shop {shop_id}: licence {licence}");
+            Ok(())
+        }
+    }
+}
+
+fn not_found_shop(e: StoreError, shop_id: i64) -> Failure {
+    match e {
+        StoreError::NotFound => Failure::usage(format!("SHOP_ID: shop {shop_id} does not exist")),
+        other => other.into(),
+    }
+}
+
+async fn require_shop(store: &Store, shop_id: i64) -> Result<comptoir_core::model::Shop, Failure> {
+    store
+        .read(move |c| shops::get_shop(c, shop_id))
+        .await?
+        .ok_or_else(|| Failure::usage(format!("--shop: shop {shop_id} does not exist")))
+}
+
+/// Parses a catalog document against the shop's currency and VAT rates.
+async fn parse_catalog(store: &Store, shop_id: i64, text: &str) -> Result<Catalog, Failure> {
+    let shop = require_shop(store, shop_id).await?;
+    let known = store
+        .read(move |c| comptoir_store::catalog::export(c, shop_id))
+        .await?
+        .vat_rates
+        .into_iter()
+        .map(|v| v.rate)
+        .collect::<Vec<_>>();
+    catalog::parse_document(text, shop.currency.digits(), &known)
+        .map_err(|e| Failure::usage(e.to_string()))
+}
+
+async fn catalog_cmd(store: Store, cmd: CatalogCommand) -> Result<(), Failure> {
+    match cmd {
+        CatalogCommand::Import { shop, file } => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| Failure::usage(format!("{}: {e}", file.display())))?;
+            let is_csv = file
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+            let name = file.display().to_string();
+            if is_csv {
+                let s = require_shop(&store, shop).await?;
+                let rows = items_csv::parse(&text, s.currency.digits())
+                    .map_err(|e| Failure::usage(format!("{name}: {e}")))?;
+                let n = rows.len();
+                store
+                    .write(move |c| items_csv::write(c, shop, &rows))
+                    .await
+                    .map_err(|e| prefix_failure(e.into(), &name))?;
+                println!("imported {n} items into shop {shop}");
+            } else {
+                let cat = parse_catalog(&store, shop, &text)
+                    .await
+                    .map_err(|f| prefix_failure(f, &name))?;
+                let report = store
+                    .write(move |c| comptoir_store::catalog::import(c, shop, &cat))
+                    .await
+                    .map_err(|e| prefix_failure(e.into(), &name))?;
+                let summary: Vec<String> = report
+                    .counts
+                    .iter()
+                    .filter(|(_, n)| *n > 0)
+                    .map(|(k, n)| format!("{n} {k}"))
+                    .collect();
+                println!("imported into shop {shop}: {}", summary.join(", "));
+            }
+            Ok(())
+        }
+        CatalogCommand::Export {
+            shop,
+            format,
+            entity,
+            file,
+        } => {
+            let s = require_shop(&store, shop).await?;
+            let cat = store
+                .read(move |c| comptoir_store::catalog::export(c, shop))
+                .await?;
+            let bytes = match format {
+                ExportFormat::Csv => {
+                    if entity.as_deref().is_some_and(|e| e != "items") {
+                        return Err(Failure::usage(
+                            "--entity: CSV export supports items only",
+                        ));
+                    }
+                    items_csv::render(&cat.items, s.currency.digits())
+                        .map_err(|e| Failure::usage(e.to_string()))?
+                }
+                ExportFormat::Json => {
+                    let mut doc = catalog::to_document(&cat, s.currency.digits());
+                    if let Some(e) = &entity {
+                        let Some(list) = doc.get(e.as_str()).filter(|v| v.is_array()).cloned()
+                        else {
+                            return Err(Failure::usage(format!(
+                                "--entity: expected one of the document's lists (items, departments, clients, ...), got {e:?}"
+                            )));
+                        };
+                        doc = json!({"format": catalog::FORMAT, "version": catalog::VERSION, e.as_str(): list});
+                    }
+                    let mut b = serde_json::to_vec_pretty(&doc).context("writing JSON")?;
+                    b.push(b'\n');
+                    b
+                }
+            };
+            match file {
+                Some(path) => std::fs::write(&path, bytes)
+                    .map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?,
+                None => std::io::stdout()
+                    .write_all(&bytes)
+                    .context("writing to stdout")?,
+            }
+            Ok(())
+        }
+    }
+}
+
+fn prefix_failure(f: Failure, name: &str) -> Failure {
+    Failure {
+        code: f.code,
+        message: format!("{name}: {}", f.message),
+    }
+}
+
+async fn key(store: Store, cmd: KeyCommand) -> Result<(), Failure> {
+    match cmd {
+        KeyCommand::Create { shop, label, json } => {
+            require_shop(&store, shop).await?;
+            let k = store
+                .write(move |c| shops::create_key(c, shop, label.as_deref()))
+                .await?;
+            if json {
+                println!(
+                    "{}",
+                    json!({"key_id": k.id.to_string(), "prefix": k.prefix, "api_key": k.plain})
+                );
+            } else {
+                println!("key {} created (prefix {})", k.id, k.prefix);
+                println!("api key: {}", k.plain);
+                println!("(the key is shown only now)");
+            }
+            Ok(())
+        }
+        KeyCommand::List { shop, json } => {
+            require_shop(&store, shop).await?;
+            let keys = store.read(move |c| shops::list_keys(c, shop)).await?;
+            if json {
+                let rows: Vec<_> = keys
+                    .iter()
+                    .map(|k| {
+                        json!({
+                            "key_id": k.id.to_string(), "prefix": k.prefix, "label": k.label,
+                            "created_at": micros_to_rfc3339(k.created_at),
+                            "revoked_at": k.revoked_at.map(micros_to_rfc3339),
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::Value::Array(rows));
+            } else {
+                for k in &keys {
+                    println!(
+                        "{}\tcpt_{}_…\t{}\tcreated {}\t{}",
+                        k.id,
+                        k.prefix,
+                        k.label.as_deref().unwrap_or("-"),
+                        micros_to_rfc3339(k.created_at),
+                        k.revoked_at.map_or_else(
+                            || "active".to_string(),
+                            |t| format!("revoked {}", micros_to_rfc3339(t))
+                        )
+                    );
+                }
+            }
+            Ok(())
+        }
+        KeyCommand::Revoke { shop, key_id } => {
+            store
+                .write(move |c| shops::revoke_key(c, shop, key_id))
+                .await
+                .map_err(|e| match e {
+                    StoreError::NotFound => Failure::usage(format!(
+                        "KEY_ID: shop {shop} has no active key {key_id}"
+                    )),
+                    other => other.into(),
+                })?;
+            println!("key {key_id} revoked");
+            Ok(())
+        }
+    }
+}
+
+fn micros_to_rfc3339(t: i64) -> String {
+    jiff::Timestamp::from_microsecond(t).map_or_else(|_| t.to_string(), |ts| ts.to_string())
+}

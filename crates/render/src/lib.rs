@@ -1,0 +1,5 @@
+//! Bytes out of Comptoir's list and report models: HTML, CSV, JSON, PDF. Pure functions.
+
+pub mod invoice;
+pub mod list;
+mod num;

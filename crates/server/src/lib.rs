@@ -1,0 +1,140 @@
+//! Comptoir's HTTP server: application state, the router, health and metrics, startup and
+//! graceful shutdown. Feature modules each bring their own router.
+
+pub mod error;
+pub mod metrics;
+pub mod telemetry;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use comptoir_store::Store;
+use serde_json::json;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// Server settings that do not come from the database.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Address to bind; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Public base URL for links handed out; `None` means `http://` + the bound address.
+    pub base_url: Option<String>,
+    /// Allow webhook URLs on loopback and private networks (tests, local development).
+    pub webhook_allow_private: bool,
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<Config>,
+    /// The public base URL, resolved after binding.
+    pub base_url: Arc<str>,
+    pub metrics: metrics::Metrics,
+}
+
+impl axum::extract::FromRef<AppState> for metrics::Metrics {
+    fn from_ref(s: &AppState) -> Self {
+        s.metrics.clone()
+    }
+}
+
+/// A bound, ready-to-run server.
+pub struct Application {
+    listener: tokio::net::TcpListener,
+    router: Router,
+    addr: SocketAddr,
+}
+
+impl Application {
+    /// Binds the listener first, so the real port is known before serving.
+    pub async fn build(config: Config, store: Store) -> std::io::Result<Application> {
+        let listener = tokio::net::TcpListener::bind(config.listen).await?;
+        let addr = listener.local_addr()?;
+        let base_url: Arc<str> = config
+            .base_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}"))
+            .trim_end_matches('/')
+            .into();
+        let state = AppState {
+            store,
+            config: Arc::new(config),
+            base_url,
+            metrics: metrics::Metrics::default(),
+        };
+        Ok(Application {
+            listener,
+            router: router(state),
+            addr,
+        })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests and returns.
+    pub async fn run(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}
+
+/// Every route of the server, with its middleware.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics::handler))
+        .layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            metrics::record,
+        ))
+        .layer(axum::middleware::from_fn(telemetry::trace_requests))
+        .with_state(state)
+}
+
+/// `GET /healthz`: 200 `{"status":"ok"}` only when the database answers.
+async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+    match state.store.ping().await {
+        Ok(()) => (StatusCode::OK, axum::Json(json!({"status": "ok"}))),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check: database does not answer");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(json!({"status": "unavailable"})),
+            )
+        }
+    }
+}
+
+/// Resolves when the process gets SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,154 @@
+//! Prometheus text metrics: requests by route and status, a latency histogram per route,
+//! database pool use, and named counters that features add.
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// Upper bounds of the latency buckets, in seconds.
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
+
+#[derive(Default)]
+struct Histogram {
+    buckets: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+#[derive(Default)]
+struct Inner {
+    requests: BTreeMap<(String, u16), u64>,
+    latency: BTreeMap<String, Histogram>,
+    counters: BTreeMap<(&'static str, String), u64>,
+}
+
+/// The server's metrics registry. Cheap to clone.
+#[derive(Clone, Default)]
+pub struct Metrics {
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl Metrics {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records one finished request.
+    pub fn observe(&self, route: &str, status: u16, seconds: f64) {
+        let mut m = self.lock();
+        *m.requests.entry((route.to_string(), status)).or_default() += 1;
+        let h = m.latency.entry(route.to_string()).or_default();
+        h.count += 1;
+        h.sum += seconds;
+        if let Some(i) = BUCKETS.iter().position(|b| seconds <= *b) {
+            h.buckets[i] += 1;
+        }
+    }
+
+    /// Adds one to the counter `name` with the label set `labels` (`kind="x"` form).
+    pub fn inc(&self, name: &'static str, labels: &str) {
+        *self.lock().counters.entry((name, labels.to_string())).or_default() += 1;
+    }
+
+    /// The Prometheus text exposition, with the pool figures given.
+    pub fn render(&self, pool: comptoir_store::PoolStats) -> String {
+        let m = self.lock();
+        let mut out = String::new();
+        out.push_str("# HELP comptoir_http_requests_total HTTP requests by route and status.\n");
+        out.push_str("# TYPE comptoir_http_requests_total counter\n");
+        for ((route, status), n) in &m.requests {
+            let _ = writeln!(
+                out,
+                "comptoir_http_requests_total{{route=\"{}\",status=\"{status}\"}} {n}",
+                escape(route)
+            );
+        }
+        out.push_str("# HELP comptoir_http_request_duration_seconds Request latency by route.\n");
+        out.push_str("# TYPE comptoir_http_request_duration_seconds histogram\n");
+        for (route, h) in &m.latency {
+            let r = escape(route);
+            let mut cumulative = 0;
+            for (b, n) in BUCKETS.iter().zip(h.buckets) {
+                cumulative += n;
+                let _ = writeln!(
+                    out,
+                    "comptoir_http_request_duration_seconds_bucket{{route=\"{r}\",le=\"{b}\"}} {cumulative}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "comptoir_http_request_duration_seconds_bucket{{route=\"{r}\",le=\"+Inf\"}} {}",
+                h.count
+            );
+            let _ = writeln!(
+                out,
+                "comptoir_http_request_duration_seconds_sum{{route=\"{r}\"}} {}",
+                h.sum
+            );
+            let _ = writeln!(
+                out,
+                "comptoir_http_request_duration_seconds_count{{route=\"{r}\"}} {}",
+                h.count
+            );
+        }
+        out.push_str("# HELP comptoir_db_pool_connections Database connections by state.\n");
+        out.push_str("# TYPE comptoir_db_pool_connections gauge\n");
+        let _ = writeln!(
+            out,
+            "comptoir_db_pool_connections{{state=\"in_use\"}} {}",
+            pool.in_use
+        );
+        let _ = writeln!(
+            out,
+            "comptoir_db_pool_connections{{state=\"idle\"}} {}",
+            pool.size - pool.in_use
+        );
+        let _ = writeln!(out, "comptoir_db_pool_max_connections {}", pool.max);
+        let mut last = "";
+        for ((name, labels), n) in &m.counters {
+            if *name != last {
+                let _ = writeln!(out, "# TYPE {name} counter");
+                last = name;
+            }
+            if labels.is_empty() {
+                let _ = writeln!(out, "{name} {n}");
+            } else {
+                let _ = writeln!(out, "{name}{{{labels}}} {n}");
+            }
+        }
+        out
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+/// Middleware: times every request and records it under its route pattern.
+pub async fn record(State(metrics): State<Metrics>, req: Request, next: Next) -> Response {
+    // The route pattern, not the raw path, so ids in paths do not explode the label set.
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |m| m.as_str())
+        .to_string();
+    let started = Instant::now();
+    let res = next.run(req).await;
+    metrics.observe(&route, res.status().as_u16(), started.elapsed().as_secs_f64());
+    res
+}
+
+/// `GET /metrics`.
+pub async fn handler(State(state): State<crate::AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        state.metrics.render(state.store.pool_stats()),
+    )
+}

@@ -1,0 +1,396 @@
+//! One interface over two databases: SQLite (embedded, by default) and PostgreSQL.
+//! Queries are written once with `$1` placeholders and run through [`Conn`].
+
+use crate::StoreError;
+use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
+use std::fmt;
+
+/// Which database a connection talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A parameter or a column value. Integers are always 64-bit; booleans are booleans.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Null,
+    I64(i64),
+    Bool(bool),
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Value::I64(v)
+    }
+}
+impl From<bool> for Value {
+    fn from(v: bool) -> Self {
+        Value::Bool(v)
+    }
+}
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Value::Text(v.to_string())
+    }
+}
+impl From<String> for Value {
+    fn from(v: String) -> Self {
+        Value::Text(v)
+    }
+}
+impl From<&String> for Value {
+    fn from(v: &String) -> Self {
+        Value::Text(v.clone())
+    }
+}
+impl From<Vec<u8>> for Value {
+    fn from(v: Vec<u8>) -> Self {
+        Value::Bytes(v)
+    }
+}
+impl From<&[u8]> for Value {
+    fn from(v: &[u8]) -> Self {
+        Value::Bytes(v.to_vec())
+    }
+}
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Value::Null, Into::into)
+    }
+}
+
+/// Builds a parameter slice: `params![shop_id, name]`.
+#[macro_export]
+macro_rules! params {
+    () => { &[] as &[$crate::db::Value] };
+    ($($v:expr),+ $(,)?) => { &[$($crate::db::Value::from($v)),+] as &[$crate::db::Value] };
+}
+
+/// A result row; columns are read by position, in the order the query names them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row(pub Vec<Value>);
+
+impl Row {
+    fn col(&self, i: usize) -> Result<&Value, StoreError> {
+        self.0
+            .get(i)
+            .ok_or_else(|| StoreError::Decode(format!("column {i} is missing")))
+    }
+
+    pub fn i64(&self, i: usize) -> Result<i64, StoreError> {
+        match self.col(i)? {
+            Value::I64(v) => Ok(*v),
+            Value::Bool(b) => Ok(i64::from(*b)),
+            other => Err(StoreError::Decode(format!(
+                "column {i}: expected an integer, got {other:?}"
+            ))),
+        }
+    }
+
+    pub fn opt_i64(&self, i: usize) -> Result<Option<i64>, StoreError> {
+        match self.col(i)? {
+            Value::Null => Ok(None),
+            _ => self.i64(i).map(Some),
+        }
+    }
+
+    pub fn bool(&self, i: usize) -> Result<bool, StoreError> {
+        match self.col(i)? {
+            Value::Bool(b) => Ok(*b),
+            Value::I64(v) => Ok(*v != 0),
+            other => Err(StoreError::Decode(format!(
+                "column {i}: expected a boolean, got {other:?}"
+            ))),
+        }
+    }
+
+    pub fn str(&self, i: usize) -> Result<&str, StoreError> {
+        match self.col(i)? {
+            Value::Text(s) => Ok(s),
+            other => Err(StoreError::Decode(format!(
+                "column {i}: expected a text, got {other:?}"
+            ))),
+        }
+    }
+
+    pub fn string(&self, i: usize) -> Result<String, StoreError> {
+        self.str(i).map(str::to_string)
+    }
+
+    pub fn opt_string(&self, i: usize) -> Result<Option<String>, StoreError> {
+        match self.col(i)? {
+            Value::Null => Ok(None),
+            _ => self.string(i).map(Some),
+        }
+    }
+
+    pub fn bytes(&self, i: usize) -> Result<&[u8], StoreError> {
+        match self.col(i)? {
+            Value::Bytes(b) => Ok(b),
+            Value::Text(s) => Ok(s.as_bytes()),
+            other => Err(StoreError::Decode(format!(
+                "column {i}: expected bytes, got {other:?}"
+            ))),
+        }
+    }
+}
+
+/// A database connection, inside a transaction when handed out by `Store::write`.
+pub trait Conn {
+    fn backend(&self) -> Backend;
+    /// Runs a statement; returns the number of rows changed.
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreError>;
+    /// Runs a query and collects its rows.
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError>;
+    /// Runs a query and hands rows one by one to `f`, without collecting them.
+    fn query_each(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        f: &mut dyn FnMut(Row) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
+    /// Runs several statements separated by `;` (migrations), without parameters.
+    fn batch(&mut self, sql: &str) -> Result<(), StoreError>;
+}
+
+impl dyn Conn + '_ {
+    /// The one row of a query, or `None`.
+    pub fn query_opt(&mut self, sql: &str, params: &[Value]) -> Result<Option<Row>, StoreError> {
+        let mut rows = self.query(sql, params)?;
+        if rows.len() > 1 {
+            return Err(StoreError::Decode("expected at most one row".into()));
+        }
+        Ok(rows.pop())
+    }
+
+    /// The one row of a query; an error when there is none.
+    pub fn query_one(&mut self, sql: &str, params: &[Value]) -> Result<Row, StoreError> {
+        self.query_opt(sql, params)?
+            .ok_or_else(|| StoreError::Decode("expected one row, got none".into()))
+    }
+
+    /// Runs an `insert ... returning id` and gives the id.
+    pub fn insert_id(&mut self, sql: &str, params: &[Value]) -> Result<i64, StoreError> {
+        self.query_one(sql, params)?.i64(0)
+    }
+}
+
+/// Rewrites `$1` placeholders into SQLite's numbered `?1` form (outside string literals).
+pub(crate) fn sqlite_placeholders(sql: &str) -> std::borrow::Cow<'_, str> {
+    if !sql.contains('$') {
+        return std::borrow::Cow::Borrowed(sql);
+    }
+    let mut out = String::with_capacity(sql.len());
+    let mut in_str = false;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\'' {
+            in_str = !in_str;
+        }
+        if c == '$' && !in_str && chars.peek().is_some_and(char::is_ascii_digit) {
+            out.push('?');
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+pub(crate) struct SqliteConn(pub(crate) rusqlite::Connection);
+
+impl rusqlite::types::ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(match self {
+            Value::Null => ToSqlOutput::Borrowed(ValueRef::Null),
+            Value::I64(v) => ToSqlOutput::Borrowed(ValueRef::Integer(*v)),
+            Value::Bool(b) => ToSqlOutput::Borrowed(ValueRef::Integer(i64::from(*b))),
+            Value::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            Value::Bytes(b) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
+        })
+    }
+}
+
+fn sqlite_row(row: &rusqlite::Row<'_>, n: usize) -> rusqlite::Result<Row> {
+    use rusqlite::types::ValueRef;
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        out.push(match row.get_ref(i)? {
+            ValueRef::Null => Value::Null,
+            ValueRef::Integer(v) => Value::I64(v),
+            // No column is declared REAL: a float here is a stray value, kept exact as text.
+            ValueRef::Real(f) => Value::Text(f.to_string()),
+            ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+            ValueRef::Blob(b) => Value::Bytes(b.to_vec()),
+        });
+    }
+    Ok(Row(out))
+}
+
+impl Conn for SqliteConn {
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreError> {
+        let mut st = self.0.prepare_cached(&sqlite_placeholders(sql))?;
+        Ok(st.execute(rusqlite::params_from_iter(params.iter()))? as u64)
+    }
+
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {
+        let mut out = Vec::new();
+        self.query_each(sql, params, &mut |r| {
+            out.push(r);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    fn query_each(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        f: &mut dyn FnMut(Row) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut st = self.0.prepare_cached(&sqlite_placeholders(sql))?;
+        let n = st.column_count();
+        let mut rows = st.query(rusqlite::params_from_iter(params.iter()))?;
+        while let Some(row) = rows.next()? {
+            f(sqlite_row(row, n)?)?;
+        }
+        Ok(())
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        Ok(self.0.execute_batch(sql)?)
+    }
+}
+
+pub(crate) struct PgConn(pub(crate) postgres::Client);
+
+impl ToSql for Value {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut postgres::types::private::BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match (self, ty) {
+            (Value::Null, _) => Ok(IsNull::Yes),
+            (Value::I64(v), &Type::INT8) => v.to_sql(ty, out),
+            (Value::I64(v), &Type::INT4) => i32::try_from(*v)?.to_sql(ty, out),
+            (Value::I64(v), &Type::INT2) => i16::try_from(*v)?.to_sql(ty, out),
+            (Value::I64(v), &Type::BOOL) => (*v != 0).to_sql(ty, out),
+            (Value::I64(v), t) if is_text(t) => v.to_string().to_sql(&Type::TEXT, out),
+            (Value::Bool(b), &Type::BOOL) => b.to_sql(ty, out),
+            (Value::Bool(b), &Type::INT8) => i64::from(*b).to_sql(ty, out),
+            (Value::Text(s), t) if is_text(t) => s.as_str().to_sql(&Type::TEXT, out),
+            (Value::Bytes(b), &Type::BYTEA) => b.as_slice().to_sql(ty, out),
+            (v, t) => Err(format!("cannot bind {v:?} to a parameter of type {t}").into()),
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    to_sql_checked!();
+}
+
+fn is_text(t: &Type) -> bool {
+    matches!(*t, Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN)
+}
+
+fn pg_row(row: &postgres::Row) -> Result<Row, StoreError> {
+    let mut out = Vec::with_capacity(row.len());
+    for (i, col) in row.columns().iter().enumerate() {
+        let v = match *col.type_() {
+            Type::INT8 => row.try_get::<_, Option<i64>>(i)?.map(Value::I64),
+            Type::INT4 => row
+                .try_get::<_, Option<i32>>(i)?
+                .map(|v| Value::I64(v.into())),
+            Type::INT2 => row
+                .try_get::<_, Option<i16>>(i)?
+                .map(|v| Value::I64(v.into())),
+            Type::BOOL => row.try_get::<_, Option<bool>>(i)?.map(Value::Bool),
+            Type::BYTEA => row.try_get::<_, Option<Vec<u8>>>(i)?.map(Value::Bytes),
+            Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => {
+                row.try_get::<_, Option<String>>(i)?.map(Value::Text)
+            }
+            ref t => {
+                return Err(StoreError::Decode(format!(
+                    "column {} has unsupported type {t}",
+                    col.name()
+                )));
+            }
+        };
+        out.push(v.unwrap_or(Value::Null));
+    }
+    Ok(Row(out))
+}
+
+fn pg_params(params: &[Value]) -> Vec<&(dyn ToSql + Sync)> {
+    params.iter().map(|p| p as &(dyn ToSql + Sync)).collect()
+}
+
+impl Conn for PgConn {
+    fn backend(&self) -> Backend {
+        Backend::Postgres
+    }
+
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreError> {
+        Ok(self.0.execute(sql, &pg_params(params))?)
+    }
+
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {
+        self.0
+            .query(sql, &pg_params(params))?
+            .iter()
+            .map(pg_row)
+            .collect()
+    }
+
+    fn query_each(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        f: &mut dyn FnMut(Row) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        use postgres::fallible_iterator::FallibleIterator;
+        let mut it = self.0.query_raw(sql, params.iter())?;
+        while let Some(row) = it.next()? {
+            f(pg_row(&row)?)?;
+        }
+        Ok(())
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        Ok(self.0.batch_execute(sql)?)
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_rewritten_outside_strings() {
+        assert_eq!(
+            sqlite_placeholders("select $1, '$2', $10"),
+            "select ?1, '$2', ?10"
+        );
+        assert_eq!(sqlite_placeholders("select 1"), "select 1");
+    }
+}

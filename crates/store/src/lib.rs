@@ -1,0 +1,367 @@
+//! Comptoir's storage: SQLite or PostgreSQL behind [`Store`], migrations applied on open,
+//! and the queries of each feature (shops, keys, catalog). Blocking work runs off the
+//! async workers; a write is one transaction.
+
+pub mod catalog;
+pub mod db;
+mod migrate;
+mod pool;
+pub mod shops;
+
+use db::{Backend, Conn, PgConn, SqliteConn};
+use pool::Pool;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// What can go wrong in the store. Domain-level refusals use [`StoreError::Invalid`]
+/// and [`StoreError::Conflict`]; everything else is an internal failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("postgres: {0}")]
+    Postgres(#[from] postgres::Error),
+    #[error("cannot decode a row: {0}")]
+    Decode(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("not found")]
+    NotFound,
+    #[error("no database connection became free within {0:?}")]
+    PoolTimeout(Duration),
+    #[error("cannot open the database: {0}")]
+    Open(String),
+    #[error("background task failed: {0}")]
+    Task(String),
+}
+
+impl StoreError {
+    /// True when a unique constraint refused the write.
+    pub fn is_unique_violation(&self) -> bool {
+        match self {
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+                e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                    || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+            }
+            StoreError::Postgres(e) => {
+                e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// How to reach the database, parsed from `--db`.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DbUrl {
+    /// A SQLite file (`sqlite://comptoir.db`, `sqlite:///abs/path.db`, or a bare path).
+    Sqlite(std::path::PathBuf),
+    /// A PostgreSQL URL (`postgres://user@host/db`).
+    Postgres(String),
+}
+
+impl DbUrl {
+    pub fn parse(url: &str) -> Result<DbUrl, String> {
+        let u = url.trim();
+        if u.starts_with("postgres://") || u.starts_with("postgresql://") {
+            return Ok(DbUrl::Postgres(u.to_string()));
+        }
+        let path = u
+            .strip_prefix("sqlite://")
+            .or_else(|| u.strip_prefix("sqlite:"))
+            .unwrap_or(u);
+        if path.is_empty() || u.contains("://") && !u.starts_with("sqlite://") {
+            return Err(format!(
+                "--db: expected sqlite://PATH or postgres://USER@HOST/DB, got {u:?}"
+            ));
+        }
+        Ok(DbUrl::Sqlite(path.into()))
+    }
+}
+
+impl std::fmt::Debug for DbUrl {
+    /// Never prints a password that a PostgreSQL URL may carry.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DbUrl::Sqlite(p) => write!(f, "sqlite://{}", p.display()),
+            DbUrl::Postgres(u) => f.write_str(&redact_url(u)),
+        }
+    }
+}
+
+/// Replaces the password of `scheme://user:password@host` by `***`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) if userinfo.contains(':') => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{scheme}://{user}:***@{host}")
+        }
+        _ => url.to_string(),
+    }
+}
+
+enum Engine {
+    Sqlite {
+        writer: Arc<Mutex<SqliteConn>>,
+        readers: Pool<SqliteConn>,
+    },
+    Postgres {
+        pool: Pool<PgConn>,
+    },
+}
+
+/// The database, shared by every request. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    engine: Arc<Engine>,
+}
+
+/// Connection pool figures for `/metrics`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PoolStats {
+    pub size: usize,
+    pub in_use: usize,
+    pub max: usize,
+}
+
+const POOL_WAIT: Duration = Duration::from_secs(10);
+
+impl Store {
+    /// Opens (creating a SQLite file if needed) and migrates the database.
+    pub fn open_blocking(url: &DbUrl) -> Result<Store, StoreError> {
+        let store = match url {
+            DbUrl::Sqlite(path) => {
+                let open = {
+                    let path = path.clone();
+                    move || open_sqlite(&path)
+                };
+                let mut writer = open()?;
+                migrate::run(&mut writer)?;
+                Store {
+                    engine: Arc::new(Engine::Sqlite {
+                        writer: Arc::new(Mutex::new(writer)),
+                        readers: Pool::new(8, Box::new(open)),
+                    }),
+                }
+            }
+            DbUrl::Postgres(u) => {
+                let config: postgres::Config = u
+                    .parse()
+                    .map_err(|e| StoreError::Open(format!("invalid PostgreSQL URL: {e}")))?;
+                let connect = move || -> Result<PgConn, StoreError> {
+                    let mut cfg = config.clone();
+                    cfg.connect_timeout(Duration::from_secs(5));
+                    let client = cfg
+                        .connect(postgres::NoTls)
+                        .map_err(|e| StoreError::Open(e.to_string()))?;
+                    Ok(PgConn(client))
+                };
+                let mut first = connect()?;
+                migrate::run(&mut first)?;
+                let pool = Pool::new(16, Box::new(connect));
+                pool.put(first);
+                Store {
+                    engine: Arc::new(Engine::Postgres { pool }),
+                }
+            }
+        };
+        Ok(store)
+    }
+
+    /// [`Store::open_blocking`] off the async workers.
+    pub async fn open(url: &DbUrl) -> Result<Store, StoreError> {
+        let url = url.clone();
+        spawn(move || Store::open_blocking(&url)).await
+    }
+
+    pub fn backend(&self) -> Backend {
+        match &*self.engine {
+            Engine::Sqlite { .. } => Backend::Sqlite,
+            Engine::Postgres { .. } => Backend::Postgres,
+        }
+    }
+
+    /// Runs `f` on a connection outside any explicit transaction (reads).
+    pub fn read_blocking<T, E>(&self, f: impl FnOnce(&mut dyn Conn) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        match &*self.engine {
+            Engine::Sqlite { readers, .. } => {
+                let mut c = readers.get(POOL_WAIT)?;
+                f(&mut *c)
+            }
+            Engine::Postgres { pool } => {
+                let mut c = pool.get(POOL_WAIT)?;
+                f(&mut *c)
+            }
+        }
+    }
+
+    /// Runs `f` in one transaction: committed when `f` succeeds, rolled back otherwise.
+    pub fn write_blocking<T, E>(
+        &self,
+        f: impl FnOnce(&mut dyn Conn) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        match &*self.engine {
+            Engine::Sqlite { writer, .. } => {
+                // A poisoned lock means a panic mid-transaction; the connection rolled
+                // back when the statement failed, so it is safe to keep using it.
+                let mut c = writer.lock().unwrap_or_else(|p| p.into_inner());
+                transaction(&mut *c, "begin immediate", f)
+            }
+            Engine::Postgres { pool } => {
+                let mut c = pool.get(POOL_WAIT)?;
+                let r = transaction(&mut *c, "begin", f);
+                if c.0.is_closed() {
+                    c.discard();
+                }
+                r
+            }
+        }
+    }
+
+    /// Async [`Store::read_blocking`].
+    pub async fn read<T, E>(
+        &self,
+        f: impl FnOnce(&mut dyn Conn) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let store = self.clone();
+        spawn(move || store.read_blocking(f)).await
+    }
+
+    /// Async [`Store::write_blocking`].
+    pub async fn write<T, E>(
+        &self,
+        f: impl FnOnce(&mut dyn Conn) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let store = self.clone();
+        spawn(move || store.write_blocking(f)).await
+    }
+
+    /// Answers when the database does: a trivial query on a pooled connection.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.read(|c| c.query_one("select 1", params![]).map(|_| ()))
+            .await
+    }
+
+    pub fn pool_stats(&self) -> PoolStats {
+        match &*self.engine {
+            Engine::Sqlite { readers, .. } => readers.stats(),
+            Engine::Postgres { pool } => pool.stats(),
+        }
+    }
+}
+
+fn transaction<T, E: From<StoreError>>(
+    c: &mut dyn Conn,
+    begin: &str,
+    f: impl FnOnce(&mut dyn Conn) -> Result<T, E>,
+) -> Result<T, E> {
+    c.batch(begin)?;
+    match f(c) {
+        Ok(v) => {
+            if let Err(e) = c.batch("commit") {
+                let _ = c.batch("rollback");
+                return Err(e.into());
+            }
+            Ok(v)
+        }
+        Err(e) => {
+            let _ = c.batch("rollback");
+            Err(e)
+        }
+    }
+}
+
+async fn spawn<T: Send + 'static, E: From<StoreError> + Send + 'static>(
+    f: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, E> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r,
+        Err(e) => Err(StoreError::Task(e.to_string()).into()),
+    }
+}
+
+fn open_sqlite(path: &std::path::Path) -> Result<SqliteConn, StoreError> {
+    use rusqlite::OpenFlags;
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI,
+    )
+    .map_err(|e| StoreError::Open(format!("{}: {e}", path.display())))?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    // WAL lets readers run beside the writer; FULL syncs the WAL at every commit so an
+    // acknowledged write survives a power cut, not only a crash.
+    conn.execute_batch(
+        "pragma journal_mode = wal; pragma synchronous = full; pragma foreign_keys = on;",
+    )
+    .map_err(|e| StoreError::Open(format!("{}: {e}", path.display())))?;
+    conn.set_prepared_statement_cache_capacity(128);
+    Ok(SqliteConn(conn))
+}
+
+/// Current time in microseconds since the Unix epoch.
+pub fn now_micros() -> i64 {
+    jiff::Timestamp::now().as_microsecond()
+}
+
+/// Random bytes from the operating system.
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    // The OS source only fails when the kernel cannot provide entropy at all.
+    getrandom::fill(&mut b).expect("the operating system random source is available");
+    b
+}
+
+/// Lowercase hexadecimal.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn db_urls_are_recognised_and_redacted() {
+        assert_eq!(
+            DbUrl::parse("sqlite://comptoir.db").unwrap(),
+            DbUrl::Sqlite("comptoir.db".into())
+        );
+        assert_eq!(
+            DbUrl::parse("/tmp/x.db").unwrap(),
+            DbUrl::Sqlite("/tmp/x.db".into())
+        );
+        assert!(DbUrl::parse("mysql://x").is_err());
+        assert_eq!(
+            format!("{:?}", DbUrl::parse("postgres://u:secret@h/db").unwrap()),
+            "postgres://u:***@h/db"
+        );
+    }
+}

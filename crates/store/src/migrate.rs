@@ -1,0 +1,70 @@
+//! Schema migrations, one list per backend, applied in order on open. Each runs in its
+//! own transaction and is recorded in `schema_migrations`; applying twice is a no-op.
+
+use crate::StoreError;
+use crate::db::{Backend, Conn};
+use crate::params;
+
+struct Migration {
+    version: i64,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    sqlite: include_str!("../migrations/sqlite/0001_foundation.sql"),
+    postgres: include_str!("../migrations/postgres/0001_foundation.sql"),
+}];
+
+/// Applies every migration not yet applied. Safe to run from several processes at once.
+pub(crate) fn run(c: &mut dyn Conn) -> Result<(), StoreError> {
+    c.batch(
+        "create table if not exists schema_migrations (
+            version bigint primary key,
+            applied_at bigint not null
+        )",
+    )?;
+    for m in MIGRATIONS {
+        let begin = match c.backend() {
+            Backend::Sqlite => "begin immediate",
+            Backend::Postgres => "begin",
+        };
+        c.batch(begin)?;
+        let result = apply(c, m);
+        match result {
+            Ok(()) => c.batch("commit")?,
+            Err(e) => {
+                let _ = c.batch("rollback");
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn apply(c: &mut dyn Conn, m: &Migration) -> Result<(), StoreError> {
+    if c.backend() == Backend::Postgres {
+        // Serialises concurrent starts: the second process waits, then sees the version.
+        c.batch("select pg_advisory_xact_lock(7242031)")?;
+    }
+    let done = c
+        .query(
+            "select version from schema_migrations where version = $1",
+            params![m.version],
+        )?
+        .len();
+    if done > 0 {
+        return Ok(());
+    }
+    let sql = match c.backend() {
+        Backend::Sqlite => m.sqlite,
+        Backend::Postgres => m.postgres,
+    };
+    c.batch(sql)?;
+    c.execute(
+        "insert into schema_migrations (version, applied_at) values ($1, $2)",
+        params![m.version, crate::now_micros()],
+    )?;
+    Ok(())
+}
