@@ -80,21 +80,31 @@ pub(crate) fn parse(text: &str, digits: u8) -> Result<Vec<ItemLine>, String> {
             bad("department_id", "a positive integer", cell(1));
             None
         });
-        let name = Name::parse(cell(2)).map_err(|e| bad("name", e, cell(2))).ok();
+        let name = Name::parse(cell(2))
+            .map_err(|e| bad("name", e, cell(2)))
+            .ok();
         let price = Money::parse(cell(3), digits)
             .map_err(|e| bad("price", &e.to_string(), cell(3)))
             .ok();
         let vat_rate = match cell(4) {
             "" => Some(None),
-            t => VatRate::parse(t).map(Some).map_err(|e| bad("vat_rate", e, t)).ok(),
+            t => VatRate::parse(t)
+                .map(Some)
+                .map_err(|e| bad("vat_rate", e, t))
+                .ok(),
         };
-        let barcode = optional_text(cell(5)).map_err(|e| bad("barcode", e, cell(5))).ok();
+        let barcode = optional_text(cell(5))
+            .map_err(|e| bad("barcode", e, cell(5)))
+            .ok();
         let reference = optional_text(cell(6))
             .map_err(|e| bad("reference", e, cell(6)))
             .ok();
         let position = match cell(7) {
             "" => Some(0),
-            t => t.parse::<i64>().map_err(|_| bad("position", "an integer", t)).ok(),
+            t => t
+                .parse::<i64>()
+                .map_err(|_| bad("position", "an integer", t))
+                .ok(),
         };
         let active = match cell(8).to_ascii_lowercase().as_str() {
             "" | "1" | "true" | "yes" => Some(true),

@@ -19,10 +19,19 @@ use std::process::ExitCode;
 const DEMO_CATALOG: &str = include_str!("../../../data/demo-shop.json");
 
 #[derive(Parser)]
-#[command(name = "comptoir", version, about = "Comptoir, an open-source point-of-sale server")]
+#[command(
+    name = "comptoir",
+    version,
+    about = "Comptoir, an open-source point-of-sale server"
+)]
 struct Cli {
     /// Database: sqlite://PATH (default sqlite://comptoir.db) or postgres://USER@HOST/DB.
-    #[arg(long, global = true, env = "COMPTOIR_DB", default_value = "sqlite://comptoir.db")]
+    #[arg(
+        long,
+        global = true,
+        env = "COMPTOIR_DB",
+        default_value = "sqlite://comptoir.db"
+    )]
     db: String,
     /// Log format on stderr.
     #[arg(long, global = true, env = "COMPTOIR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
@@ -96,7 +105,11 @@ enum ShopCommand {
     /// Set a shop's licence.
     Licence {
         shop_id: i64,
-        #[arg(long, conflicts_with = "standard", required_unless_present = "standard")]
+        #[arg(
+            long,
+            conflicts_with = "standard",
+            required_unless_present = "standard"
+        )]
         extended: bool,
         #[arg(long)]
         standard: bool,
@@ -231,7 +244,10 @@ fn init_logging(format: LogFormat, serving: bool) {
 }
 
 async fn open(db: &str) -> Result<Store, Failure> {
-    let url = DbUrl::parse(db).map_err(|m| Failure { code: 3, message: m })?;
+    let url = DbUrl::parse(db).map_err(|m| Failure {
+        code: 3,
+        message: m,
+    })?;
     Store::open(&url).await.map_err(|e| Failure {
         code: 3,
         message: format!("cannot open the database {url:?}: {e}"),
@@ -287,11 +303,12 @@ async fn serve(store: Store, args: ServeArgs) -> Result<(), Failure> {
 
 /// Creates the demo shop unless a shop named "Demo" exists; `Some` when it was created.
 async fn ensure_demo(store: &Store) -> Result<Option<shops::CreatedShop>, Failure> {
-    let exists = store
-        .read(|c| shops::find_shop_by_name(c, "Demo"))
-        .await?;
+    let exists = store.read(|c| shops::find_shop_by_name(c, "Demo")).await?;
     if let Some(id) = exists {
-        tracing::info!(shop_id = id, "demo shop already exists; its credentials were shown when it was created");
+        tracing::info!(
+            shop_id = id,
+            "demo shop already exists; its credentials were shown when it was created"
+        );
         return Ok(None);
     }
     let new = NewShop {
@@ -493,9 +510,7 @@ async fn catalog_cmd(store: Store, cmd: CatalogCommand) -> Result<(), Failure> {
             let bytes = match format {
                 ExportFormat::Csv => {
                     if entity.as_deref().is_some_and(|e| e != "items") {
-                        return Err(Failure::usage(
-                            "--entity: CSV export supports items only",
-                        ));
+                        return Err(Failure::usage("--entity: CSV export supports items only"));
                     }
                     items_csv::render(&cat.items, s.currency.digits())
                         .map_err(|e| Failure::usage(e.to_string()))?
@@ -591,9 +606,9 @@ async fn key(store: Store, cmd: KeyCommand) -> Result<(), Failure> {
                 .write(move |c| shops::revoke_key(c, shop, key_id))
                 .await
                 .map_err(|e| match e {
-                    StoreError::NotFound => Failure::usage(format!(
-                        "KEY_ID: shop {shop} has no active key {key_id}"
-                    )),
+                    StoreError::NotFound => {
+                        Failure::usage(format!("KEY_ID: shop {shop} has no active key {key_id}"))
+                    }
                     other => other.into(),
                 })?;
             println!("key {key_id} revoked");

@@ -2,8 +2,8 @@
 //! Parsing collects every bad field with its JSON path; references use document ids.
 
 use crate::model::{
-    CashBox, Client, Coordinate, Country, Department, DepartmentGroup, DeliveryPerson,
-    DeliveryZone, Discount, DiscountKind, Item, Name, PaymentKind, PaymentMethod, Percent,
+    CashBox, Client, Coordinate, Country, DeliveryPerson, DeliveryZone, Department,
+    DepartmentGroup, Discount, DiscountKind, Item, Name, PaymentKind, PaymentMethod, Percent,
     RelayPoint, Role, Table, Variation, VatRateEntry, optional_text, parse_login,
 };
 use crate::money::{Decimal, Money, format_scaled};

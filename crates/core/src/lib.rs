@@ -1,11 +1,11 @@
 //! Comptoir's pure domain: money, VAT, quantities, the catalog model, orders and seals.
 //! No IO, no async, no SQL, no HTTP: everything here is a function of its inputs.
 
-pub mod money;
-pub mod quantity;
-pub mod vat;
 pub mod catalog;
-pub mod model;
 pub mod form;
 pub mod items_list;
+pub mod model;
+pub mod money;
+pub mod quantity;
 pub mod sale;
+pub mod vat;

@@ -126,7 +126,7 @@ impl Percent {
     }
 
     pub fn from_hundredths(h: i64) -> Option<Percent> {
-        (0..=10_000).contains(&h).then(|| Percent(h as u32))
+        (0..=10_000).contains(&h).then_some(Percent(h as u32))
     }
 
     pub fn hundredths(self) -> i64 {
@@ -372,8 +372,7 @@ pub fn parse_login(text: &str) -> Result<Name, &'static str> {
     const EXPECTED: &str = "a login of 3 to 255 letters, digits or @._+-";
     let t = text.trim();
     let ok = (3..=MAX_TEXT).contains(&t.len())
-        && t
-            .bytes()
+        && t.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"@._+-".contains(&b));
     if ok {
         Ok(Name(t.to_ascii_lowercase()))
@@ -398,7 +397,10 @@ mod tests {
     #[test]
     fn enums_parse_their_wire_names() {
         assert_eq!(Role::parse("Manager"), Ok(Role::Manager));
-        assert_eq!(PaymentKind::parse("credit_note"), Ok(PaymentKind::CreditNote));
+        assert_eq!(
+            PaymentKind::parse("credit_note"),
+            Ok(PaymentKind::CreditNote)
+        );
         assert!(PaymentKind::parse("bitcoin").is_err());
         for k in PaymentKind::ALL {
             assert_eq!(PaymentKind::parse(k.as_str()), Ok(*k));
@@ -412,11 +414,16 @@ mod tests {
         assert_eq!(Country::parse("fr"), Ok(Country::FR));
         assert!(Country::parse("FRA").is_err());
         assert_eq!(
-            Coordinate::parse("48.8462", 90).unwrap().to_decimal_string(),
+            Coordinate::parse("48.8462", 90)
+                .unwrap()
+                .to_decimal_string(),
             "48.8462000"
         );
         assert!(Coordinate::parse("91", 90).is_err());
-        assert_eq!(parse_login("Admin@Shop-1").unwrap().as_str(), "admin@shop-1");
+        assert_eq!(
+            parse_login("Admin@Shop-1").unwrap().as_str(),
+            "admin@shop-1"
+        );
         assert!(parse_login("a b").is_err());
     }
 }

@@ -306,7 +306,9 @@ mod tests {
 
     #[test]
     fn refuses_malformed_amounts() {
-        for bad in ["", "abc", "1.2.3", "1e3", "1.234", "- 1", "1 000", ".", "-", "0x10"] {
+        for bad in [
+            "", "abc", "1.2.3", "1e3", "1.234", "- 1", "1 000", ".", "-", "0x10",
+        ] {
             assert!(Money::parse(bad, 2).is_err(), "{bad:?} should be refused");
         }
         assert_eq!(

@@ -77,6 +77,9 @@ mod tests {
         // 0.350 kg at 12.99: 4.5465 → 4.55
         let q = Quantity::parse("0.350").unwrap();
         assert_eq!(q.times(Money::from_minor(1299)), Money::from_minor(455));
-        assert_eq!(q.neg().times(Money::from_minor(1299)), Money::from_minor(-455));
+        assert_eq!(
+            q.neg().times(Money::from_minor(1299)),
+            Money::from_minor(-455)
+        );
     }
 }

@@ -72,11 +72,20 @@ mod tests {
     fn vat_of_the_spec_example() {
         // 29.40 incl. 20 % VAT: base 24.50, VAT 4.90.
         let r = VatRate::parse("20").unwrap();
-        assert_eq!(r.vat_in_inclusive(Money::from_minor(2940)), Money::from_minor(490));
+        assert_eq!(
+            r.vat_in_inclusive(Money::from_minor(2940)),
+            Money::from_minor(490)
+        );
         // 1.10 at 5.5 %: 0.0573... rounds to 0.06.
         let r = VatRate::parse("5.5").unwrap();
-        assert_eq!(r.vat_in_inclusive(Money::from_minor(110)), Money::from_minor(6));
-        assert_eq!(r.vat_in_inclusive(Money::from_minor(-110)), Money::from_minor(-6));
+        assert_eq!(
+            r.vat_in_inclusive(Money::from_minor(110)),
+            Money::from_minor(6)
+        );
+        assert_eq!(
+            r.vat_in_inclusive(Money::from_minor(-110)),
+            Money::from_minor(-6)
+        );
     }
 
     proptest! {

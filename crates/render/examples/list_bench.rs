@@ -6,8 +6,16 @@ use std::hint::black_box;
 use std::time::Instant;
 
 const COLUMNS: &[&str] = &[
-    "id", "name", "price", "vatRate", "departmentID", "barcode", "active", "stock",
-    "description", "updatedAt",
+    "id",
+    "name",
+    "price",
+    "vatRate",
+    "departmentID",
+    "barcode",
+    "active",
+    "stock",
+    "description",
+    "updatedAt",
 ];
 const TARGET_ROWS_PER_SECOND: f64 = 500_000.0;
 
@@ -16,7 +24,13 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(1_000_000);
-    let names = ["Pizza Margherita", "Crème brûlée", "Café \"serré\"", "=cmd()", "Eau 50cl"];
+    let names = [
+        "Pizza Margherita",
+        "Crème brûlée",
+        "Café \"serré\"",
+        "=cmd()",
+        "Eau 50cl",
+    ];
     let rate = Cell::Number("5.5".into());
     for (label, format) in [
         ("json", ListFormat::Json),
@@ -31,12 +45,19 @@ fn main() {
             let row = [
                 Cell::Int(i64::from(i)),
                 Cell::text(names[i as usize % names.len()]),
-                Cell::Money { minor: i64::from(i % 100_000) - 500, digits: 2 },
+                Cell::Money {
+                    minor: i64::from(i % 100_000) - 500,
+                    digits: 2,
+                },
                 rate.clone(),
                 Cell::Int(i64::from(i % 17)),
                 Cell::text("3017620422003"),
                 Cell::Bool(i % 3 == 0),
-                if i % 5 == 0 { Cell::Null } else { Cell::Int(i64::from(i % 250)) },
+                if i % 5 == 0 {
+                    Cell::Null
+                } else {
+                    Cell::Int(i64::from(i % 250))
+                },
                 Cell::text("Tomato, mozzarella & basil; wood-fired <oven>"),
                 Cell::text("2026-11-01T12:30:00+01:00"),
             ];

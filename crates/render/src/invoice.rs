@@ -55,7 +55,7 @@ pub struct InvoiceModel {
 }
 
 /// What the document is.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum DocumentKind {
     /// A validated order with its accounting number.
     Invoice {
@@ -68,13 +68,8 @@ pub enum DocumentKind {
         number: String,
     },
     /// A pending order: no number, no seal.
+    #[default]
     Quote,
-}
-
-impl Default for DocumentKind {
-    fn default() -> Self {
-        DocumentKind::Quote
-    }
 }
 
 impl DocumentKind {
@@ -88,9 +83,7 @@ impl DocumentKind {
 
     fn number(&self) -> Option<&str> {
         match self {
-            DocumentKind::Invoice { number } | DocumentKind::CreditNote { number } => {
-                Some(number)
-            }
+            DocumentKind::Invoice { number } | DocumentKind::CreditNote { number } => Some(number),
             DocumentKind::Quote => None,
         }
     }
@@ -255,7 +248,16 @@ impl<'m> Doc<'m> {
         let m = self.m;
         let half = TOTALS_LEFT - LEFT - 20.0;
         let mut y = 62.0;
-        c.text_fit(Font::Bold, 16.0, LEFT, y, &m.shop_name, half, Align::Left, ACCENT);
+        c.text_fit(
+            Font::Bold,
+            16.0,
+            LEFT,
+            y,
+            &m.shop_name,
+            half,
+            Align::Left,
+            ACCENT,
+        );
         y += 17.0;
         for line in &m.shop_address {
             c.text_fit(Font::Regular, 9.0, LEFT, y, line, half, Align::Left, INK);
@@ -272,16 +274,43 @@ impl<'m> Doc<'m> {
 
         let right_w = RIGHT - TOTALS_LEFT;
         let title = m.kind.title();
-        c.text_fit(Font::Bold, 22.0, RIGHT, 64.0, title, right_w, Align::Right, ACCENT);
+        c.text_fit(
+            Font::Bold,
+            22.0,
+            RIGHT,
+            64.0,
+            title,
+            right_w,
+            Align::Right,
+            ACCENT,
+        );
         let mut ry = 84.0;
         if let Some(n) = m.kind.number() {
             let text = format!("No. {n}");
-            c.text_fit(Font::Bold, 11.0, RIGHT, ry, &text, right_w, Align::Right, INK);
+            c.text_fit(
+                Font::Bold,
+                11.0,
+                RIGHT,
+                ry,
+                &text,
+                right_w,
+                Align::Right,
+                INK,
+            );
             ry += 15.0;
         }
         if !m.date.trim().is_empty() {
             let text = format!("Date: {}", m.date);
-            c.text_fit(Font::Regular, 9.0, RIGHT, ry, &text, right_w, Align::Right, MUTED);
+            c.text_fit(
+                Font::Regular,
+                9.0,
+                RIGHT,
+                ry,
+                &text,
+                right_w,
+                Align::Right,
+                MUTED,
+            );
             ry += 12.0;
         }
 
@@ -299,10 +328,28 @@ impl<'m> Doc<'m> {
             let mut by = y + 15.0;
             c.text(Font::Bold, 7.5, x + 10.0, by, "BILL TO", Align::Left, MUTED);
             by += 14.0;
-            c.text_fit(Font::Bold, 10.0, x + 10.0, by, &client.name, inner, Align::Left, INK);
+            c.text_fit(
+                Font::Bold,
+                10.0,
+                x + 10.0,
+                by,
+                &client.name,
+                inner,
+                Align::Left,
+                INK,
+            );
             for line in lines {
                 by += 12.0;
-                c.text_fit(Font::Regular, 9.0, x + 10.0, by, line, inner, Align::Left, INK);
+                c.text_fit(
+                    Font::Regular,
+                    9.0,
+                    x + 10.0,
+                    by,
+                    line,
+                    inner,
+                    Align::Left,
+                    INK,
+                );
             }
             y += h + 22.0;
         }
@@ -312,9 +359,27 @@ impl<'m> Doc<'m> {
     /// The small header of every page after the first.
     fn continued_header(&self, c: &mut Canvas) -> f32 {
         let half = (RIGHT - LEFT) / 2.0 - 10.0;
-        c.text_fit(Font::Bold, 10.0, LEFT, 50.0, &self.m.shop_name, half, Align::Left, ACCENT);
+        c.text_fit(
+            Font::Bold,
+            10.0,
+            LEFT,
+            50.0,
+            &self.m.shop_name,
+            half,
+            Align::Left,
+            ACCENT,
+        );
         let text = format!("{} (continued)", self.label);
-        c.text_fit(Font::Regular, 9.0, RIGHT, 50.0, &text, half, Align::Right, MUTED);
+        c.text_fit(
+            Font::Regular,
+            9.0,
+            RIGHT,
+            50.0,
+            &text,
+            half,
+            Align::Right,
+            MUTED,
+        );
         c.hline(LEFT, RIGHT, 58.0, 0.8, ACCENT);
         76.0
     }
@@ -335,21 +400,36 @@ impl<'m> Doc<'m> {
     fn lines_table(&self, c: &mut Canvas, y: f32) -> f32 {
         let mut y = self.table_header(c, y);
         for line in &self.m.lines {
-            let title = c.wrap(Font::Regular, 9.0, &line.title, TITLE_WIDTH, TITLE_MAX_LINES);
-            let h = 10.0 + 12.0 * title.len() as f32;
+            let title = c.wrap(
+                Font::Regular,
+                9.0,
+                &line.title,
+                TITLE_WIDTH,
+                TITLE_MAX_LINES,
+            );
+            let h = 8.0 + 12.0 * title.len() as f32;
             if y + h > CONTENT_BOTTOM {
                 c.new_page();
                 y = self.continued_header(c);
                 y = self.table_header(c, y);
             }
-            let b = y + 13.5;
+            let b = y + 13.0;
             for (i, t) in title.iter().enumerate() {
                 let ty = b + 12.0 * i as f32;
                 c.text(Font::Regular, 9.0, LEFT + PAD, ty, t, Align::Left, INK);
             }
             let f = Font::Regular;
             let qty_w = COL_QTY - LEFT - 2.0 * PAD - TITLE_WIDTH;
-            c.text_fit(f, 9.0, COL_QTY - PAD, b, &line.quantity, qty_w, Align::Right, INK);
+            c.text_fit(
+                f,
+                9.0,
+                COL_QTY - PAD,
+                b,
+                &line.quantity,
+                qty_w,
+                Align::Right,
+                INK,
+            );
             let unit = self.amount(line.unit_price);
             c.text(f, 9.0, COL_UNIT - PAD, b, &unit, Align::Right, INK);
             let rate = line.vat_rate.to_string();
@@ -377,10 +457,19 @@ impl<'m> Doc<'m> {
 
         let incl = m.total_incl_vat.minor();
         let excl = incl.saturating_sub(m.total_vat.minor());
+        // The gap lines the first total up with the VAT table under its heading.
         let mut right = vec![
-            Item::Amount("Total excl. VAT".into(), self.amount_with_symbol(Money::from_minor(excl)), false),
+            Item::Gap(Item::Heading(String::new()).height()),
+            Item::Amount(
+                "Total excl. VAT".into(),
+                self.amount_with_symbol(Money::from_minor(excl)),
+                false,
+            ),
             Item::Amount("VAT".into(), self.amount_with_symbol(m.total_vat), false),
-            Item::Total("Total incl. VAT".into(), self.amount_with_symbol(m.total_incl_vat)),
+            Item::Total(
+                "Total incl. VAT".into(),
+                self.amount_with_symbol(m.total_incl_vat),
+            ),
         ];
         if !m.payments.is_empty() {
             right.push(Item::Heading("Payments".into()));
@@ -389,11 +478,19 @@ impl<'m> Doc<'m> {
                     "" => p.name.clone(),
                     d => format!("{} ({d})", p.name),
                 };
-                right.push(Item::Amount(label, self.amount_with_symbol(p.amount), false));
+                right.push(Item::Amount(
+                    label,
+                    self.amount_with_symbol(p.amount),
+                    false,
+                ));
             }
         }
         if m.change.minor() != 0 {
-            right.push(Item::Amount("Change given".into(), self.amount_with_symbol(m.change), false));
+            right.push(Item::Amount(
+                "Change given".into(),
+                self.amount_with_symbol(m.change),
+                false,
+            ));
         }
         let paid = m
             .payments
@@ -402,7 +499,11 @@ impl<'m> Doc<'m> {
             .saturating_sub(m.change.minor());
         let due = incl.saturating_sub(paid);
         if m.kind != DocumentKind::Quote && incl > 0 && due > 0 {
-            right.push(Item::Amount("Balance due".into(), self.amount_with_symbol(Money::from_minor(due)), true));
+            right.push(Item::Amount(
+                "Balance due".into(),
+                self.amount_with_symbol(Money::from_minor(due)),
+                true,
+            ));
         }
 
         let mut y = y + 22.0;
@@ -474,15 +575,33 @@ impl<'m> Doc<'m> {
             c.select_page(i);
             c.hline(LEFT, RIGHT, FOOTER_RULE, 0.5, RULE);
             let half = (RIGHT - LEFT) / 2.0;
-            c.text_fit(Font::Regular, 7.5, LEFT, FOOTER_BASE, &left, half, Align::Left, MUTED);
+            c.text_fit(
+                Font::Regular,
+                7.5,
+                LEFT,
+                FOOTER_BASE,
+                &left,
+                half,
+                Align::Left,
+                MUTED,
+            );
             let page = format!("Page {} of {count}", i + 1);
-            c.text(Font::Regular, 7.5, RIGHT, FOOTER_BASE, &page, Align::Right, MUTED);
+            c.text(
+                Font::Regular,
+                7.5,
+                RIGHT,
+                FOOTER_BASE,
+                &page,
+                Align::Right,
+                MUTED,
+            );
         }
     }
 }
 
 /// A row of the summary columns.
 enum Item {
+    Gap(f32),
     Heading(String),
     VatHeader,
     VatRow([String; 4]),
@@ -493,6 +612,7 @@ enum Item {
 impl Item {
     fn height(&self) -> f32 {
         match self {
+            Item::Gap(h) => *h,
             Item::Heading(_) => 22.0,
             Item::VatHeader => 18.0,
             Item::VatRow(_) | Item::Amount(..) => 16.0,
@@ -505,8 +625,18 @@ impl Item {
         // VAT columns: rate on the left, then right edges of base, VAT and total.
         let cols = [x0 + 4.0, x0 + 118.0, x0 + 172.0, x1 - 4.0];
         match self {
+            Item::Gap(_) => {}
             Item::Heading(t) => {
-                c.text_fit(Font::Bold, 9.5, x0, y + 15.0, t, x1 - x0, Align::Left, ACCENT);
+                c.text_fit(
+                    Font::Bold,
+                    9.5,
+                    x0,
+                    y + 15.0,
+                    t,
+                    x1 - x0,
+                    Align::Left,
+                    ACCENT,
+                );
             }
             Item::VatHeader => {
                 c.fill_rect(x0, y, x1 - x0, 18.0, BAND);
@@ -630,7 +760,10 @@ impl Canvas {
     }
 
     /// Draws `s` with its baseline at `y`, starting at `x` or ending at `x`.
-    #[allow(clippy::too_many_arguments)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "a text run is this many plain values"
+    )]
     fn text(&mut self, font: Font, size: f32, x: f32, y: f32, s: &str, align: Align, color: Rgb) {
         let Canvas {
             fonts,
@@ -674,7 +807,10 @@ impl Canvas {
     }
 
     /// [`Canvas::text`], shortened with `…` to at most `max_w` points.
-    #[allow(clippy::too_many_arguments)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "a text run is this many plain values"
+    )]
     fn text_fit(
         &mut self,
         font: Font,
@@ -773,7 +909,6 @@ impl Canvas {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn stroke_rect(&mut self, x: f32, y: f32, w: f32, h: f32, width: f32, color: Rgb) {
         if let Some(page) = self.pages.get_mut(self.current) {
             page.set_stroke_rgb(color.0, color.1, color.2)

@@ -555,7 +555,14 @@ mod tests {
                 rows,
                 vec![
                     vec!["1", "Crème brûlée", "29.40", "5.5", "true", ""],
-                    vec!["-2", "say \"hi\", then\r\nleave", "-3.50", "20.0", "false", "0123"],
+                    vec![
+                        "-2",
+                        "say \"hi\", then\r\nleave",
+                        "-3.50",
+                        "20.0",
+                        "false",
+                        "0123"
+                    ],
                 ]
             );
         }
@@ -614,7 +621,11 @@ mod tests {
         let out = render_list(
             ListFormat::CSV,
             &["name"],
-            [vec![Cell::Null], vec![Cell::text("")], vec![Cell::text("a")]],
+            [
+                vec![Cell::Null],
+                vec![Cell::text("")],
+                vec![Cell::text("a")],
+            ],
         );
         assert_eq!(text(out.clone()), "name\r\n\"\"\r\n\"\"\r\na\r\n");
         let mut reader = csv::Reader::from_reader(out.as_slice());
@@ -642,8 +653,14 @@ mod tests {
             ],
         ));
         assert!(!out.contains("<script>"), "{out}");
-        assert!(out.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{out}");
-        assert!(out.contains("Tom &amp; &quot;Jerry&quot; &#39;n&#39; co"), "{out}");
+        assert!(
+            out.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{out}"
+        );
+        assert!(
+            out.contains("Tom &amp; &quot;Jerry&quot; &#39;n&#39; co"),
+            "{out}"
+        );
         assert!(out.contains("<th scope=\"col\">&lt;name&gt;</th>"), "{out}");
         assert!(out.starts_with("<table class=\"comptoir-list\">\n<thead><tr>"));
         assert!(out.contains("<tr><td></td>"), "{out}");
@@ -652,7 +669,10 @@ mod tests {
 
     #[test]
     fn rows_with_missing_or_extra_cells_keep_the_shape() {
-        let rows = [vec![Cell::Int(1)], vec![Cell::Int(1), Cell::Int(2), Cell::Int(3)]];
+        let rows = [
+            vec![Cell::Int(1)],
+            vec![Cell::Int(1), Cell::Int(2), Cell::Int(3)],
+        ];
         let json = render_list(ListFormat::Json, &["a", "b"], &rows);
         let parsed: serde_json::Value = serde_json::from_slice(&json).expect("valid JSON");
         assert_eq!(parsed, serde_json::json!([{"a":1,"b":null},{"a":1,"b":2}]));
@@ -688,8 +708,14 @@ mod tests {
             ListFormat::from_params(Some("CSV"), Some(";")),
             Some(ListFormat::Csv { separator: b';' })
         );
-        assert_eq!(ListFormat::from_params(Some("csv"), None), Some(ListFormat::CSV));
-        assert_eq!(ListFormat::from_params(Some("html"), None), Some(ListFormat::Html));
+        assert_eq!(
+            ListFormat::from_params(Some("csv"), None),
+            Some(ListFormat::CSV)
+        );
+        assert_eq!(
+            ListFormat::from_params(Some("html"), None),
+            Some(ListFormat::Html)
+        );
         assert_eq!(ListFormat::from_params(Some("xml"), None), None);
         assert_eq!(ListFormat::from_params(Some("csv"), Some("\"")), None);
         assert_eq!(ListFormat::Html.content_type(), "text/html; charset=utf-8");

@@ -91,7 +91,9 @@ mod tests {
         for ok in ["0", "5.5", "-20.0", "1e5", "1.5E-3", "-0"] {
             assert!(is_json_number(ok.as_bytes()), "{ok}");
         }
-        for bad in ["", "-", "05", "5.", ".5", "1e", "NaN", "=1", "1 ", "+1", "0x1"] {
+        for bad in [
+            "", "-", "05", "5.", ".5", "1e", "NaN", "=1", "1 ", "+1", "0x1",
+        ] {
             assert!(!is_json_number(bad.as_bytes()), "{bad}");
         }
     }

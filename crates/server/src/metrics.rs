@@ -54,7 +54,11 @@ impl Metrics {
 
     /// Adds one to the counter `name` with the label set `labels` (`kind="x"` form).
     pub fn inc(&self, name: &'static str, labels: &str) {
-        *self.lock().counters.entry((name, labels.to_string())).or_default() += 1;
+        *self
+            .lock()
+            .counters
+            .entry((name, labels.to_string()))
+            .or_default() += 1;
     }
 
     /// The Prometheus text exposition, with the pool figures given.
@@ -128,7 +132,9 @@ impl Metrics {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// Middleware: times every request and records it under its route pattern.
@@ -141,14 +147,21 @@ pub async fn record(State(metrics): State<Metrics>, req: Request, next: Next) ->
         .to_string();
     let started = Instant::now();
     let res = next.run(req).await;
-    metrics.observe(&route, res.status().as_u16(), started.elapsed().as_secs_f64());
+    metrics.observe(
+        &route,
+        res.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
     res
 }
 
 /// `GET /metrics`.
 pub async fn handler(State(state): State<crate::AppState>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.metrics.render(state.store.pool_stats()),
     )
 }

@@ -43,7 +43,8 @@ pub async fn trace_requests(mut req: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map_or_else(|| req.uri().path().to_string(), |m| m.as_str().to_string());
     let query = req.uri().query().map(redact_query).unwrap_or_default();
-    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), route = %route);
+    let span =
+        tracing::info_span!("request", request_id = %id, method = %req.method(), route = %route);
     if let Ok(v) = HeaderValue::from_str(&id) {
         req.headers_mut().insert(REQUEST_ID, v.clone());
     }

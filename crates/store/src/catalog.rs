@@ -98,8 +98,11 @@ pub fn import(c: &mut dyn Conn, shop_id: i64, cat: &Catalog) -> Result<ImportRep
 
     let mut items = IdMap::default();
     for (i, it) in cat.items.iter().enumerate() {
-        let dept =
-            departments.resolve(it.department_id, "department", format!("items[{i}].department_id"))?;
+        let dept = departments.resolve(
+            it.department_id,
+            "department",
+            format!("items[{i}].department_id"),
+        )?;
         if let Some(r) = it.vat_rate {
             ensure_rate(c, shop_id, r)?;
         }
@@ -136,7 +139,13 @@ pub fn import(c: &mut dyn Conn, shop_id: i64, cat: &Catalog) -> Result<ImportRep
             None => c.insert_id(
                 "insert into cash_boxes (shop_id, name, is_virtual, is_open, fund)
                  values ($1, $2, $3, $4, $5) returning id",
-                params![shop_id, b.name.as_str(), b.is_virtual, b.open, b.fund.minor()],
+                params![
+                    shop_id,
+                    b.name.as_str(),
+                    b.is_virtual,
+                    b.open,
+                    b.fund.minor()
+                ],
             )?,
         };
         boxes.0.insert(b.id, id);
@@ -176,7 +185,9 @@ pub fn import(c: &mut dyn Conn, shop_id: i64, cat: &Catalog) -> Result<ImportRep
             )?;
         }
     }
-    report.counts.push(("payment_methods", cat.payment_methods.len()));
+    report
+        .counts
+        .push(("payment_methods", cat.payment_methods.len()));
 
     for (i, u) in cat.users.iter().enumerate() {
         import_user(c, shop_id, u).map_err(|e| match e {
@@ -207,7 +218,9 @@ pub fn import(c: &mut dyn Conn, shop_id: i64, cat: &Catalog) -> Result<ImportRep
             ],
         )?;
     }
-    report.counts.push(("delivery_zones", cat.delivery_zones.len()));
+    report
+        .counts
+        .push(("delivery_zones", cat.delivery_zones.len()));
     for r in &cat.relay_points {
         c.execute(
             "insert into relay_points (shop_id, name, address, opening_hours) values ($1, $2, $3, $4)",
@@ -226,7 +239,9 @@ pub fn import(c: &mut dyn Conn, shop_id: i64, cat: &Catalog) -> Result<ImportRep
             params![shop_id, p.name.as_str(), p.phone.as_deref()],
         )?;
     }
-    report.counts.push(("delivery_people", cat.delivery_people.len()));
+    report
+        .counts
+        .push(("delivery_people", cat.delivery_people.len()));
     for d in &cat.discounts {
         c.execute(
             "insert into discounts (shop_id, name, kind, value) values ($1, $2, $3, $4)",
@@ -354,7 +369,12 @@ fn import_user(c: &mut dyn Conn, shop_id: i64, u: &CatalogUser) -> Result<(), St
     let login = format!("{}@shop-{shop_id}", u.login);
     let n = c.execute(
         "update users set display_name = $1, role = $2 where shop_id = $3 and login = $4",
-        params![u.display_name.as_str(), u.role.as_str(), shop_id, login.as_str()],
+        params![
+            u.display_name.as_str(),
+            u.role.as_str(),
+            shop_id,
+            login.as_str()
+        ],
     )?;
     if n == 0 {
         // Imported users get a random password nobody knows: an admin sets a real one.

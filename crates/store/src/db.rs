@@ -270,7 +270,33 @@ impl Conn for SqliteConn {
     }
 }
 
-pub(crate) struct PgConn(pub(crate) postgres::Client);
+pub(crate) struct PgConn(Option<postgres::Client>);
+
+impl PgConn {
+    pub(crate) fn new(client: postgres::Client) -> PgConn {
+        PgConn(Some(client))
+    }
+
+    fn client(&mut self) -> &mut postgres::Client {
+        self.0.as_mut().expect("present until dropped")
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.0.as_ref().is_none_or(postgres::Client::is_closed)
+    }
+}
+
+impl Drop for PgConn {
+    /// The sync client closes by blocking on its own runtime, which is forbidden on an
+    /// async worker thread: close it on a plain thread when dropped from one.
+    fn drop(&mut self) {
+        if let Some(client) = self.0.take()
+            && tokio::runtime::Handle::try_current().is_ok()
+        {
+            std::thread::spawn(move || drop(client));
+        }
+    }
+}
 
 impl ToSql for Value {
     fn to_sql(
@@ -301,7 +327,10 @@ impl ToSql for Value {
 }
 
 fn is_text(t: &Type) -> bool {
-    matches!(*t, Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN)
+    matches!(
+        *t,
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN
+    )
 }
 
 fn pg_row(row: &postgres::Row) -> Result<Row, StoreError> {
@@ -342,11 +371,11 @@ impl Conn for PgConn {
     }
 
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreError> {
-        Ok(self.0.execute(sql, &pg_params(params))?)
+        Ok(self.client().execute(sql, &pg_params(params))?)
     }
 
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {
-        self.0
+        self.client()
             .query(sql, &pg_params(params))?
             .iter()
             .map(pg_row)
@@ -360,7 +389,7 @@ impl Conn for PgConn {
         f: &mut dyn FnMut(Row) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         use postgres::fallible_iterator::FallibleIterator;
-        let mut it = self.0.query_raw(sql, params.iter())?;
+        let mut it = self.client().query_raw(sql, params.iter())?;
         while let Some(row) = it.next()? {
             f(pg_row(&row)?)?;
         }
@@ -368,7 +397,7 @@ impl Conn for PgConn {
     }
 
     fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
-        Ok(self.0.batch_execute(sql)?)
+        Ok(self.client().batch_execute(sql)?)
     }
 }
 

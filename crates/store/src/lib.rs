@@ -159,7 +159,7 @@ impl Store {
                     let client = cfg
                         .connect(postgres::NoTls)
                         .map_err(|e| StoreError::Open(e.to_string()))?;
-                    Ok(PgConn(client))
+                    Ok(PgConn::new(client))
                 };
                 let mut first = connect()?;
                 migrate::run(&mut first)?;
@@ -198,7 +198,11 @@ impl Store {
             }
             Engine::Postgres { pool } => {
                 let mut c = pool.get(POOL_WAIT)?;
-                f(&mut *c)
+                let r = f(&mut *c);
+                if c.is_closed() {
+                    c.discard();
+                }
+                r
             }
         }
     }
@@ -221,7 +225,7 @@ impl Store {
             Engine::Postgres { pool } => {
                 let mut c = pool.get(POOL_WAIT)?;
                 let r = transaction(&mut *c, "begin", f);
-                if c.0.is_closed() {
+                if c.is_closed() {
                     c.discard();
                 }
                 r

@@ -19,12 +19,6 @@ const MIGRATIONS: &[Migration] = &[Migration {
 
 /// Applies every migration not yet applied. Safe to run from several processes at once.
 pub(crate) fn run(c: &mut dyn Conn) -> Result<(), StoreError> {
-    c.batch(
-        "create table if not exists schema_migrations (
-            version bigint primary key,
-            applied_at bigint not null
-        )",
-    )?;
     for m in MIGRATIONS {
         let begin = match c.backend() {
             Backend::Sqlite => "begin immediate",
@@ -48,6 +42,12 @@ fn apply(c: &mut dyn Conn, m: &Migration) -> Result<(), StoreError> {
         // Serialises concurrent starts: the second process waits, then sees the version.
         c.batch("select pg_advisory_xact_lock(7242031)")?;
     }
+    c.batch(
+        "create table if not exists schema_migrations (
+            version bigint primary key,
+            applied_at bigint not null
+        )",
+    )?;
     let done = c
         .query(
             "select version from schema_migrations where version = $1",

@@ -174,10 +174,13 @@ pub fn get_shop(c: &mut dyn Conn, shop_id: i64) -> Result<Option<Shop>, StoreErr
 
 /// Every shop, by id.
 pub fn list_shops(c: &mut dyn Conn) -> Result<Vec<Shop>, StoreError> {
-    c.query(&format!("select {SHOP_COLUMNS} from shops order by id"), params![])?
-        .iter()
-        .map(shop_from_row)
-        .collect()
+    c.query(
+        &format!("select {SHOP_COLUMNS} from shops order by id"),
+        params![],
+    )?
+    .iter()
+    .map(shop_from_row)
+    .collect()
 }
 
 /// The id of the first shop with this exact name.
@@ -325,7 +328,13 @@ pub fn create_key(
     let id = c.insert_id(
         "insert into api_keys (shop_id, prefix, key_hash, label, created_at)
          values ($1, $2, $3, $4, $5) returning id",
-        params![shop_id, prefix.as_str(), key_hash(&plain), label, now_micros()],
+        params![
+            shop_id,
+            prefix.as_str(),
+            key_hash(&plain),
+            label,
+            now_micros()
+        ],
     )?;
     Ok(NewKey { id, plain, prefix })
 }

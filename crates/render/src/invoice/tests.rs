@@ -79,10 +79,7 @@ fn sample() -> InvoiceModel {
 fn pdftotext(pdf: &[u8]) -> Option<String> {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let path = std::env::temp_dir().join(format!(
-        "comptoir-render-{}-{n}.pdf",
-        std::process::id()
-    ));
+    let path = std::env::temp_dir().join(format!("comptoir-render-{}-{n}.pdf", std::process::id()));
     std::fs::write(&path, pdf).expect("write the PDF to a temporary file");
     let result = Command::new("pdftotext")
         .args(["-layout", "-enc", "UTF-8"])
@@ -179,7 +176,15 @@ fn rendering_is_deterministic() {
 fn a_long_order_flows_onto_further_pages() {
     let mut model = sample();
     model.lines = (1..=120)
-        .map(|i| line(&format!("Article numéro {i:03}"), "1", 100 + i, 100 + i, "20"))
+        .map(|i| {
+            line(
+                &format!("Article numéro {i:03}"),
+                "1",
+                100 + i,
+                100 + i,
+                "20",
+            )
+        })
         .collect();
     // One title long enough to wrap, in the middle of the list.
     model.lines[60].title = "Plateau de fromages affinés: comté 24 mois, brie de Meaux, \
@@ -196,9 +201,14 @@ fn a_long_order_flows_onto_further_pages() {
     assert!(text.contains("Plateau de fromages"), "{text}");
     assert!(text.contains("pain aux noix"), "{text}");
     assert!(text.contains(&format!("Page {pages} of {pages}")), "{text}");
-    assert!(text.contains("Invoice No. 2026-000123 (continued)"), "{text}");
-    // The table header is repeated on every page.
-    assert_eq!(text.matches("Unit price").count(), pages, "{text}");
+    assert!(
+        text.contains("Invoice No. 2026-000123 (continued)"),
+        "{text}"
+    );
+    // The table header is repeated on every page that holds lines.
+    for page in text.split('\u{c}').filter(|p| p.contains("Article")) {
+        assert!(page.contains("Unit price"), "{page}");
+    }
     assert!(text.contains("Total incl. VAT"));
 }
 
@@ -223,7 +233,9 @@ fn a_partly_paid_invoice_shows_the_balance_due() {
     let mut model = sample();
     model.payments[0].amount = money(3000);
     model.change = Money::ZERO;
-    let Some(text) = pdftotext(&render(&model)) else { return };
+    let Some(text) = pdftotext(&render(&model)) else {
+        return;
+    };
     assert!(text.contains("Balance due"), "{text}");
     assert!(text.contains("16.00 €"), "{text}");
 }
@@ -243,7 +255,9 @@ fn a_credit_note_prints_negative_amounts() {
         date: String::new(),
     }];
     model.change = Money::ZERO;
-    let Some(text) = pdftotext(&render(&model)) else { return };
+    let Some(text) = pdftotext(&render(&model)) else {
+        return;
+    };
     assert!(text.contains("Credit note"), "{text}");
     assert!(text.contains("-6.50"), "{text}");
     assert!(!text.contains("Balance due"), "{text}");
@@ -253,7 +267,9 @@ fn a_credit_note_prints_negative_amounts() {
 fn characters_the_font_lacks_read_back_as_question_marks() {
     let mut model = sample();
     model.lines[0].title = "Bento 弁当 🍱 box".into();
-    let Some(text) = pdftotext(&render(&model)) else { return };
+    let Some(text) = pdftotext(&render(&model)) else {
+        return;
+    };
     assert!(text.contains("Bento ?? ? box"), "{text}");
 }
 
@@ -327,5 +343,8 @@ fn wrapping_keeps_words_and_cuts_long_ones() {
     assert_eq!(lines.len(), 2, "{lines:?}");
     assert!(lines[1].ends_with('\u{2026}'), "{lines:?}");
     assert!(c.width(Font::Regular, 9.0, &lines[1]) <= 50.0);
-    assert_eq!(c.wrap(Font::Regular, 9.0, "  ", 50.0, 2), vec![String::new()]);
+    assert_eq!(
+        c.wrap(Font::Regular, 9.0, "  ", 50.0, 2),
+        vec![String::new()]
+    );
 }

@@ -1,0 +1,272 @@
+//! The integration-test harness: a fresh database per test on SQLite and, when
+//! `COMPTOIR_TEST_POSTGRES` is set, on PostgreSQL (a schema of its own, dropped after);
+//! a real server on port 0; typed helpers. Every later feature's tests use it.
+
+use comptoir_core::model::{Country, Licence, Name, TimeZoneName};
+use comptoir_core::money::Currency;
+use comptoir_store::db::Backend;
+use comptoir_store::shops::{self, CreatedShop, NewPassword, NewShop};
+use comptoir_store::{DbUrl, Store};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// True under `COMPTOIR_TEST_STRICT=1` (CI): a missing outside program fails the test.
+pub fn strict() -> bool {
+    std::env::var("COMPTOIR_TEST_STRICT").is_ok_and(|v| v == "1")
+}
+
+/// Skips (prints why and returns `false`) or, in strict mode, fails when `ok` is false.
+pub fn require(ok: bool, what: &str) -> bool {
+    if !ok {
+        assert!(!strict(), "COMPTOIR_TEST_STRICT=1 and {what} is missing");
+        eprintln!("skipped: {what} is missing");
+    }
+    ok
+}
+
+/// The PostgreSQL URL tests may use, from `COMPTOIR_TEST_POSTGRES`.
+pub fn postgres_url() -> Option<String> {
+    std::env::var("COMPTOIR_TEST_POSTGRES")
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+fn random_hex() -> String {
+    comptoir_store::hex(&comptoir_store::random_bytes::<8>())
+}
+
+enum Cleanup {
+    Dir(PathBuf),
+    Schema { base: String, schema: String },
+}
+
+/// A database of one test, removed when dropped.
+pub struct TestDb {
+    /// The `--db` URL of this database.
+    pub url: String,
+    pub backend: Backend,
+    cleanup: Cleanup,
+}
+
+impl TestDb {
+    /// A new SQLite file in a new temporary folder.
+    pub fn sqlite() -> TestDb {
+        let dir = std::env::temp_dir().join(format!("comptoir-test-{}", random_hex()));
+        std::fs::create_dir_all(&dir).expect("temporary folder");
+        TestDb {
+            url: format!("sqlite://{}", dir.join("comptoir.db").display()),
+            backend: Backend::Sqlite,
+            cleanup: Cleanup::Dir(dir),
+        }
+    }
+
+    /// A new schema in the PostgreSQL database of `COMPTOIR_TEST_POSTGRES`, or `None`
+    /// (with a message; a failure in strict mode) when it is not set.
+    pub fn postgres() -> Option<TestDb> {
+        let base = postgres_url();
+        if !require(base.is_some(), "COMPTOIR_TEST_POSTGRES (a PostgreSQL URL)") {
+            return None;
+        }
+        let base = base?;
+        let schema = format!("t_{}", random_hex());
+        let (b, s) = (base.clone(), schema.clone());
+        on_thread(move || {
+            let mut c = postgres::Client::connect(&b, postgres::NoTls)
+                .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {b}: {e}"));
+            c.batch_execute(&format!("create schema {s}"))
+                .expect("create schema");
+        });
+        let sep = if base.contains('?') { '&' } else { '?' };
+        Some(TestDb {
+            // application_name lets a test find (and cut) its own connections.
+            url: format!("{base}{sep}options=-csearch_path%3D{schema}&application_name={schema}"),
+            backend: Backend::Postgres,
+            cleanup: Cleanup::Schema { base, schema },
+        })
+    }
+
+    /// SQLite, then PostgreSQL when configured: the backends a storage test runs on.
+    pub fn all() -> Vec<TestDb> {
+        let mut v = vec![TestDb::sqlite()];
+        v.extend(TestDb::postgres());
+        v
+    }
+
+    /// The PostgreSQL schema of this database (also its connections' application name).
+    pub fn schema(&self) -> Option<&str> {
+        match &self.cleanup {
+            Cleanup::Schema { schema, .. } => Some(schema),
+            Cleanup::Dir(_) => None,
+        }
+    }
+
+    pub fn db_url(&self) -> DbUrl {
+        DbUrl::parse(&self.url).expect("test URLs are valid")
+    }
+
+    /// Opens (and migrates) this database.
+    pub async fn store(&self) -> Store {
+        Store::open(&self.db_url())
+            .await
+            .unwrap_or_else(|e| panic!("open {}: {e}", self.backend))
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        match &self.cleanup {
+            Cleanup::Dir(d) => {
+                let _ = std::fs::remove_dir_all(d);
+            }
+            Cleanup::Schema { base, schema } => {
+                let (b, s) = (base.clone(), schema.clone());
+                on_thread(move || {
+                    if let Ok(mut c) = postgres::Client::connect(&b, postgres::NoTls) {
+                        let _ = c.batch_execute(&format!("drop schema if exists {s} cascade"));
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// Runs blocking PostgreSQL work on a plain thread: the sync client may not run on an
+/// async worker.
+fn on_thread(f: impl FnOnce() + Send + 'static) {
+    if std::thread::spawn(f).join().is_err() {
+        panic!("database setup failed");
+    }
+}
+
+/// Creates a French EUR shop named `name` directly in the store.
+pub async fn create_shop(store: &Store, name: &str, licence: Licence) -> CreatedShop {
+    let new = NewShop {
+        name: Name::parse(name).expect("valid name"),
+        currency: Currency::EUR,
+        timezone: TimeZoneName::parse("Europe/Paris").expect("zone"),
+        country: Country::FR,
+        licence,
+    };
+    let password = tokio::task::spawn_blocking(NewPassword::generate)
+        .await
+        .expect("hash");
+    store
+        .write(move |c| shops::create_shop(c, &new, password))
+        .await
+        .expect("create shop")
+}
+
+/// A real server on a free port, in this process, with its own database.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    pub store: Store,
+    pub http: reqwest::Client,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestApp {
+    /// Starts a server on port 0 over `db`.
+    pub async fn spawn(db: &TestDb) -> TestApp {
+        let store = db.store().await;
+        let config = comptoir_server::Config {
+            listen: "127.0.0.1:0".parse().expect("address"),
+            base_url: None,
+            webhook_allow_private: true,
+        };
+        let app = comptoir_server::Application::build(config, store.clone())
+            .await
+            .expect("bind");
+        let addr = app.local_addr();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(app.run(async {
+            let _ = rx.await;
+        }));
+        TestApp {
+            addr,
+            base: format!("http://{addr}"),
+            store,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            shutdown: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(self.url(path)).send().await.expect("GET")
+    }
+
+    /// POSTs a form body (`application/x-www-form-urlencoded`).
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        let body = encode_form(form);
+        self.http
+            .post(self.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    /// Creates a shop in this app's database.
+    pub async fn create_shop(&self, name: &str, licence: Licence) -> CreatedShop {
+        create_shop(&self.store, name, licence).await
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            t.await.expect("server task").expect("server run");
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Percent-encodes a form (`a=1&b=x%20y`).
+pub fn encode_form(form: &[(&str, &str)]) -> String {
+    form.iter()
+        .map(|(k, v)| format!("{}={}", percent(k), percent(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn percent(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The `comptoir` binary built by cargo for this test run, found next to the test binary.
+pub fn comptoir_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe
+        .parent()
+        .and_then(|p| p.parent())
+        .expect("target folder");
+    dir.join(format!("comptoir{}", std::env::consts::EXE_SUFFIX))
+}
