@@ -4,6 +4,7 @@
 pub mod error;
 pub mod metrics;
 pub mod telemetry;
+pub mod workers;
 
 use axum::Router;
 use axum::extract::State;
@@ -34,6 +35,7 @@ pub struct AppState {
     /// The public base URL, resolved after binding.
     pub base_url: Arc<str>,
     pub metrics: metrics::Metrics,
+    pub auth_cache: workers::AuthCache,
 }
 
 impl axum::extract::FromRef<AppState> for metrics::Metrics {
@@ -65,6 +67,7 @@ impl Application {
             config: Arc::new(config),
             base_url,
             metrics: metrics::Metrics::default(),
+            auth_cache: workers::AuthCache::default(),
         };
         Ok(Application {
             listener,
@@ -94,6 +97,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::handler))
+        .merge(workers::router())
         .layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             metrics::record,
