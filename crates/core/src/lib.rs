@@ -9,3 +9,4 @@ pub mod money;
 pub mod quantity;
 pub mod sale;
 pub mod vat;
+pub mod seal;

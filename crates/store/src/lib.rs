@@ -7,10 +7,11 @@ pub mod db;
 mod migrate;
 mod pool;
 pub mod shops;
+mod writer;
 
 use db::{Backend, Conn, PgConn, SqliteConn};
 use pool::Pool;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What can go wrong in the store. Domain-level refusals use [`StoreError::Invalid`]
@@ -35,6 +36,8 @@ pub enum StoreError {
     Open(String),
     #[error("background task failed: {0}")]
     Task(String),
+    #[error("the transaction could not be committed: {0}")]
+    Commit(String),
 }
 
 impl StoreError {
@@ -107,7 +110,7 @@ pub fn redact_url(url: &str) -> String {
 
 enum Engine {
     Sqlite {
-        writer: Arc<Mutex<SqliteConn>>,
+        writer: writer::Writer,
         readers: Pool<SqliteConn>,
     },
     Postgres {
@@ -144,7 +147,7 @@ impl Store {
                 migrate::run(&mut writer)?;
                 Store {
                     engine: Arc::new(Engine::Sqlite {
-                        writer: Arc::new(Mutex::new(writer)),
+                        writer: writer::Writer::start(writer),
                         readers: Pool::new(8, Box::new(open)),
                     }),
                 }
@@ -210,17 +213,20 @@ impl Store {
     /// Runs `f` in one transaction: committed when `f` succeeds, rolled back otherwise.
     pub fn write_blocking<T, E>(
         &self,
-        f: impl FnOnce(&mut dyn Conn) -> Result<T, E>,
+        f: impl FnOnce(&mut dyn Conn) -> Result<T, E> + Send + 'static,
     ) -> Result<T, E>
     where
-        E: From<StoreError>,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
     {
         match &*self.engine {
             Engine::Sqlite { writer, .. } => {
-                // A poisoned lock means a panic mid-transaction; the connection rolled
-                // back when the statement failed, so it is safe to keep using it.
-                let mut c = writer.lock().unwrap_or_else(|p| p.into_inner());
-                transaction(&mut *c, "begin immediate", f)
+                let (tx, rx) = std::sync::mpsc::sync_channel(1);
+                writer.submit(f, move |r| {
+                    let _ = tx.send(r);
+                });
+                rx.recv()
+                    .unwrap_or_else(|_| Err(StoreError::Task("the SQLite writer stopped".into()).into()))
             }
             Engine::Postgres { pool } => {
                 let mut c = pool.get(POOL_WAIT)?;
@@ -255,6 +261,15 @@ impl Store {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
+        if let Engine::Sqlite { writer, .. } = &*self.engine {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            writer.submit(f, move |r| {
+                let _ = tx.send(r);
+            });
+            return rx
+                .await
+                .unwrap_or_else(|_| Err(StoreError::Task("the SQLite writer stopped".into()).into()));
+        }
         let store = self.clone();
         spawn(move || store.write_blocking(f)).await
     }

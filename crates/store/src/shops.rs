@@ -106,6 +106,10 @@ pub fn create_shop(
             now
         ],
     )?;
+    c.execute(
+        "insert into shop_counters (shop_id, journal_head) values ($1, $2)",
+        params![shop_id, comptoir_core::seal::GENESIS],
+    )?;
     for r in &rates {
         c.execute(
             "insert into vat_rates (shop_id, rate, name) values ($1, $2, $3)",
