@@ -10,3 +10,4 @@ pub mod quantity;
 pub mod sale;
 pub mod vat;
 pub mod seal;
+pub mod order;

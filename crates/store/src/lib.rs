@@ -4,8 +4,10 @@
 
 pub mod catalog;
 pub mod db;
+pub mod lists;
 mod migrate;
 mod pool;
+pub mod sales;
 pub mod shops;
 mod writer;
 

@@ -110,5 +110,19 @@ create table idempotency_keys (
     primary key (shop_id, idem_key)
 );
 
+-- Which lines of which order a refund took back, so refunds never exceed the sale.
+create table refund_lines (
+    shop_id bigint not null,
+    original_order bigint not null,
+    original_line bigint not null,
+    refund_order bigint not null,
+    refund_line bigint not null,
+    quantity bigint not null,
+    primary key (shop_id, refund_order, refund_line),
+    foreign key (shop_id, original_order) references orders (shop_id, id),
+    foreign key (shop_id, refund_order) references orders (shop_id, id)
+);
+create index refund_lines_original_idx on refund_lines (shop_id, original_order);
+
 insert into shop_counters (shop_id, journal_head)
 select id, '0000000000000000000000000000000000000000000000000000000000000000' from shops;

@@ -1,0 +1,1080 @@
+//! Recording sales: an order, its lines and payments, the journal entries with their
+//! seals, the outbox events and the idempotency record, all in the caller's transaction.
+//! Also reading orders back, and the later steps: validate, pay, refund.
+
+use crate::db::{Conn, Row};
+use crate::{StoreError, hex, now_micros, params, random_bytes};
+use comptoir_core::model::{Client, Shop};
+use comptoir_core::money::Money;
+use comptoir_core::order::{LineView, OrderView, PaymentView, parse_variations, variations_text};
+use comptoir_core::quantity::Quantity;
+use comptoir_core::sale::{
+    CatalogDepartment, CatalogItem, CatalogVariation, MemoryCatalog, NewOrderLines, Payment,
+    PaymentParam, SaleError, SaleStatus, Settlement, apply_refund_method, build_lines,
+    referenced_ids, settle,
+};
+use comptoir_core::seal::{PaymentEntry, seal};
+use comptoir_core::vat::VatRate;
+use comptoir_core::{items_list, model::PaymentKind};
+
+/// How long an idempotency key is remembered (spec: 7 days).
+pub const IDEMPOTENCY_WINDOW_MICROS: i64 = 7 * 24 * 3600 * 1_000_000;
+
+/// A refused request: nothing was written. `status` is the HTTP status to answer with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejection {
+    pub status: u16,
+    pub code: &'static str,
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl Rejection {
+    pub fn new(status: u16, code: &'static str, field: &str, message: impl Into<String>) -> Self {
+        Rejection {
+            status,
+            code,
+            field: Some(field.to_string()),
+            message: format!("{field}: {}", message.into()),
+        }
+    }
+}
+
+impl From<SaleError> for Rejection {
+    fn from(e: SaleError) -> Self {
+        let code = e.code.as_str();
+        let status = match code {
+            "missing_parameter" | "invalid_parameter" => 400,
+            _ => 422,
+        };
+        Rejection {
+            status,
+            code,
+            field: Some(e.field),
+            message: e.message,
+        }
+    }
+}
+
+/// Why a sale was not recorded.
+#[derive(Debug)]
+pub enum SaleFailure {
+    /// The request was refused; the first rejection, and every one found.
+    Rejected(Rejection, Vec<Rejection>),
+    Store(StoreError),
+}
+
+impl From<StoreError> for SaleFailure {
+    fn from(e: StoreError) -> Self {
+        SaleFailure::Store(e)
+    }
+}
+
+impl From<Rejection> for SaleFailure {
+    fn from(r: Rejection) -> Self {
+        SaleFailure::Rejected(r.clone(), vec![r])
+    }
+}
+
+impl From<SaleError> for SaleFailure {
+    fn from(e: SaleError) -> Self {
+        Rejection::from(e).into()
+    }
+}
+
+fn rejected_all(errors: Vec<SaleError>) -> SaleFailure {
+    let all: Vec<Rejection> = errors.into_iter().map(Rejection::from).collect();
+    match all.first() {
+        Some(first) => SaleFailure::Rejected(first.clone(), all),
+        None => SaleFailure::Store(StoreError::Decode("empty error list".into())),
+    }
+}
+
+/// The client of a sale.
+#[derive(Clone, Debug)]
+pub enum ClientInput {
+    None,
+    Existing(i64),
+    /// Created, or the shop's client with the same e-mail reused.
+    New(Box<Client>),
+}
+
+/// An idempotency key and the hash of the request it protects.
+#[derive(Clone, Debug)]
+pub struct IdempotencyInput {
+    pub key: String,
+    pub request_hash: String,
+}
+
+/// A sale as received, with every parameter parsed; catalog checks happen in [`record_sale`].
+#[derive(Clone, Debug)]
+pub struct SaleInput {
+    pub entries: Vec<String>,
+    pub payment: PaymentParam,
+    pub payment_amount: Option<Money>,
+    pub user_id: Option<i64>,
+    pub client: ClientInput,
+    pub delivery_method: i64,
+    pub cash_box_id: Option<i64>,
+    pub table_id: Option<i64>,
+    pub covers: Option<i64>,
+    pub pager_num: Option<String>,
+    pub public_comment: String,
+    pub private_comment: String,
+    /// Microseconds since the epoch; `None` means now.
+    pub value_date: Option<i64>,
+}
+
+/// What recording gave: a new order, or the first answer to this idempotency key.
+#[derive(Clone, Debug)]
+pub enum Recorded {
+    New(Box<OrderView>),
+    Replayed(String),
+}
+
+/// Checks the idempotency key: `Some(answer)` to replay, an error for a conflict.
+pub fn check_idempotency(
+    c: &mut dyn Conn,
+    shop_id: i64,
+    idem: &IdempotencyInput,
+    field: &str,
+) -> Result<Option<String>, SaleFailure> {
+    let Some(row) = c.query_opt(
+        "select request_hash, response, created_at from idempotency_keys
+         where shop_id = $1 and idem_key = $2",
+        params![shop_id, idem.key.as_str()],
+    )?
+    else {
+        return Ok(None);
+    };
+    if row.i64(2)? < now_micros() - IDEMPOTENCY_WINDOW_MICROS {
+        c.execute(
+            "delete from idempotency_keys where shop_id = $1 and idem_key = $2",
+            params![shop_id, idem.key.as_str()],
+        )?;
+        return Ok(None);
+    }
+    if row.str(0)? != idem.request_hash {
+        return Err(Rejection::new(
+            422,
+            "idempotency_conflict",
+            field,
+            "this key was already used with different parameters",
+        )
+        .into());
+    }
+    Ok(Some(row.string(1)?))
+}
+
+/// Remembers the answer given to an idempotency key, in the transaction of the write.
+pub fn save_idempotency(
+    c: &mut dyn Conn,
+    shop_id: i64,
+    idem: &IdempotencyInput,
+    response: &str,
+) -> Result<(), StoreError> {
+    c.execute(
+        "insert into idempotency_keys (shop_id, idem_key, request_hash, response, created_at)
+         values ($1, $2, $3, $4, $5)",
+        params![
+            shop_id,
+            idem.key.as_str(),
+            idem.request_hash.as_str(),
+            response,
+            now_micros()
+        ],
+    )?;
+    Ok(())
+}
+
+/// Loads the catalog rows a sale's lines refer to.
+fn load_catalog(
+    c: &mut dyn Conn,
+    shop: &Shop,
+    specs: &[items_list::LineSpec],
+) -> Result<MemoryCatalog, StoreError> {
+    let ids = referenced_ids(specs);
+    let mut cat = MemoryCatalog::new(shop.default_vat_rate, shop.prices_include_vat);
+    for id in ids.items {
+        if let Some(r) = c.query_opt(
+            "select i.name, i.price, i.department_id, coalesce(i.vat_rate, d.vat_rate), i.active
+             from items i join departments d on d.shop_id = i.shop_id and d.id = i.department_id
+             where i.shop_id = $1 and i.id = $2",
+            params![shop.id, id],
+        )? {
+            cat.items.insert(
+                id,
+                CatalogItem {
+                    name: r.string(0)?,
+                    unit_price: Money::from_minor(r.i64(1)?),
+                    department_id: Some(r.i64(2)?),
+                    vat_rate: rate(r.i64(3)?)?,
+                    active: r.bool(4)?,
+                },
+            );
+        }
+    }
+    for id in ids.variations {
+        if let Some(r) = c.query_opt(
+            "select item_id, name, price_change from variations where shop_id = $1 and id = $2",
+            params![shop.id, id],
+        )? {
+            cat.variations.insert(
+                id,
+                CatalogVariation {
+                    item_id: r.i64(0)?,
+                    name: r.string(1)?,
+                    price_change: Money::from_minor(r.i64(2)?),
+                },
+            );
+        }
+    }
+    for id in ids.departments {
+        if let Some(r) = c.query_opt(
+            "select name, vat_rate from departments where shop_id = $1 and id = $2",
+            params![shop.id, id],
+        )? {
+            cat.departments.insert(
+                id,
+                CatalogDepartment {
+                    name: r.string(0)?,
+                    vat_rate: rate(r.i64(1)?)?,
+                },
+            );
+        }
+    }
+    Ok(cat)
+}
+
+fn rate(h: i64) -> Result<VatRate, StoreError> {
+    VatRate::from_hundredths(h).ok_or_else(|| StoreError::Decode("invalid stored VAT rate".into()))
+}
+
+/// A payment method of the shop.
+#[derive(Clone, Debug)]
+pub struct MethodRow {
+    pub id: i64,
+    pub name: String,
+    pub kind: PaymentKind,
+    pub min_amount: Option<Money>,
+    pub max_amount: Option<Money>,
+}
+
+/// The shop's payment method `id`, or `unknown_payment_method` on `field`.
+pub fn payment_method(
+    c: &mut dyn Conn,
+    shop_id: i64,
+    id: i64,
+    field: &str,
+) -> Result<MethodRow, SaleFailure> {
+    let row = c
+        .query_opt(
+            "select name, kind, min_amount, max_amount from payment_methods
+             where shop_id = $1 and id = $2",
+            params![shop_id, id],
+        )?
+        .ok_or_else(|| {
+            Rejection::new(
+                422,
+                "unknown_payment_method",
+                field,
+                format!("payment method {id} does not exist in this shop"),
+            )
+        })?;
+    Ok(MethodRow {
+        id,
+        name: row.string(0)?,
+        kind: PaymentKind::parse(row.str(1)?)
+            .map_err(|_| StoreError::Decode("invalid stored payment kind".into()))?,
+        min_amount: row.opt_i64(2)?.map(Money::from_minor),
+        max_amount: row.opt_i64(3)?.map(Money::from_minor),
+    })
+}
+
+/// The method's minimum and maximum amounts, on the magnitude of what is paid.
+fn check_method_limits(m: &MethodRow, paid: Money, digits: u8) -> Result<(), Rejection> {
+    let amount = paid.abs();
+    if let Some(min) = m.min_amount
+        && amount < min
+    {
+        return Err(Rejection::new(
+            422,
+            "invalid_amount",
+            "paymentAmount",
+            format!(
+                "{} accepts at least {}, got {}",
+                m.name,
+                min.format(digits),
+                amount.format(digits)
+            ),
+        ));
+    }
+    if let Some(max) = m.max_amount
+        && amount > max
+    {
+        return Err(Rejection::new(
+            422,
+            "invalid_amount",
+            "paymentAmount",
+            format!(
+                "{} accepts at most {}, got {}",
+                m.name,
+                max.format(digits),
+                amount.format(digits)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn exists(c: &mut dyn Conn, table: &str, shop_id: i64, id: i64) -> Result<bool, StoreError> {
+    Ok(c.query_opt(
+        &format!("select 1 from {table} where shop_id = $1 and id = $2"),
+        params![shop_id, id],
+    )?
+    .is_some())
+}
+
+/// The shop's `webservice` user, created on first use (it cannot sign in).
+fn webservice_user(c: &mut dyn Conn, shop_id: i64) -> Result<i64, StoreError> {
+    let login = format!("webservice@shop-{shop_id}");
+    if let Some(r) = c.query_opt(
+        "select id from users where shop_id = $1 and login = $2",
+        params![shop_id, login.as_str()],
+    )? {
+        return r.i64(0);
+    }
+    // "!" is no argon2 hash: no password ever matches it.
+    crate::shops::insert_user(
+        c,
+        shop_id,
+        &login,
+        "webservice",
+        comptoir_core::model::Role::Cashier,
+        "!",
+    )
+}
+
+/// The cash box of a sale: the one asked for, or the shop's "Web" box; it must be open.
+fn cash_box(c: &mut dyn Conn, shop_id: i64, asked: Option<i64>) -> Result<i64, SaleFailure> {
+    let row = match asked {
+        Some(id) => c
+            .query_opt(
+                "select id, is_open from cash_boxes where shop_id = $1 and id = $2",
+                params![shop_id, id],
+            )?
+            .ok_or_else(|| {
+                Rejection::new(
+                    422,
+                    "unknown_cashbox",
+                    "idcaisse",
+                    format!("cash box {id} does not exist in this shop"),
+                )
+            })?,
+        None => c
+            .query_opt(
+                "select id, is_open from cash_boxes where shop_id = $1
+                 order by case when name = 'Web' then 0 else 1 end, is_virtual desc, id limit 1",
+                params![shop_id],
+            )?
+            .ok_or_else(|| {
+                Rejection::new(422, "unknown_cashbox", "idcaisse", "the shop has no cash box")
+            })?,
+    };
+    let id = row.i64(0)?;
+    if !row.bool(1)? {
+        return Err(Rejection::new(
+            409,
+            "cashbox_closed",
+            "idcaisse",
+            format!("cash box {id} is closed: open it before recording sales"),
+        )
+        .into());
+    }
+    Ok(id)
+}
+
+/// Appends a journal entry built by `canonical(seq)`; returns its seal.
+fn append_journal(
+    c: &mut dyn Conn,
+    shop_id: i64,
+    kind: &str,
+    order_id: i64,
+    payment_id: Option<i64>,
+    at: i64,
+    canonical: impl FnOnce(i64) -> Vec<u8>,
+) -> Result<String, StoreError> {
+    // The counter row is the shop's journal lock: concurrent writers of one shop queue here.
+    let row = c.query_one(
+        "update shop_counters set journal_seq = journal_seq + 1 where shop_id = $1
+         returning journal_seq, journal_head",
+        params![shop_id],
+    )?;
+    let seq = row.i64(0)?;
+    let s = seal(row.str(1)?, &canonical(seq));
+    c.execute(
+        "update shop_counters set journal_head = $1 where shop_id = $2",
+        params![s.as_str(), shop_id],
+    )?;
+    c.execute(
+        "insert into journal (shop_id, seq, kind, order_id, payment_id, at, seal)
+         values ($1, $2, $3, $4, $5, $6, $7)",
+        params![shop_id, seq, kind, order_id, payment_id, at, s.as_str()],
+    )?;
+    Ok(s)
+}
+
+fn outbox(c: &mut dyn Conn, shop_id: i64, event: &str, order_id: i64, at: i64) -> Result<(), StoreError> {
+    c.execute(
+        "insert into outbox (shop_id, event_type, order_id, created_at) values ($1, $2, $3, $4)",
+        params![shop_id, event, order_id, at],
+    )?;
+    Ok(())
+}
+
+/// Gives a pending order its number, validation time and seal; queues `validated`.
+fn validate(c: &mut dyn Conn, order: &mut OrderView, at: i64) -> Result<(), StoreError> {
+    let row = c.query_one(
+        "update shop_counters set next_order_number = next_order_number + 1 where shop_id = $1
+         returning next_order_number",
+        params![order.shop_id],
+    )?;
+    order.number = Some(row.i64(0)? - 1);
+    order.validated_at = Some(at);
+    order.status = SaleStatus::Validated;
+    let snapshot = order.clone();
+    let s = append_journal(c, order.shop_id, "order", order.id, None, at, |seq| {
+        snapshot.journal_entry(seq).canonical()
+    })?;
+    c.execute(
+        "update orders set number = $1, validated_at = $2, status = 'validated', seal = $3
+         where shop_id = $4 and id = $5",
+        params![order.number, at, s.as_str(), order.shop_id, order.id],
+    )?;
+    order.seal = Some(s);
+    outbox(c, order.shop_id, "validated", order.id, at)
+}
+
+/// Records a payment of `settlement.paid` on a validated order; terminates it when covered.
+fn pay(
+    c: &mut dyn Conn,
+    order: &mut OrderView,
+    method: &MethodRow,
+    settlement: Settlement,
+    at: i64,
+) -> Result<(), StoreError> {
+    let payment_id = c.insert_id(
+        "insert into payments (shop_id, order_id, payment_method_id, name, amount, at)
+         values ($1, $2, $3, $4, $5, $6) returning id",
+        params![
+            order.shop_id,
+            order.id,
+            method.id,
+            method.name.as_str(),
+            settlement.paid.minor(),
+            at
+        ],
+    )?;
+    let entry = |seq| PaymentEntry {
+        shop_id: order.shop_id,
+        seq,
+        order_internal_id: order.id,
+        payment_id,
+        payment_method_id: method.id,
+        amount: settlement.paid.minor(),
+        at,
+    };
+    append_journal(c, order.shop_id, "payment", order.id, Some(payment_id), at, |seq| {
+        entry(seq).canonical()
+    })?;
+    order.payments.push(PaymentView {
+        id: payment_id,
+        payment_method_id: method.id,
+        name: method.name.clone(),
+        amount: settlement.paid,
+        at,
+    });
+    order.paid = order.paid + settlement.paid;
+    order.change = order.change + settlement.change;
+    if settlement.status == SaleStatus::Terminated {
+        order.status = SaleStatus::Terminated;
+        order.terminated_at = Some(at);
+    }
+    c.execute(
+        "update orders set paid = $1, change_given = $2, status = $3, terminated_at = $4
+         where shop_id = $5 and id = $6",
+        params![
+            order.paid.minor(),
+            order.change.minor(),
+            order.status.as_str(),
+            order.terminated_at,
+            order.shop_id,
+            order.id
+        ],
+    )?;
+    if order.status == SaleStatus::Terminated {
+        outbox(c, order.shop_id, "terminated", order.id, at)?;
+    }
+    Ok(())
+}
+
+/// Inserts an order (pending) with its lines; returns its view.
+#[allow(clippy::too_many_arguments)]
+fn insert_order(
+    c: &mut dyn Conn,
+    shop_id: i64,
+    lines: &NewOrderLines,
+    input: &SaleInput,
+    user_id: i64,
+    cash_box_id: i64,
+    client_id: Option<i64>,
+    refund_of: Option<i64>,
+    now: i64,
+) -> Result<OrderView, StoreError> {
+    let token = format!("{shop_id}-{}", hex(&random_bytes::<16>()));
+    let value_date = input.value_date.unwrap_or(now);
+    let id = c.insert_id(
+        "insert into orders (shop_id, status, is_refund, refund_of, created_at, value_date,
+             user_id, cash_box_id, client_id, delivery_method, table_id, covers, pager_num,
+             public_comment, private_comment, total, vat, invoice_token)
+         values ($1, 'pending', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+             $16, $17)
+         returning id",
+        params![
+            shop_id,
+            lines.is_refund(),
+            refund_of,
+            now,
+            value_date,
+            user_id,
+            cash_box_id,
+            client_id,
+            input.delivery_method,
+            input.table_id,
+            input.covers,
+            input.pager_num.as_deref(),
+            input.public_comment.as_str(),
+            input.private_comment.as_str(),
+            lines.total().minor(),
+            lines.vat().minor(),
+            token.as_str()
+        ],
+    )?;
+    let mut views = Vec::with_capacity(lines.lines().len());
+    for (i, l) in lines.lines().iter().enumerate() {
+        let line_no = i as i64 + 1;
+        c.execute(
+            "insert into order_lines (shop_id, order_id, line_no, item_id, department_id, title,
+                 quantity, unit_price, total, vat_rate, variations)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            params![
+                shop_id,
+                id,
+                line_no,
+                l.item_id(),
+                l.department_id(),
+                l.title(),
+                l.quantity().thousandths(),
+                l.unit_price().minor(),
+                l.total().minor(),
+                l.vat_rate().hundredths(),
+                variations_text(l.variations())
+            ],
+        )?;
+        views.push(LineView {
+            line_no,
+            item_id: l.item_id(),
+            department_id: l.department_id(),
+            title: l.title().to_string(),
+            quantity: l.quantity(),
+            unit_price: l.unit_price(),
+            total: l.total(),
+            vat_rate: l.vat_rate(),
+            variations: l.variations().to_vec(),
+        });
+    }
+    Ok(OrderView {
+        shop_id,
+        id,
+        number: None,
+        status: SaleStatus::Pending,
+        is_refund: lines.is_refund(),
+        refund_of,
+        created_at: now,
+        validated_at: None,
+        terminated_at: None,
+        value_date,
+        user_id,
+        cash_box_id,
+        client_id,
+        delivery_method: input.delivery_method,
+        table_id: input.table_id,
+        covers: input.covers,
+        pager_num: input.pager_num.clone(),
+        public_comment: input.public_comment.clone(),
+        private_comment: input.private_comment.clone(),
+        total: lines.total(),
+        vat: lines.vat(),
+        paid: Money::ZERO,
+        change: Money::ZERO,
+        invoice_token: token,
+        seal: None,
+        lines: views,
+        payments: Vec::new(),
+    })
+}
+
+/// Records a sale (webapp.php) in the caller's transaction. Every check happens before
+/// the first write, so a refused sale writes nothing even outside a transaction.
+pub fn record_sale(c: &mut dyn Conn, shop: &Shop, input: &SaleInput) -> Result<OrderView, SaleFailure> {
+    let currency = shop.currency;
+    let specs = items_list::parse_list(&input.entries, currency).map_err(rejected_all)?;
+    let catalog = load_catalog(c, shop, &specs)?;
+    let mut lines = build_lines(&specs, &catalog).map_err(rejected_all)?;
+
+    let method = match input.payment {
+        PaymentParam::Method(id) => Some(payment_method(c, shop.id, id, "payment")?),
+        _ => None,
+    };
+    if method.as_ref().is_some_and(|m| m.kind == PaymentKind::Refund) {
+        lines = apply_refund_method(lines)?;
+    }
+    let payment = match (&input.payment, &method) {
+        (PaymentParam::Pending, _) => Payment::Pending,
+        (PaymentParam::Unpaid, _) | (PaymentParam::Method(_), None) => Payment::Unpaid,
+        (PaymentParam::Method(_), Some(m)) => Payment::Method {
+            cash: m.kind == PaymentKind::Cash,
+        },
+    };
+    let settlement = settle(lines.total(), payment, input.payment_amount)?;
+    if let Some(m) = &method {
+        check_method_limits(m, settlement.paid, currency.digits())?;
+    }
+    let user_id = match input.user_id {
+        Some(id) if exists(c, "users", shop.id, id)? => id,
+        Some(id) => {
+            return Err(Rejection::new(
+                422,
+                "unknown_user",
+                "idUser",
+                format!("user {id} does not exist in this shop"),
+            )
+            .into());
+        }
+        None => webservice_user(c, shop.id)?,
+    };
+    let cash_box_id = cash_box(c, shop.id, input.cash_box_id)?;
+    if let Some(t) = input.table_id
+        && !exists(c, "dining_tables", shop.id, t)?
+    {
+        return Err(Rejection::new(
+            422,
+            "unknown_table",
+            "idtable",
+            format!("table {t} does not exist in this shop"),
+        )
+        .into());
+    }
+    let client_id = match &input.client {
+        ClientInput::None => None,
+        ClientInput::Existing(id) if exists(c, "clients", shop.id, *id)? => Some(*id),
+        ClientInput::Existing(id) => {
+            return Err(Rejection::new(
+                422,
+                "unknown_client",
+                "idClient",
+                format!("client {id} does not exist in this shop"),
+            )
+            .into());
+        }
+        ClientInput::New(k) => Some(crate::catalog::upsert_client(c, shop.id, k)?),
+    };
+
+    let now = now_micros();
+    let mut order = insert_order(c, shop.id, &lines, input, user_id, cash_box_id, client_id, None, now)?;
+    if settlement.status != SaleStatus::Pending {
+        validate(c, &mut order, now)?;
+    }
+    if let Some(m) = &method {
+        pay(c, &mut order, m, settlement, now)?;
+    } else if settlement.status == SaleStatus::Terminated {
+        // Validated with nothing to pay (a zero total): terminated at once.
+        terminate_without_payment(c, &mut order, now)?;
+    }
+    Ok(order)
+}
+
+fn terminate_without_payment(c: &mut dyn Conn, order: &mut OrderView, at: i64) -> Result<(), StoreError> {
+    order.status = SaleStatus::Terminated;
+    order.terminated_at = Some(at);
+    c.execute(
+        "update orders set status = 'terminated', terminated_at = $1 where shop_id = $2 and id = $3",
+        params![at, order.shop_id, order.id],
+    )?;
+    outbox(c, order.shop_id, "terminated", order.id, at)
+}
+
+fn order_from_row(r: &Row) -> Result<OrderView, StoreError> {
+    let status = match r.str(2)? {
+        "pending" => SaleStatus::Pending,
+        "validated" => SaleStatus::Validated,
+        "terminated" => SaleStatus::Terminated,
+        other => return Err(StoreError::Decode(format!("invalid stored status {other}"))),
+    };
+    Ok(OrderView {
+        shop_id: r.i64(0)?,
+        id: r.i64(1)?,
+        status,
+        number: r.opt_i64(3)?,
+        is_refund: r.bool(4)?,
+        refund_of: r.opt_i64(5)?,
+        created_at: r.i64(6)?,
+        validated_at: r.opt_i64(7)?,
+        terminated_at: r.opt_i64(8)?,
+        value_date: r.i64(9)?,
+        user_id: r.i64(10)?,
+        cash_box_id: r.i64(11)?,
+        client_id: r.opt_i64(12)?,
+        delivery_method: r.i64(13)?,
+        table_id: r.opt_i64(14)?,
+        covers: r.opt_i64(15)?,
+        pager_num: r.opt_string(16)?,
+        public_comment: r.string(17)?,
+        private_comment: r.string(18)?,
+        total: Money::from_minor(r.i64(19)?),
+        vat: Money::from_minor(r.i64(20)?),
+        paid: Money::from_minor(r.i64(21)?),
+        change: Money::from_minor(r.i64(22)?),
+        invoice_token: r.string(23)?,
+        seal: r.opt_string(24)?,
+        lines: Vec::new(),
+        payments: Vec::new(),
+    })
+}
+
+/// The columns read by [`order_from_row`], for `from orders`.
+pub const ORDER_SELECT: &str = "select shop_id, id, status, number, is_refund, refund_of,
+    created_at, validated_at, terminated_at, value_date, user_id, cash_box_id, client_id,
+    delivery_method, table_id, covers, pager_num, public_comment, private_comment, total, vat,
+    paid, change_given, invoice_token, seal from orders";
+
+/// Fills an order's lines and payments.
+pub fn load_details(c: &mut dyn Conn, o: &mut OrderView) -> Result<(), StoreError> {
+    o.lines = c
+        .query(
+            "select line_no, item_id, department_id, title, quantity, unit_price, total, vat_rate,
+                 variations
+             from order_lines where shop_id = $1 and order_id = $2 order by line_no",
+            params![o.shop_id, o.id],
+        )?
+        .iter()
+        .map(|r| {
+            Ok(LineView {
+                line_no: r.i64(0)?,
+                item_id: r.opt_i64(1)?,
+                department_id: r.opt_i64(2)?,
+                title: r.string(3)?,
+                quantity: Quantity::from_thousandths(r.i64(4)?)
+                    .ok_or_else(|| StoreError::Decode("invalid stored quantity".into()))?,
+                unit_price: Money::from_minor(r.i64(5)?),
+                total: Money::from_minor(r.i64(6)?),
+                vat_rate: rate(r.i64(7)?)?,
+                variations: parse_variations(r.str(8)?),
+            })
+        })
+        .collect::<Result<_, StoreError>>()?;
+    o.payments = c
+        .query(
+            "select id, payment_method_id, name, amount, at from payments
+             where shop_id = $1 and order_id = $2 order by id",
+            params![o.shop_id, o.id],
+        )?
+        .iter()
+        .map(|r| {
+            Ok(PaymentView {
+                id: r.i64(0)?,
+                payment_method_id: r.i64(1)?,
+                name: r.string(2)?,
+                amount: Money::from_minor(r.i64(3)?),
+                at: r.i64(4)?,
+            })
+        })
+        .collect::<Result<_, StoreError>>()?;
+    Ok(())
+}
+
+/// An order of the shop by its internal id, with lines and payments.
+pub fn get_order(c: &mut dyn Conn, shop_id: i64, id: i64) -> Result<Option<OrderView>, StoreError> {
+    let Some(row) = c.query_opt(
+        &format!("{ORDER_SELECT} where shop_id = $1 and id = $2"),
+        params![shop_id, id],
+    )?
+    else {
+        return Ok(None);
+    };
+    let mut o = order_from_row(&row)?;
+    load_details(c, &mut o)?;
+    Ok(Some(o))
+}
+
+/// An order by its invoice token (`SHOPID-HEX`), with lines and payments.
+pub fn order_by_invoice_token(c: &mut dyn Conn, token: &str) -> Result<Option<OrderView>, StoreError> {
+    let Some(shop_id) = token
+        .split_once('-')
+        .and_then(|(s, rest)| (rest.len() == 32).then_some(s))
+        .and_then(|s| s.parse::<i64>().ok())
+    else {
+        return Ok(None);
+    };
+    let Some(row) = c.query_opt(
+        &format!("{ORDER_SELECT} where shop_id = $1 and invoice_token = $2"),
+        params![shop_id, token],
+    )?
+    else {
+        return Ok(None);
+    };
+    let mut o = order_from_row(&row)?;
+    load_details(c, &mut o)?;
+    Ok(Some(o))
+}
+
+/// Filters of getOrders.php.
+#[derive(Clone, Debug, Default)]
+pub struct OrderFilter {
+    /// true: validated and terminated orders; false: pending ones.
+    pub validated: bool,
+    /// Value dates (validated) or creation dates (pending) in `[from, to)`, microseconds.
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    pub delivery_method: Option<i64>,
+    pub cash_box_id: Option<i64>,
+    pub user_id: Option<i64>,
+}
+
+/// Streams the shop's orders matching `f`, ordered by id, each with its details.
+pub fn each_order(
+    c: &mut dyn Conn,
+    shop_id: i64,
+    f: &OrderFilter,
+    out: &mut dyn FnMut(OrderView) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let date_col = if f.validated { "value_date" } else { "created_at" };
+    let status = if f.validated {
+        "status <> 'pending'"
+    } else {
+        "status = 'pending'"
+    };
+    // Pages of headers, then each order's details: one cursor open at a time.
+    let sql = format!(
+        "{ORDER_SELECT} where shop_id = $1 and {status}
+           and ($2 is null or {date_col} >= $2) and ($3 is null or {date_col} < $3)
+           and ($4 is null or delivery_method = $4) and ($5 is null or cash_box_id = $5)
+           and ($6 is null or user_id = $6) and id > $7
+         order by id limit 500"
+    );
+    let mut after = 0i64;
+    loop {
+        let page = c.query(
+            &sql,
+            params![shop_id, f.from, f.to, f.delivery_method, f.cash_box_id, f.user_id, after],
+        )?;
+        if page.is_empty() {
+            return Ok(());
+        }
+        for r in &page {
+            let mut o = order_from_row(r)?;
+            after = o.id;
+            load_details(c, &mut o)?;
+            out(o)?;
+        }
+    }
+}
+
+/// Validates a pending order (validateOrder.php); validating twice changes nothing.
+pub fn validate_order(c: &mut dyn Conn, shop_id: i64, id: i64) -> Result<OrderView, SaleFailure> {
+    let mut o = get_order(c, shop_id, id)?.ok_or_else(|| not_found(id))?;
+    if o.status == SaleStatus::Pending {
+        validate(c, &mut o, now_micros())?;
+        if o.total == Money::ZERO {
+            terminate_without_payment(c, &mut o, now_micros())?;
+        }
+    }
+    Ok(o)
+}
+
+fn not_found(id: i64) -> Rejection {
+    Rejection::new(
+        404,
+        "not_found",
+        "order_id",
+        format!("order {id} does not exist in this shop"),
+    )
+}
+
+/// Adds a payment (addPayment.php): validates a pending order first; terminates it when
+/// the payments cover the total; a terminated order cannot be paid (409).
+pub fn add_payment(
+    c: &mut dyn Conn,
+    shop: &Shop,
+    id: i64,
+    method_id: i64,
+    amount: Option<Money>,
+) -> Result<OrderView, SaleFailure> {
+    let mut o = get_order(c, shop.id, id)?.ok_or_else(|| not_found(id))?;
+    if o.status == SaleStatus::Terminated {
+        return Err(Rejection::new(
+            409,
+            "conflict",
+            "order_id",
+            format!("order {id} is already paid in full"),
+        )
+        .into());
+    }
+    let method = payment_method(c, shop.id, method_id, "payment")?;
+    let due = o.remaining();
+    let settlement = settle(
+        due,
+        Payment::Method {
+            cash: method.kind == PaymentKind::Cash,
+        },
+        amount,
+    )?;
+    check_method_limits(&method, settlement.paid, shop.currency.digits())?;
+    let now = now_micros();
+    if o.status == SaleStatus::Pending {
+        validate(c, &mut o, now)?;
+    }
+    pay(c, &mut o, &method, settlement, now)?;
+    Ok(o)
+}
+
+/// Refunds an order (refundOrder.php): a new negative order of the whole order or of
+/// `lines` (`(line_no, quantity)`), paid out with a refund method, dated now.
+pub fn refund_order(
+    c: &mut dyn Conn,
+    shop: &Shop,
+    id: i64,
+    method_id: i64,
+    lines: &[(i64, Option<Quantity>)],
+) -> Result<OrderView, SaleFailure> {
+    let original = get_order(c, shop.id, id)?.ok_or_else(|| not_found(id))?;
+    if original.status == SaleStatus::Pending {
+        return Err(Rejection::new(
+            409,
+            "conflict",
+            "order_id",
+            format!("order {id} is not validated: a pending order is changed, not refunded"),
+        )
+        .into());
+    }
+    if original.is_refund {
+        return Err(Rejection::new(422, "invalid_amount", "order_id", format!("order {id} is itself a refund")).into());
+    }
+    let method = payment_method(c, shop.id, method_id, "payment")?;
+    if method.kind != PaymentKind::Refund {
+        return Err(Rejection::new(
+            422,
+            "invalid_parameter",
+            "payment",
+            format!("payment method {method_id} is not a refund method"),
+        )
+        .into());
+    }
+    // What earlier refunds of this order already took back, per original line.
+    let mut refunded: std::collections::HashMap<i64, i64> = std::collections::HashMap::new();
+    for r in c.query(
+        "select original_line, quantity from refund_lines where shop_id = $1 and original_order = $2",
+        params![shop.id, id],
+    )? {
+        *refunded.entry(r.i64(0)?).or_default() += r.i64(1)?;
+    }
+    let wanted: Vec<(i64, Quantity)> = if lines.is_empty() {
+        original.lines.iter().map(|l| (l.line_no, l.quantity)).collect()
+    } else {
+        let mut v = Vec::new();
+        for (i, (no, qty)) in lines.iter().enumerate() {
+            let field = format!("lines[{i}]");
+            let line = original
+                .lines
+                .iter()
+                .find(|l| l.line_no == *no)
+                .ok_or_else(|| Rejection::new(422, "invalid_parameter", &field, format!("order {id} has no line {no}")))?;
+            v.push((*no, qty.unwrap_or(line.quantity)));
+        }
+        v
+    };
+    let mut refund_lines = Vec::new();
+    for (i, (no, qty)) in wanted.iter().enumerate() {
+        let line = original.lines.iter().find(|l| l.line_no == *no).expect("checked above");
+        let already = refunded.get(no).copied().unwrap_or(0);
+        let left = line.quantity.thousandths() - already;
+        if qty.is_negative() || qty.thousandths() > left {
+            let field = if lines.is_empty() { "order_id".to_string() } else { format!("lines[{i}]") };
+            return Err(Rejection::new(
+                422,
+                "invalid_amount",
+                &field,
+                format!(
+                    "line {no}: {} left to refund, asked {}",
+                    Quantity::from_thousandths(left).map_or_else(|| "nothing".to_string(), |q| q.to_decimal_string()),
+                    qty.to_decimal_string()
+                ),
+            )
+            .into());
+        }
+        *refunded.entry(*no).or_default() += qty.thousandths();
+        let neg = qty.neg();
+        refund_lines.push((
+            *no,
+            comptoir_core::sale::OrderLine::new(
+                line.item_id,
+                line.department_id,
+                line.title.clone(),
+                neg,
+                line.unit_price,
+                line.vat_rate,
+                line.variations.clone(),
+            )
+            .ok_or_else(|| Rejection::new(422, "invalid_amount", "lines", "the refund is too large"))?,
+        ));
+    }
+    let new_lines = NewOrderLines::from_lines(refund_lines.iter().map(|(_, l)| l.clone()).collect())?;
+    let settlement = settle(new_lines.total(), Payment::Method { cash: false }, None)?;
+    let input = SaleInput {
+        entries: Vec::new(),
+        payment: PaymentParam::Method(method_id),
+        payment_amount: None,
+        user_id: Some(original.user_id),
+        client: ClientInput::None,
+        delivery_method: original.delivery_method,
+        cash_box_id: Some(original.cash_box_id),
+        table_id: None,
+        covers: None,
+        pager_num: None,
+        public_comment: String::new(),
+        private_comment: format!("refund of order {}", original.number.unwrap_or(original.id)),
+        value_date: None,
+    };
+    let now = now_micros();
+    let mut order = insert_order(
+        c,
+        shop.id,
+        &new_lines,
+        &input,
+        original.user_id,
+        original.cash_box_id,
+        original.client_id,
+        Some(original.id),
+        now,
+    )?;
+    for (i, (no, _)) in refund_lines.iter().enumerate() {
+        c.execute(
+            "insert into refund_lines (shop_id, original_order, original_line, refund_order, refund_line, quantity)
+             values ($1, $2, $3, $4, $5, $6)",
+            params![shop.id, id, *no, order.id, i as i64 + 1, -order.lines[i].quantity.thousandths()],
+        )?;
+    }
+    validate(c, &mut order, now)?;
+    pay(c, &mut order, &method, settlement, now)?;
+    Ok(order)
+}
