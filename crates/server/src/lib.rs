@@ -36,6 +36,7 @@ pub struct AppState {
     pub base_url: Arc<str>,
     pub metrics: metrics::Metrics,
     pub auth_cache: workers::AuthCache,
+    pub in_flight: workers::InFlight,
 }
 
 impl axum::extract::FromRef<AppState> for metrics::Metrics {
@@ -68,6 +69,7 @@ impl Application {
             base_url,
             metrics: metrics::Metrics::default(),
             auth_cache: workers::AuthCache::default(),
+            in_flight: workers::InFlight::default(),
         };
         Ok(Application {
             listener,

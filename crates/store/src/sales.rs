@@ -378,7 +378,12 @@ fn cash_box(c: &mut dyn Conn, shop_id: i64, asked: Option<i64>) -> Result<i64, S
                 params![shop_id],
             )?
             .ok_or_else(|| {
-                Rejection::new(422, "unknown_cashbox", "idcaisse", "the shop has no cash box")
+                Rejection::new(
+                    422,
+                    "unknown_cashbox",
+                    "idcaisse",
+                    "the shop has no cash box",
+                )
             })?,
     };
     let id = row.i64(0)?;
@@ -424,7 +429,13 @@ fn append_journal(
     Ok(s)
 }
 
-fn outbox(c: &mut dyn Conn, shop_id: i64, event: &str, order_id: i64, at: i64) -> Result<(), StoreError> {
+fn outbox(
+    c: &mut dyn Conn,
+    shop_id: i64,
+    event: &str,
+    order_id: i64,
+    at: i64,
+) -> Result<(), StoreError> {
     c.execute(
         "insert into outbox (shop_id, event_type, order_id, created_at) values ($1, $2, $3, $4)",
         params![shop_id, event, order_id, at],
@@ -484,9 +495,15 @@ fn pay(
         amount: settlement.paid.minor(),
         at,
     };
-    append_journal(c, order.shop_id, "payment", order.id, Some(payment_id), at, |seq| {
-        entry(seq).canonical()
-    })?;
+    append_journal(
+        c,
+        order.shop_id,
+        "payment",
+        order.id,
+        Some(payment_id),
+        at,
+        |seq| entry(seq).canonical(),
+    )?;
     order.payments.push(PaymentView {
         id: payment_id,
         payment_method_id: method.id,
@@ -626,7 +643,11 @@ fn insert_order(
 
 /// Records a sale (webapp.php) in the caller's transaction. Every check happens before
 /// the first write, so a refused sale writes nothing even outside a transaction.
-pub fn record_sale(c: &mut dyn Conn, shop: &Shop, input: &SaleInput) -> Result<OrderView, SaleFailure> {
+pub fn record_sale(
+    c: &mut dyn Conn,
+    shop: &Shop,
+    input: &SaleInput,
+) -> Result<OrderView, SaleFailure> {
     let currency = shop.currency;
     let specs = items_list::parse_list(&input.entries, currency).map_err(rejected_all)?;
     let catalog = load_catalog(c, shop, &specs)?;
@@ -636,7 +657,10 @@ pub fn record_sale(c: &mut dyn Conn, shop: &Shop, input: &SaleInput) -> Result<O
         PaymentParam::Method(id) => Some(payment_method(c, shop.id, id, "payment")?),
         _ => None,
     };
-    if method.as_ref().is_some_and(|m| m.kind == PaymentKind::Refund) {
+    if method
+        .as_ref()
+        .is_some_and(|m| m.kind == PaymentKind::Refund)
+    {
         lines = apply_refund_method(lines)?;
     }
     let payment = match (&input.payment, &method) {
@@ -691,7 +715,17 @@ pub fn record_sale(c: &mut dyn Conn, shop: &Shop, input: &SaleInput) -> Result<O
     };
 
     let now = now_micros();
-    let mut order = insert_order(c, shop.id, &lines, input, user_id, cash_box_id, client_id, None, now)?;
+    let mut order = insert_order(
+        c,
+        shop.id,
+        &lines,
+        input,
+        user_id,
+        cash_box_id,
+        client_id,
+        None,
+        now,
+    )?;
     if settlement.status != SaleStatus::Pending {
         validate(c, &mut order, now)?;
     }
@@ -704,7 +738,11 @@ pub fn record_sale(c: &mut dyn Conn, shop: &Shop, input: &SaleInput) -> Result<O
     Ok(order)
 }
 
-fn terminate_without_payment(c: &mut dyn Conn, order: &mut OrderView, at: i64) -> Result<(), StoreError> {
+fn terminate_without_payment(
+    c: &mut dyn Conn,
+    order: &mut OrderView,
+    at: i64,
+) -> Result<(), StoreError> {
     order.status = SaleStatus::Terminated;
     order.terminated_at = Some(at);
     c.execute(
@@ -818,7 +856,10 @@ pub fn get_order(c: &mut dyn Conn, shop_id: i64, id: i64) -> Result<Option<Order
 }
 
 /// An order by its invoice token (`SHOPID-HEX`), with lines and payments.
-pub fn order_by_invoice_token(c: &mut dyn Conn, token: &str) -> Result<Option<OrderView>, StoreError> {
+pub fn order_by_invoice_token(
+    c: &mut dyn Conn,
+    token: &str,
+) -> Result<Option<OrderView>, StoreError> {
     let Some(shop_id) = token
         .split_once('-')
         .and_then(|(s, rest)| (rest.len() == 32).then_some(s))
@@ -858,7 +899,11 @@ pub fn each_order(
     f: &OrderFilter,
     out: &mut dyn FnMut(OrderView) -> Result<(), StoreError>,
 ) -> Result<(), StoreError> {
-    let date_col = if f.validated { "value_date" } else { "created_at" };
+    let date_col = if f.validated {
+        "value_date"
+    } else {
+        "created_at"
+    };
     let status = if f.validated {
         "status <> 'pending'"
     } else {
@@ -876,7 +921,15 @@ pub fn each_order(
     loop {
         let page = c.query(
             &sql,
-            params![shop_id, f.from, f.to, f.delivery_method, f.cash_box_id, f.user_id, after],
+            params![
+                shop_id,
+                f.from,
+                f.to,
+                f.delivery_method,
+                f.cash_box_id,
+                f.user_id,
+                after
+            ],
         )?;
         if page.is_empty() {
             return Ok(());
@@ -968,7 +1021,13 @@ pub fn refund_order(
         .into());
     }
     if original.is_refund {
-        return Err(Rejection::new(422, "invalid_amount", "order_id", format!("order {id} is itself a refund")).into());
+        return Err(Rejection::new(
+            422,
+            "invalid_amount",
+            "order_id",
+            format!("order {id} is itself a refund"),
+        )
+        .into());
     }
     let method = payment_method(c, shop.id, method_id, "payment")?;
     if method.kind != PaymentKind::Refund {
@@ -989,7 +1048,11 @@ pub fn refund_order(
         *refunded.entry(r.i64(0)?).or_default() += r.i64(1)?;
     }
     let wanted: Vec<(i64, Quantity)> = if lines.is_empty() {
-        original.lines.iter().map(|l| (l.line_no, l.quantity)).collect()
+        original
+            .lines
+            .iter()
+            .map(|l| (l.line_no, l.quantity))
+            .collect()
     } else {
         let mut v = Vec::new();
         for (i, (no, qty)) in lines.iter().enumerate() {
@@ -998,25 +1061,41 @@ pub fn refund_order(
                 .lines
                 .iter()
                 .find(|l| l.line_no == *no)
-                .ok_or_else(|| Rejection::new(422, "invalid_parameter", &field, format!("order {id} has no line {no}")))?;
+                .ok_or_else(|| {
+                    Rejection::new(
+                        422,
+                        "invalid_parameter",
+                        &field,
+                        format!("order {id} has no line {no}"),
+                    )
+                })?;
             v.push((*no, qty.unwrap_or(line.quantity)));
         }
         v
     };
     let mut refund_lines = Vec::new();
     for (i, (no, qty)) in wanted.iter().enumerate() {
-        let line = original.lines.iter().find(|l| l.line_no == *no).expect("checked above");
+        let line = original
+            .lines
+            .iter()
+            .find(|l| l.line_no == *no)
+            .expect("checked above");
         let already = refunded.get(no).copied().unwrap_or(0);
         let left = line.quantity.thousandths() - already;
         if qty.is_negative() || qty.thousandths() > left {
-            let field = if lines.is_empty() { "order_id".to_string() } else { format!("lines[{i}]") };
+            let field = if lines.is_empty() {
+                "order_id".to_string()
+            } else {
+                format!("lines[{i}]")
+            };
             return Err(Rejection::new(
                 422,
                 "invalid_amount",
                 &field,
                 format!(
                     "line {no}: {} left to refund, asked {}",
-                    Quantity::from_thousandths(left).map_or_else(|| "nothing".to_string(), |q| q.to_decimal_string()),
+                    Quantity::from_thousandths(left)
+                        .map_or_else(|| "nothing".to_string(), |q| q.to_decimal_string()),
                     qty.to_decimal_string()
                 ),
             )
@@ -1035,10 +1114,13 @@ pub fn refund_order(
                 line.vat_rate,
                 line.variations.clone(),
             )
-            .ok_or_else(|| Rejection::new(422, "invalid_amount", "lines", "the refund is too large"))?,
+            .ok_or_else(|| {
+                Rejection::new(422, "invalid_amount", "lines", "the refund is too large")
+            })?,
         ));
     }
-    let new_lines = NewOrderLines::from_lines(refund_lines.iter().map(|(_, l)| l.clone()).collect())?;
+    let new_lines =
+        NewOrderLines::from_lines(refund_lines.iter().map(|(_, l)| l.clone()).collect())?;
     let settlement = settle(new_lines.total(), Payment::Method { cash: false }, None)?;
     let input = SaleInput {
         entries: Vec::new(),

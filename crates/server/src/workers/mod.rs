@@ -3,6 +3,9 @@
 //! and the router that gathers every endpoint.
 
 mod lists;
+mod orders_list;
+mod sales;
+pub use sales::InFlight;
 
 use crate::AppState;
 use crate::error::{AppError, AppResult};
@@ -25,6 +28,7 @@ pub const MAX_BODY: usize = 256 * 1024;
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .merge(lists::router())
+        .merge(sales::router())
         .layer(axum::middleware::from_fn(cors))
 }
 
@@ -48,14 +52,14 @@ impl<S: Send + Sync> FromRequest<S> for Params {
         if content_type.starts_with("multipart/form-data") {
             let mut multipart = axum::extract::Multipart::from_request(req, &())
                 .await
-                .map_err(|e| AppError::invalid("body", format!("expected a multipart form ({e})")))?;
+                .map_err(|e| {
+                    AppError::invalid("body", format!("expected a multipart form ({e})"))
+                })?;
             let mut pairs = Vec::new();
             let mut size = 0usize;
-            while let Some(field) = multipart
-                .next_field()
-                .await
-                .map_err(|e| AppError::invalid("body", format!("expected a multipart form ({e})")))?
-            {
+            while let Some(field) = multipart.next_field().await.map_err(|e| {
+                AppError::invalid("body", format!("expected a multipart form ({e})"))
+            })? {
                 let name = field.name().unwrap_or("").to_string();
                 let value = field.text().await.map_err(|e| {
                     AppError::invalid(name.clone(), format!("expected UTF-8 text ({e})"))
@@ -143,7 +147,10 @@ pub async fn authenticate(
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(str::trim);
     let Some(key) = form.get("key").or(bearer).filter(|k| !k.is_empty()) else {
         return Err(AppError::MissingParameter {
@@ -162,10 +169,12 @@ pub async fn authenticate(
                     else {
                         return Ok::<_, comptoir_store::StoreError>(None);
                     };
-                    Ok(comptoir_store::shops::get_shop(c, shop_id)?.map(|shop| AuthedShop {
-                        shop: Arc::new(shop),
-                        key_id,
-                    }))
+                    Ok(
+                        comptoir_store::shops::get_shop(c, shop_id)?.map(|shop| AuthedShop {
+                            shop: Arc::new(shop),
+                            key_id,
+                        }),
+                    )
                 })
                 .await?;
             state.auth_cache.put(cache_key, found.clone());
@@ -205,11 +214,12 @@ async fn cors(req: Request, next: Next) -> Response {
         );
         h.insert(
             header::ACCESS_CONTROL_ALLOW_HEADERS,
-            HeaderValue::from_static(
-                "Content-Type, Authorization, Idempotency-Key, X-Request-Id",
-            ),
+            HeaderValue::from_static("Content-Type, Authorization, Idempotency-Key, X-Request-Id"),
         );
-        h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
+        h.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("86400"),
+        );
     }
     res
 }
