@@ -250,7 +250,10 @@ async fn open(db: &str) -> Result<Store, Failure> {
     })?;
     Store::open(&url).await.map_err(|e| Failure {
         code: 3,
-        message: format!("cannot open the database {url:?}: {e}"),
+        message: match e {
+            StoreError::Open(m) => format!("cannot open the database {url:?}: {m}"),
+            other => format!("cannot open the database {url:?}: {other}"),
+        },
     })
 }
 
@@ -269,19 +272,20 @@ async fn run(cli: Cli) -> Result<(), Failure> {
 }
 
 async fn serve(store: Store, args: ServeArgs) -> Result<(), Failure> {
-    let demo = if args.demo {
-        ensure_demo(&store).await?
-    } else {
-        None
-    };
     let config = comptoir_server::Config {
         listen: args.listen,
         base_url: args.base_url,
         webhook_allow_private: args.webhook_allow_private,
     };
-    let app = comptoir_server::Application::build(config, store)
+    // Bind first: if the address is taken, nothing (not even the demo shop) is created.
+    let app = comptoir_server::Application::build(config, store.clone())
         .await
         .map_err(|e| Failure::usage(format!("--listen {}: {e}", args.listen)))?;
+    let demo = if args.demo {
+        ensure_demo(&store).await?
+    } else {
+        None
+    };
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "listening on http://{}", app.local_addr());
     if let Some(d) = demo {
@@ -318,13 +322,20 @@ async fn ensure_demo(store: &Store) -> Result<Option<shops::CreatedShop>, Failur
         country: Country::FR,
         licence: Licence::Extended,
     };
-    let created = create_shop(store, new).await?;
-    let shop_id = created.shop_id;
-    let catalog = parse_catalog(store, shop_id, DEMO_CATALOG)
+    // The demo catalog is checked before anything is written, against the French
+    // defaults every new shop gets; then shop and catalog are written in one transaction.
+    let known = shops::default_vat_rates(new.country);
+    let catalog = catalog::parse_document(DEMO_CATALOG, new.currency.digits(), &known)
+        .map_err(|e| Failure::usage(format!("data/demo-shop.json: {e}")))?;
+    let password = tokio::task::spawn_blocking(NewPassword::generate)
         .await
-        .map_err(|f| Failure::usage(format!("data/demo-shop.json: {}", f.message)))?;
-    store
-        .write(move |c| comptoir_store::catalog::import(c, shop_id, &catalog))
+        .context("hashing the admin password")?;
+    let created = store
+        .write(move |c| {
+            let created = shops::create_shop(c, &new, password)?;
+            comptoir_store::catalog::import(c, created.shop_id, &catalog)?;
+            Ok::<_, StoreError>(created)
+        })
         .await?;
     Ok(Some(created))
 }
