@@ -68,15 +68,14 @@ pub struct OrderView {
 
 /// Variation ids as stored: `3,8`.
 pub fn variations_text(ids: &[i64]) -> String {
-    ids.iter()
-        .map(i64::to_string)
-        .collect::<Vec<_>>()
-        .join(",")
+    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
 }
 
 /// Variation ids from their stored text; unreadable parts are skipped.
 pub fn parse_variations(text: &str) -> Vec<i64> {
-    text.split(',').filter_map(|p| p.trim().parse().ok()).collect()
+    text.split(',')
+        .filter_map(|p| p.trim().parse().ok())
+        .collect()
 }
 
 impl OrderView {
@@ -227,7 +226,10 @@ mod tests {
     fn times_print_with_the_shop_offset() {
         let tz = jiff::tz::TimeZone::get("Europe/Paris").unwrap();
         // 2026-11-28T17:30:00Z is 18:30 in Paris (UTC+1 in winter).
-        assert_eq!(rfc3339(1_795_887_000_000_000, &tz), "2026-11-28T18:30:00+01:00");
+        assert_eq!(
+            rfc3339(1_795_887_000_000_000, &tz),
+            "2026-11-28T18:30:00+01:00"
+        );
     }
 
     #[test]

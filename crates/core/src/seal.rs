@@ -196,9 +196,18 @@ mod tests {
     #[test]
     fn canonical_bytes_are_compact_sorted_json() {
         let text = String::from_utf8(entry().canonical()).unwrap();
-        assert!(text.starts_with(r#"{"cash_box_id":1,"client_id":null,"created_at":"#), "{text}");
-        assert!(text.contains(r#""title":"Crème brûlée \"maison\"""#), "{text}");
-        assert!(!text.contains(' ') || text.contains("Crème brûlée"), "no spaces but in text");
+        assert!(
+            text.starts_with(r#"{"cash_box_id":1,"client_id":null,"created_at":"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#""title":"Crème brûlée \"maison\"""#),
+            "{text}"
+        );
+        assert!(
+            !text.contains(' ') || text.contains("Crème brûlée"),
+            "no spaces but in text"
+        );
     }
 
     #[test]
@@ -212,7 +221,11 @@ mod tests {
         let mut e = entry();
         e.delivery_method = 0;
         assert_ne!(a, seal(GENESIS, &e.canonical()));
-        assert_ne!(a, seal(&a, &entry().canonical()), "the previous seal counts");
+        assert_ne!(
+            a,
+            seal(&a, &entry().canonical()),
+            "the previous seal counts"
+        );
     }
 
     #[test]
