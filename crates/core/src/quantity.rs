@@ -42,12 +42,11 @@ impl Quantity {
         Quantity(-self.0)
     }
 
-    /// `unit × quantity`, rounded half away from zero to the minor unit.
-    pub fn times(self, unit: Money) -> Money {
-        let v = div_round_half_away(i128::from(unit.minor()) * i128::from(self.0), 1000)
-            .expect("non-zero divisor");
-        // |unit| ≤ 10^9 minor units and |q| ≤ 10^8 thousandths keep this within i64.
-        Money::from_minor(i64::try_from(v).unwrap_or(i64::MAX))
+    /// `unit × quantity`, rounded half away from zero to the minor unit; `None` when the
+    /// result does not fit (never for amounts and quantities within the spec's limits).
+    pub fn times(self, unit: Money) -> Option<Money> {
+        let v = div_round_half_away(i128::from(unit.minor()) * i128::from(self.0), 1000)?;
+        i64::try_from(v).ok().map(Money::from_minor)
     }
 
     /// `2`, `0.35`, `-1.5`: the shortest exact decimal.
@@ -76,10 +75,13 @@ mod tests {
     fn line_total_rounds_half_away_from_zero() {
         // 0.350 kg at 12.99: 4.5465 → 4.55
         let q = Quantity::parse("0.350").unwrap();
-        assert_eq!(q.times(Money::from_minor(1299)), Money::from_minor(455));
+        assert_eq!(
+            q.times(Money::from_minor(1299)),
+            Some(Money::from_minor(455))
+        );
         assert_eq!(
             q.neg().times(Money::from_minor(1299)),
-            Money::from_minor(-455)
+            Some(Money::from_minor(-455))
         );
     }
 }
