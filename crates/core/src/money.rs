@@ -27,8 +27,9 @@ impl Money {
         self.0 < 0
     }
 
+    /// The magnitude; `i64::MIN` (never a real amount) saturates.
     pub fn abs(self) -> Money {
-        Money(self.0.abs())
+        Money(self.0.saturating_abs())
     }
 
     pub fn checked_add(self, other: Money) -> Option<Money> {
@@ -46,6 +47,9 @@ impl Money {
     /// Parses a decimal amount written with `.` or `,` (`14.50`, `14,50`, `-3`), with at
     /// most `digits` decimals and at most [`MAX_MAJOR_UNITS`] in absolute value.
     pub fn parse(text: &str, digits: u8) -> Result<Money, DecimalError> {
+        if digits > 6 {
+            return Err(DecimalError::TooManyDecimals(6));
+        }
         let d = Decimal::parse(text, digits)?;
         let limit = MAX_MAJOR_UNITS * pow10(digits);
         if d.scaled.abs() > limit {
@@ -207,6 +211,9 @@ impl Decimal {
             return Err(DecimalError::NotANumber);
         }
         let frac = frac_part.unwrap_or("");
+        if digits > 18 {
+            return Err(DecimalError::TooManyDecimals(18));
+        }
         if frac.len() > usize::from(digits) {
             return Err(DecimalError::TooManyDecimals(digits));
         }
