@@ -494,3 +494,48 @@ fn serve_demo_creates_the_demo_shop_once_and_prints_its_credentials() {
         assert_eq!(list.as_array().unwrap().len(), 1, "{}", db.backend);
     }
 }
+
+/// Polls `url` until it answers `status`, for at most `limit`; the time it took.
+fn wait_for_status(url: &str, status: u16, limit: Duration) -> Duration {
+    let started = std::time::Instant::now();
+    loop {
+        let (s, body) = http_get(url);
+        if s == status {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < limit,
+            "{url} still answers {s} ({body}) after {limit:?}, expected {status}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn licence_and_key_changes_made_with_the_cli_reach_a_running_server_within_two_seconds() {
+    for db in TestDb::all() {
+        let server = Server::start(&db, &[], 1);
+        let shop = create_shop(&db, "Live");
+        let id = shop_id(&shop);
+        let key = shop["api_key"].as_str().unwrap().to_string();
+        let url = format!(
+            "{}/workers/getOrder.php?idboutique={id}&key={key}&order_id=999999",
+            server.base
+        );
+        // Authorised: the order simply does not exist.
+        assert_eq!(http_get(&url).0, 404);
+
+        ok(&db, &["shop", "licence", &id, "--standard"]);
+        let took = wait_for_status(&url, 403, Duration::from_secs(2));
+        eprintln!("{}: licence change seen after {took:?}", db.backend);
+        ok(&db, &["shop", "licence", &id, "--extended"]);
+        wait_for_status(&url, 404, Duration::from_secs(2));
+
+        let keys: Value = serde_json::from_str(&ok(&db, &["key", "list", "--shop", &id, "--json"])).unwrap();
+        let key_id = keys[0]["key_id"].as_str().unwrap().to_string();
+        ok(&db, &["key", "revoke", "--shop", &id, &key_id]);
+        let took = wait_for_status(&url, 401, Duration::from_secs(2));
+        eprintln!("{}: key revocation seen after {took:?}", db.backend);
+        drop(server);
+    }
+}
