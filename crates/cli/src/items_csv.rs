@@ -21,10 +21,12 @@ pub(crate) const COLUMNS: [&str; 10] = [
     "stock",
 ];
 
-/// One parsed line: the item (id 0 when new) and its line number in the file.
+/// One parsed line: the item (id 0 when new), its line number in the file, and which of
+/// [`COLUMNS`] the file has (an update keeps the stored value of a column it lacks).
 pub(crate) struct ItemLine {
     pub(crate) line: u64,
     pub(crate) item: Item,
+    pub(crate) present: [bool; 10],
 }
 
 /// Parses an items CSV; every bad cell is reported as `line N, column C: expected ...`.
@@ -51,6 +53,10 @@ pub(crate) fn parse(text: &str, digits: u8) -> Result<Vec<ItemLine>, String> {
         ));
     }
     let cols: Vec<Option<usize>> = COLUMNS.iter().map(|c| index(c)).collect();
+    let mut present = [false; 10];
+    for (p, c) in present.iter_mut().zip(&cols) {
+        *p = c.is_some();
+    }
     let mut errors = Vec::new();
     let mut out = Vec::new();
     for record in rdr.records() {
@@ -146,6 +152,7 @@ pub(crate) fn parse(text: &str, digits: u8) -> Result<Vec<ItemLine>, String> {
         ) {
             out.push(ItemLine {
                 line,
+                present,
                 item: Item {
                     id,
                     department_id,
@@ -170,7 +177,9 @@ pub(crate) fn parse(text: &str, digits: u8) -> Result<Vec<ItemLine>, String> {
 
 /// Writes parsed lines in the caller's transaction; a missing reference names its line.
 pub(crate) fn write(c: &mut dyn Conn, shop_id: i64, lines: &[ItemLine]) -> Result<(), StoreError> {
-    use comptoir_store::catalog::{department_exists, insert_item, update_item, vat_rate_exists};
+    use comptoir_store::catalog::{
+        ITEM_SELECT, department_exists, insert_item, item_from_row, update_item, vat_rate_exists,
+    };
     let mut errors = Vec::new();
     for l in lines {
         let it = &l.item;
@@ -192,20 +201,45 @@ pub(crate) fn write(c: &mut dyn Conn, shop_id: i64, lines: &[ItemLine]) -> Resul
         }
         if it.id == 0 {
             insert_item(c, shop_id, it.department_id, it)?;
-        } else if let Err(e) = update_item(c, shop_id, it) {
-            match e {
-                StoreError::NotFound => errors.push(format!(
-                    "line {}, column id: item {} does not exist in this shop",
-                    l.line, it.id
-                )),
-                other => return Err(other),
-            }
+            continue;
         }
+        let Some(stored) = c
+            .query_opt(
+                &format!("{ITEM_SELECT} where shop_id = $1 and id = $2"),
+                comptoir_store::params![shop_id, it.id],
+            )?
+            .map(|r| item_from_row(&r))
+            .transpose()?
+        else {
+            errors.push(format!(
+                "line {}, column id: item {} does not exist in this shop",
+                l.line, it.id
+            ));
+            continue;
+        };
+        update_item(c, shop_id, &merged(stored, it, &l.present))?;
     }
     if errors.is_empty() {
         Ok(())
     } else {
         Err(StoreError::Invalid(errors.join("\n")))
+    }
+}
+
+/// `update` where the file has the column, `stored` elsewhere.
+fn merged(stored: Item, update: &Item, present: &[bool; 10]) -> Item {
+    let u = update.clone();
+    Item {
+        id: stored.id,
+        department_id: u.department_id,
+        name: u.name,
+        price: u.price,
+        vat_rate: if present[4] { u.vat_rate } else { stored.vat_rate },
+        barcode: if present[5] { u.barcode } else { stored.barcode },
+        reference: if present[6] { u.reference } else { stored.reference },
+        position: if present[7] { u.position } else { stored.position },
+        active: if present[8] { u.active } else { stored.active },
+        stock: if present[9] { u.stock } else { stored.stock },
     }
 }
 

@@ -539,3 +539,26 @@ fn licence_and_key_changes_made_with_the_cli_reach_a_running_server_within_two_s
         drop(server);
     }
 }
+
+#[test]
+fn a_csv_update_with_fewer_columns_keeps_the_other_fields() {
+    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/demo-shop.json");
+    let db = TestDb::sqlite();
+    let shop = shop_id(&create_shop(&db, "S"));
+    ok(&db, &["catalog", "import", "--shop", &shop, demo]);
+    let csv = ok(&db, &["catalog", "export", "--shop", &shop, "--format", "csv"]);
+    let mug = csv.lines().find(|l| l.contains(",Mug,")).expect("the demo has a mug");
+    let cells: Vec<&str> = mug.split(',').collect();
+    let (id, dept) = (cells[0], cells[1]);
+    let file = temp_file(
+        &db,
+        "short.csv",
+        &format!("id,department_id,name,price\n{id},{dept},Mug,13.50\n"),
+    );
+    ok(&db, &["catalog", "import", "--shop", &shop, file.to_str().unwrap()]);
+    let after = ok(&db, &["catalog", "export", "--shop", &shop, "--format", "csv"]);
+    let mug = after.lines().find(|l| l.contains(",Mug,")).unwrap();
+    assert!(mug.contains(",13.50,"), "{mug}");
+    assert!(mug.contains(",3760000000017,"), "the barcode was kept: {mug}");
+    assert!(mug.ends_with(",24.000"), "the stock was kept: {mug}");
+}

@@ -256,6 +256,16 @@ impl Reader {
         move |t| Money::parse(t, digits).map_err(|_| money_expected(digits))
     }
 
+    /// An amount that cannot be negative (fees, funds, limits).
+    fn amount(&self) -> impl Fn(&str) -> Result<Money, &'static str> + use<> {
+        let digits = self.digits;
+        move |t| match Money::parse(t, digits) {
+            Ok(m) if m.is_negative() => Err("an amount of at least 0"),
+            Ok(m) => Ok(m),
+            Err(_) => Err(money_expected(digits)),
+        }
+    }
+
     fn catalog(&mut self, root: &Value, known_rates: &[VatRate]) -> Catalog {
         let Some(obj) = root.as_object() else {
             self.expected("$".into(), "a JSON object", root);
@@ -309,6 +319,7 @@ impl Reader {
             }
         }
         let money = self.money();
+        let amount = self.amount();
         for o in self.list(root, "items") {
             let fields = (
                 self.id(&o),
@@ -374,7 +385,7 @@ impl Reader {
                 self.req(&o, "name", Name::parse),
                 self.bool_or(&o, "virtual", false),
                 self.bool_or(&o, "open", true),
-                self.opt(&o, "fund", &money),
+                self.opt(&o, "fund", &amount),
             ) {
                 c.cash_boxes.push(CashBox {
                     id,
@@ -390,8 +401,8 @@ impl Reader {
                 self.id(&o),
                 self.req(&o, "name", Name::parse),
                 self.req(&o, "kind", PaymentKind::parse),
-                self.opt(&o, "min_amount", &money),
-                self.opt(&o, "max_amount", &money),
+                self.opt(&o, "min_amount", &amount),
+                self.opt(&o, "max_amount", &amount),
                 self.opt(&o, "cash_box_id", parse_id),
             );
             if let (Some(id), Some(name), Some(kind), Some(min), Some(max), Some(cash_box_id)) =
@@ -435,8 +446,8 @@ impl Reader {
             let fields = (
                 self.id(&o),
                 self.req(&o, "name", Name::parse),
-                self.opt(&o, "fee", &money),
-                self.opt(&o, "min_amount", &money),
+                self.opt(&o, "fee", &amount),
+                self.opt(&o, "min_amount", &amount),
                 self.text(&o, "address"),
                 self.opt(&o, "radius_m", parse_non_negative),
             );
@@ -640,6 +651,14 @@ impl Reader {
             .map(|v| v.rate)
             .chain(known_rates.iter().copied())
             .collect();
+        if let Some(r) = c.shop.default_vat_rate
+            && !rates.contains(&r)
+        {
+            self.error(
+                "shop.default_vat_rate".into(),
+                format!("VAT rate {r} is neither in vat_rates nor one of the shop's rates"),
+            );
+        }
         let mut logins = HashSet::new();
         for (i, u) in c.users.iter().enumerate() {
             if !logins.insert(u.login.as_str()) {
@@ -649,7 +668,11 @@ impl Reader {
         let mut missing = |path: String, what: &str, id: String| {
             self.errors.push(FieldError {
                 path,
-                message: format!("{what} {id} does not exist in this document"),
+                message: if what == "VAT rate" {
+                    format!("VAT rate {id} is neither in vat_rates nor one of the shop's rates")
+                } else {
+                    format!("{what} {id} does not exist in this document")
+                },
             });
         };
         for (i, d) in c.departments.iter().enumerate() {

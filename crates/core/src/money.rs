@@ -241,7 +241,7 @@ impl Decimal {
 /// Why a decimal text was refused; the message completes "expected ...".
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum DecimalError {
-    #[error("a number, got an empty value")]
+    #[error("a number")]
     Empty,
     #[error("a decimal number such as 14.50")]
     NotANumber,

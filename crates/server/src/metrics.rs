@@ -114,6 +114,8 @@ impl Metrics {
             "comptoir_db_pool_connections{{state=\"idle\"}} {}",
             pool.size - pool.in_use
         );
+        out.push_str("# HELP comptoir_db_pool_max_connections Most pooled connections (readers on SQLite).\n");
+        out.push_str("# TYPE comptoir_db_pool_max_connections gauge\n");
         let _ = writeln!(out, "comptoir_db_pool_max_connections {}", pool.max);
         let mut last = "";
         for ((name, labels), n) in &m.counters {
