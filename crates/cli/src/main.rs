@@ -1,4 +1,4 @@
-//! The `comptoir` command: serve, migrate, shop, catalog, key (spec/cli.md).
+//! The `comptoir` command: serve, migrate, shop, catalog, key, verify (spec/cli.md).
 //! Exit codes: 0 success, 1 a check failed, 2 bad usage or input, 3 database unusable.
 
 mod items_csv;
@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use comptoir_core::catalog::{self, Catalog};
 use comptoir_core::model::{Country, Licence, Name, TimeZoneName};
 use comptoir_core::money::Currency;
+use comptoir_store::journal::{self, Verification};
 use comptoir_store::shops::{self, NewPassword, NewShop};
 use comptoir_store::{DbUrl, Store, StoreError};
 use serde_json::json;
@@ -61,6 +62,13 @@ enum Command {
     /// Create, list and revoke API keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Recompute a shop's seal chain from its orders, lines and payments.
+    Verify {
+        #[arg(long)]
+        shop: i64,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args)]
@@ -268,6 +276,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Shop(cmd) => shop(store, cmd).await,
         Command::Catalog(cmd) => catalog_cmd(store, cmd).await,
         Command::Key(cmd) => key(store, cmd).await,
+        Command::Verify { shop, json } => verify(store, shop, json).await,
     }
 }
 
@@ -630,4 +639,48 @@ async fn key(store: Store, cmd: KeyCommand) -> Result<(), Failure> {
 
 fn micros_to_rfc3339(t: i64) -> String {
     jiff::Timestamp::from_microsecond(t).map_or_else(|_| t.to_string(), |ts| ts.to_string())
+}
+
+/// `verify`: exit 0 and `chain ok: N entries, head SEAL`, or exit 1 naming the first
+/// entry (or counter) found wrong. `--json` prints one object on stdout either way.
+async fn verify(store: Store, shop: i64, json: bool) -> Result<(), Failure> {
+    require_shop(&store, shop).await?;
+    let outcome = store
+        .read(move |c| journal::verify_snapshot(c, shop))
+        .await?;
+    match outcome {
+        Verification::Intact { entries, head } => {
+            if json {
+                println!(
+                    "{}",
+                    json!({"ok": true, "shop_id": shop.to_string(), "entries": entries, "head": head})
+                );
+            } else {
+                println!("chain ok: {entries} entries, head {head}");
+            }
+            Ok(())
+        }
+        Verification::Broken(b) => {
+            let message = b.to_string();
+            if json {
+                let entry = b.entry.as_ref().map(|e| {
+                    json!({
+                        "seq": e.seq, "kind": e.kind.as_str(),
+                        "orderInternalID": e.order_internal_id, "orderID": e.order_number,
+                        "paymentID": e.payment_id,
+                    })
+                });
+                let (stored, recomputed) = b.problem.seals().unzip();
+                println!(
+                    "{}",
+                    json!({
+                        "ok": false, "shop_id": shop.to_string(), "problem": b.problem.code(),
+                        "entry": entry, "stored": stored.flatten(), "recomputed": recomputed,
+                        "entries_checked": b.entries_checked, "message": message,
+                    })
+                );
+            }
+            Err(Failure { code: 1, message })
+        }
+    }
 }

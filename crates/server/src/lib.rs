@@ -2,6 +2,7 @@
 //! graceful shutdown. Feature modules each bring their own router.
 
 pub mod error;
+pub mod invoices;
 pub mod metrics;
 pub mod telemetry;
 pub mod workers;
@@ -37,6 +38,7 @@ pub struct AppState {
     pub metrics: metrics::Metrics,
     pub auth_cache: workers::AuthCache,
     pub in_flight: workers::InFlight,
+    pub login_limiter: workers::auth_token::LoginLimiter,
 }
 
 impl axum::extract::FromRef<AppState> for metrics::Metrics {
@@ -70,6 +72,7 @@ impl Application {
             metrics: metrics::Metrics::default(),
             auth_cache: workers::AuthCache::default(),
             in_flight: workers::InFlight::default(),
+            login_limiter: workers::auth_token::LoginLimiter::default(),
         };
         Ok(Application {
             listener,
@@ -88,9 +91,13 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
     }
 }
 
@@ -100,6 +107,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::handler))
         .merge(workers::router())
+        .merge(invoices::router())
         .layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             metrics::record,

@@ -2,8 +2,10 @@
 //! and the queries of each feature (shops, keys, catalog). Blocking work runs off the
 //! async workers; a write is one transaction.
 
+pub mod auth;
 pub mod catalog;
 pub mod db;
+pub mod journal;
 pub mod lists;
 mod migrate;
 mod pool;
@@ -96,17 +98,35 @@ impl std::fmt::Debug for DbUrl {
     }
 }
 
-/// Replaces the password of `scheme://user:password@host` by `***`.
+/// Replaces the password of `scheme://user:password@host` and of a `password=` query
+/// parameter by `***`.
 pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
-    match rest.split_once('@') {
+    let (rest, query) = match rest.split_once('?') {
+        Some((r, q)) => (r, Some(q)),
+        None => (rest, None),
+    };
+    let base = match rest.split_once('@') {
         Some((userinfo, host)) if userinfo.contains(':') => {
             let user = userinfo.split(':').next().unwrap_or("");
             format!("{scheme}://{user}:***@{host}")
         }
-        _ => url.to_string(),
+        _ => format!("{scheme}://{rest}"),
+    };
+    match query {
+        None => base,
+        Some(q) => {
+            let q: Vec<String> = q
+                .split('&')
+                .map(|p| match p.split_once('=') {
+                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                    _ => p.to_string(),
+                })
+                .collect();
+            format!("{base}?{}", q.join("&"))
+        }
     }
 }
 
@@ -227,8 +247,9 @@ impl Store {
                 writer.submit(f, move |r| {
                     let _ = tx.send(r);
                 });
-                rx.recv()
-                    .unwrap_or_else(|_| Err(StoreError::Task("the SQLite writer stopped".into()).into()))
+                rx.recv().unwrap_or_else(|_| {
+                    Err(StoreError::Task("the SQLite writer stopped".into()).into())
+                })
             }
             Engine::Postgres { pool } => {
                 let mut c = pool.get(POOL_WAIT)?;
@@ -268,9 +289,9 @@ impl Store {
             writer.submit(f, move |r| {
                 let _ = tx.send(r);
             });
-            return rx
-                .await
-                .unwrap_or_else(|_| Err(StoreError::Task("the SQLite writer stopped".into()).into()));
+            return rx.await.unwrap_or_else(|_| {
+                Err(StoreError::Task("the SQLite writer stopped".into()).into())
+            });
         }
         let store = self.clone();
         spawn(move || store.write_blocking(f)).await
@@ -383,6 +404,10 @@ mod tests {
         assert_eq!(
             format!("{:?}", DbUrl::parse("postgres://u:secret@h/db").unwrap()),
             "postgres://u:***@h/db"
+        );
+        assert_eq!(
+            redact_url("postgres://u@h/db?sslmode=require&password=secret"),
+            "postgres://u@h/db?sslmode=require&password=***"
         );
     }
 }

@@ -2,6 +2,7 @@
 //! and the body, authentication by shop and key, the extended-licence gate, CORS, limits)
 //! and the router that gathers every endpoint.
 
+pub mod auth_token;
 mod lists;
 mod orders_list;
 mod sales;
@@ -27,6 +28,7 @@ pub const MAX_BODY: usize = 256 * 1024;
 /// Every `/workers` route, with CORS on all of them.
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
+        .merge(auth_token::router())
         .merge(lists::router())
         .merge(sales::router())
         .layer(axum::middleware::from_fn(cors))

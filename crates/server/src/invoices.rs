@@ -1,0 +1,266 @@
+//! `GET /invoices/{token}.pdf`: the invoice, credit note or quote of one order as a PDF.
+//! The 128-bit token in the link is the only credential, so no API key is asked.
+
+use crate::AppState;
+use crate::error::{AppError, AppResult};
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use comptoir_core::model::{Client, Shop};
+use comptoir_core::order::OrderView;
+use comptoir_core::sale::SaleStatus;
+use comptoir_render::invoice::{
+    ClientBlock, DocumentKind, InvoiceLine, InvoiceModel, PaymentRow, VatBreakdownRow,
+    render_invoice,
+};
+use comptoir_store::catalog::{CLIENT_SELECT, client_from_row};
+use comptoir_store::{StoreError, params, sales, shops};
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new().route("/invoices/{file}", get(invoice_pdf))
+}
+
+fn not_found() -> AppError {
+    AppError::NotFound("no invoice at this address".into())
+}
+
+/// `SHOPID-HEX32` from `SHOPID-HEX32.pdf`; anything else cannot be a token.
+fn token_of(file: &str) -> Option<&str> {
+    let token = file.strip_suffix(".pdf")?;
+    let (shop, secret) = token.split_once('-')?;
+    let well_formed = !shop.is_empty()
+        && shop.len() <= 19
+        && shop.bytes().all(|b| b.is_ascii_digit())
+        && secret.len() == 32
+        && secret
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    well_formed.then_some(token)
+}
+
+async fn invoice_pdf(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+) -> AppResult<Response> {
+    let token = token_of(&file).ok_or_else(not_found)?.to_string();
+    let found = state
+        .store
+        .read(move |c| {
+            let Some(order) = sales::order_by_invoice_token(c, &token)? else {
+                return Ok::<_, StoreError>(None);
+            };
+            let shop = shops::get_shop(c, order.shop_id)?.ok_or(StoreError::NotFound)?;
+            let client = match order.client_id {
+                Some(id) => c
+                    .query_opt(
+                        &format!("{CLIENT_SELECT} where shop_id = $1 and id = $2"),
+                        params![order.shop_id, id],
+                    )?
+                    .map(|r| client_from_row(&r))
+                    .transpose()?,
+                None => None,
+            };
+            Ok(Some((order, shop, client)))
+        })
+        .await?;
+    let (order, shop, client) = found.ok_or_else(not_found)?;
+    let filename = file_name(&order);
+    let model = invoice_model(&order, &shop, client.as_ref());
+    let pdf = tokio::task::spawn_blocking(move || render_invoice(&model))
+        .await
+        .map_err(|e| AppError::Internal(format!("invoice rendering stopped: {e}")))?
+        .map_err(|e| AppError::Internal(format!("invoice rendering failed: {e}")))?;
+    let mut res = pdf.into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/pdf"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("inline; filename=\"{filename}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    // The link is the credential: keep it out of the Referer of anything the PDF opens.
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    Ok(res)
+}
+
+/// `invoice-SHOPID-NUMBER.pdf`; a pending order has no number yet: `quote-SHOPID-ID.pdf`
+/// with its orderInternalID.
+fn file_name(o: &OrderView) -> String {
+    match o.number {
+        Some(n) if o.status != SaleStatus::Pending => format!("invoice-{}-{n}.pdf", o.shop_id),
+        _ => format!("quote-{}-{}.pdf", o.shop_id, o.id),
+    }
+}
+
+fn currency_symbol(code: &str) -> String {
+    match code {
+        "EUR" => "€".into(),
+        "GBP" => "£".into(),
+        "USD" => "$".into(),
+        other => other.into(),
+    }
+}
+
+/// What the document says, decided from the order: an invoice with its number for a
+/// validated sale, a credit note for a validated refund, a quote for a pending order.
+pub fn invoice_model(o: &OrderView, shop: &Shop, client: Option<&Client>) -> InvoiceModel {
+    let tz = shop.timezone.tz();
+    let date = |micros: i64| {
+        jiff::Timestamp::from_microsecond(micros).map_or_else(
+            |_| String::new(),
+            |t| {
+                t.to_zoned(tz.clone())
+                    .strftime("%Y-%m-%d %H:%M")
+                    .to_string()
+            },
+        )
+    };
+    let kind = match (o.status, o.number) {
+        (SaleStatus::Pending, _) | (_, None) => DocumentKind::Quote,
+        (_, Some(n)) if o.is_refund => DocumentKind::CreditNote {
+            number: n.to_string(),
+        },
+        (_, Some(n)) => DocumentKind::Invoice {
+            number: n.to_string(),
+        },
+    };
+    // An invoice is dated on the sale's value (accounting) date, which is what reports
+    // count it on; a quote on when it was made.
+    let when = if kind == DocumentKind::Quote {
+        o.created_at
+    } else {
+        o.value_date
+    };
+    let mut shop_address: Vec<String> = shop
+        .address
+        .iter()
+        .flat_map(|a| a.lines())
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
+    if let Some(p) = shop.phone.as_deref().filter(|p| !p.trim().is_empty()) {
+        shop_address.push(format!("Tel. {}", p.trim()));
+    }
+    InvoiceModel {
+        shop_name: shop.name.to_string(),
+        shop_address,
+        rc_number: shop.rc_number.clone(),
+        vat_number: shop.vat_number.clone(),
+        kind,
+        date: date(when),
+        currency_digits: shop.currency.digits(),
+        currency_symbol: currency_symbol(shop.currency.code()),
+        client: client.map(client_block),
+        lines: o
+            .lines
+            .iter()
+            .map(|l| InvoiceLine {
+                title: l.title.clone(),
+                quantity: l.quantity.to_decimal_string(),
+                unit_price: l.unit_price,
+                total: l.total,
+                vat_rate: l.vat_rate,
+            })
+            .collect(),
+        vat_breakdown: o
+            .vats()
+            .iter()
+            .map(|v| VatBreakdownRow {
+                rate: v.rate,
+                base: v.base,
+                amount: v.amount,
+                total: v.total,
+            })
+            .collect(),
+        total_incl_vat: o.total,
+        total_vat: o.vat,
+        payments: o
+            .payments
+            .iter()
+            .map(|p| PaymentRow {
+                name: p.name.clone(),
+                amount: p.amount,
+                date: date(p.at),
+            })
+            .collect(),
+        change: o.change,
+        note: Some(o.public_comment.trim())
+            .filter(|c| !c.is_empty())
+            .map(str::to_string),
+        seal: o.seal.clone(),
+    }
+}
+
+/// The billed client: their name (or e-mail, or number), then address and identifiers.
+fn client_block(k: &Client) -> ClientBlock {
+    let full_name = [k.first_name.as_deref(), k.last_name.as_deref()]
+        .into_iter()
+        .flatten()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let name = if !full_name.is_empty() {
+        full_name
+    } else if let Some(e) = k.email.as_deref().filter(|e| !e.is_empty()) {
+        e.to_string()
+    } else {
+        format!("Client {}", k.id)
+    };
+    let mut lines: Vec<String> = Vec::new();
+    let mut push = |l: Option<String>| {
+        if let Some(l) = l.map(|l| l.trim().to_string()).filter(|l| !l.is_empty()) {
+            lines.push(l);
+        }
+    };
+    push(k.address1.clone());
+    push(k.address2.clone());
+    let city = [k.postcode.as_deref(), k.city.as_deref()]
+        .into_iter()
+        .flatten()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    push(Some(city));
+    push(k.country.as_ref().map(|c| c.as_str().to_string()));
+    push(k.vat_number.as_ref().map(|v| format!("VAT {v}")));
+    push(k.company_number.as_ref().map(|v| format!("RCS {v}")));
+    push(k.email.clone().filter(|e| *e != name));
+    push(k.phone.clone());
+    ClientBlock { name, lines }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_well_formed_tokens_reach_the_database() {
+        let hex = "0123456789abcdef0123456789abcdef";
+        assert_eq!(
+            token_of(&format!("12-{hex}.pdf")),
+            Some(format!("12-{hex}").as_str())
+        );
+        assert_eq!(token_of(&format!("12-{hex}")), None, "no .pdf");
+        assert_eq!(token_of(&format!("12-{}.pdf", &hex[1..])), None, "short");
+        assert_eq!(token_of(&format!("x-{hex}.pdf")), None);
+        assert_eq!(token_of(&format!("12-{}.pdf", hex.to_uppercase())), None);
+        assert_eq!(token_of("../etc/passwd.pdf"), None);
+    }
+}
