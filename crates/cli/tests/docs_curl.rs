@@ -60,6 +60,7 @@ fn every_curl_example_of_the_web_services_doc_works() {
             .to_string()
     };
     let (shop, key) = (field("id"), field("api_key"));
+    let (login, password) = (field("login"), field("password"));
 
     for block in &blocks {
         let run = Command::new("bash")
@@ -67,6 +68,8 @@ fn every_curl_example_of_the_web_services_doc_works() {
             .env("BASE", &base)
             .env("SHOP", &shop)
             .env("KEY", &key)
+            .env("LOGIN", &login)
+            .env("PASSWORD", &password)
             .output()
             .expect("run bash");
         let stdout = String::from_utf8_lossy(&run.stdout);
