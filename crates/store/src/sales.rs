@@ -344,15 +344,24 @@ fn webservice_user(c: &mut dyn Conn, shop_id: i64) -> Result<i64, StoreError> {
     )? {
         return r.i64(0);
     }
-    // "!" is no argon2 hash: no password ever matches it.
-    crate::shops::insert_user(
-        c,
-        shop_id,
-        &login,
-        "webservice",
-        comptoir_core::model::Role::Cashier,
-        "!",
-    )
+    // "!" is no argon2 hash: no password ever matches it. Concurrent first sales of a shop
+    // (PostgreSQL) may all find no user: the insert waits for the one that wins, then
+    // yields to it, and every sale reads the same user back.
+    c.execute(
+        "insert into users (shop_id, login, display_name, role, password_hash, created_at)
+         values ($1, $2, 'webservice', $3, '!', $4) on conflict (login) do nothing",
+        params![
+            shop_id,
+            login.as_str(),
+            comptoir_core::model::Role::Cashier.as_str(),
+            now_micros()
+        ],
+    )?;
+    c.query_one(
+        "select id from users where shop_id = $1 and login = $2",
+        params![shop_id, login.as_str()],
+    )?
+    .i64(0)
 }
 
 /// The cash box of a sale: the one asked for, or the shop's "Web" box; it must be open.
@@ -910,11 +919,14 @@ pub fn each_order(
         "status = 'pending'"
     };
     // Pages of headers, then each order's details: one cursor open at a time.
+    // The casts type the optional filters: PostgreSQL cannot infer a type from `$2 is null`.
     let sql = format!(
         "{ORDER_SELECT} where shop_id = $1 and {status}
-           and ($2 is null or {date_col} >= $2) and ($3 is null or {date_col} < $3)
-           and ($4 is null or delivery_method = $4) and ($5 is null or cash_box_id = $5)
-           and ($6 is null or user_id = $6) and id > $7
+           and (cast($2 as bigint) is null or {date_col} >= $2)
+           and (cast($3 as bigint) is null or {date_col} < $3)
+           and (cast($4 as bigint) is null or delivery_method = $4)
+           and (cast($5 as bigint) is null or cash_box_id = $5)
+           and (cast($6 as bigint) is null or user_id = $6) and id > $7
          order by id limit 500"
     );
     let mut after = 0i64;
@@ -1032,7 +1044,7 @@ pub fn refund_order(
     let method = payment_method(c, shop.id, method_id, "payment")?;
     if method.kind != PaymentKind::Refund {
         return Err(Rejection::new(
-            422,
+            400,
             "invalid_parameter",
             "payment",
             format!("payment method {method_id} is not a refund method"),
@@ -1063,7 +1075,7 @@ pub fn refund_order(
                 .find(|l| l.line_no == *no)
                 .ok_or_else(|| {
                     Rejection::new(
-                        422,
+                        400,
                         "invalid_parameter",
                         &field,
                         format!("order {id} has no line {no}"),

@@ -405,7 +405,13 @@ async fn get_order(
         .read(move |c| sales::get_order(c, shop_id, id))
         .await?
         .ok_or_else(|| {
-            AppError::NotFound(format!("order_id: order {id} does not exist in this shop"))
+            // Like the extensions' 404: the error names the `order_id` field.
+            AppError::from(Rejection::new(
+                404,
+                "not_found",
+                "order_id",
+                format!("order {id} does not exist in this shop"),
+            ))
         })?;
     let body = order
         .to_json(
@@ -436,6 +442,19 @@ async fn validate_order(
     .await
 }
 
+/// The `payment` parameter of the extensions: a payment method id (no -1 or -2 here).
+fn method_id(form: &Form, what: &str) -> AppResult<i64> {
+    let parsed =
+        PaymentParam::parse(form.get("payment")).map_err(|e| AppError::from(Rejection::from(e)))?;
+    let PaymentParam::Method(id) = parsed else {
+        return Err(AppError::invalid(
+            "payment",
+            format!("expected the id of one of the shop's {what}"),
+        ));
+    };
+    Ok(id)
+}
+
 async fn add_payment(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -443,17 +462,7 @@ async fn add_payment(
 ) -> AppResult<Response> {
     let authed = authenticate(&state, &form, &headers).await?;
     let id = order_id(&form)?;
-    let method = match PaymentParam::parse(form.get("payment"))
-        .map_err(|e| AppError::from(Rejection::from(e)))?
-    {
-        PaymentParam::Method(m) => m,
-        _ => {
-            return Err(AppError::invalid(
-                "payment",
-                "expected the id of one of the shop's payment methods",
-            ));
-        }
-    };
+    let method = method_id(&form, "payment methods")?;
     let amount = parse_payment_amount(form.get("paymentAmount"), authed.shop.currency)
         .map_err(|e| AppError::from(Rejection::from(e)))?;
     let shop = authed.shop.clone();
@@ -470,17 +479,7 @@ async fn refund_order(
 ) -> AppResult<Response> {
     let authed = authenticate(&state, &form, &headers).await?;
     let id = order_id(&form)?;
-    let method = match PaymentParam::parse(form.get("payment"))
-        .map_err(|e| AppError::from(Rejection::from(e)))?
-    {
-        PaymentParam::Method(m) => m,
-        _ => {
-            return Err(AppError::invalid(
-                "payment",
-                "expected the id of one of the shop's refund payment methods",
-            ));
-        }
-    };
+    let method = method_id(&form, "refund payment methods")?;
     let mut lines = Vec::new();
     for (i, entry) in form.list("lines").iter().enumerate() {
         let field = format!("lines[{i}]");

@@ -1,0 +1,348 @@
+//! A `comptoir serve` killed with SIGKILL in the middle of a stream of sales loses no sale
+//! it acknowledged: restarted on the same database, it returns every answered
+//! orderInternalID, the numbers have no gap and the seal chain verifies. On SQLite and,
+//! when `COMPTOIR_TEST_POSTGRES` is set, on PostgreSQL.
+
+use comptoir_core::seal::{GENESIS, PaymentEntry, seal};
+use comptoir_store::db::Conn;
+use comptoir_store::{StoreError, params};
+use comptoir_testkit::TestDb;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_comptoir");
+const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/demo-shop.json");
+
+/// Threads sending sales at once.
+const CLIENTS: usize = 4;
+/// Acknowledged sales before the kill.
+const BEFORE_KILL: usize = 60;
+
+fn comptoir(db: &TestDb, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg("--db")
+        .arg(&db.url)
+        .args(args)
+        .env_remove("COMPTOIR_DB")
+        .output()
+        .expect("run comptoir")
+}
+
+fn ok(db: &TestDb, args: &[&str]) -> String {
+    let o = comptoir(db, args);
+    assert!(
+        o.status.success(),
+        "{}: comptoir {args:?} failed: {}",
+        db.backend,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A running `comptoir serve`; killed (SIGKILL) when dropped.
+struct Server {
+    child: Child,
+    /// `127.0.0.1:PORT`
+    addr: String,
+}
+
+impl Server {
+    fn start(db: &TestDb) -> Server {
+        let mut child = Command::new(BIN)
+            .args(["--db", &db.url, "serve", "--listen", "127.0.0.1:0"])
+            .env_remove("COMPTOIR_DB")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start serve");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("read the listening line");
+        let addr = line
+            .trim_end()
+            .strip_prefix("listening on http://")
+            .unwrap_or_else(|| panic!("first line: {line:?}"))
+            .to_string();
+        Server { child, addr }
+    }
+
+    /// SIGKILL: no shutdown, no flush, nothing but what was already committed survives.
+    fn kill_9(mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reap");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP/1.1 request written by hand; `(status, body)`, or an error when the server
+/// is gone or cut the answer.
+fn http(addr: &str, method: &str, path: &str, body: &str) -> std::io::Result<(u16, String)> {
+    let mut s = std::net::TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(20)))?;
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf)?;
+    let cut = || std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "answer cut");
+    let status = buf
+        .get(9..12)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(cut)?;
+    let (head, body) = buf.split_once("\r\n\r\n").ok_or_else(cut)?;
+    let length = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse::<usize>().ok())?
+        })
+        .ok_or_else(cut)?;
+    if body.len() != length {
+        return Err(cut());
+    }
+    Ok((status, body.to_string()))
+}
+
+struct Shop {
+    id: String,
+    key: String,
+    cash: i64,
+    espresso: i64,
+}
+
+impl Shop {
+    fn auth(&self) -> String {
+        format!("idboutique={}&key={}", self.id, self.key)
+    }
+}
+
+fn setup(db: &TestDb) -> Shop {
+    let created: Value = serde_json::from_str(&ok(
+        db,
+        &["shop", "create", "--name", "Crash", "--extended", "--json"],
+    ))
+    .expect("shop create --json prints JSON");
+    let id = created["shop_id"].as_str().expect("shop_id").to_string();
+    let key = created["api_key"].as_str().expect("api_key").to_string();
+    ok(db, &["catalog", "import", "--shop", &id, DEMO]);
+    let shop_id: i64 = id.parse().unwrap();
+    let store = comptoir_store::Store::open_blocking(&db.db_url()).expect("open");
+    let (cash, espresso) = store
+        .read_blocking(|c| {
+            let mut id = |table: &str, name: &str| -> Result<i64, StoreError> {
+                c.query_one(
+                    &format!("select id from {table} where shop_id = $1 and name = $2"),
+                    params![shop_id, name],
+                )?
+                .i64(0)
+            };
+            Ok::<_, StoreError>((id("payment_methods", "Cash")?, id("items", "Espresso")?))
+        })
+        .expect("ids");
+    Shop {
+        id,
+        key,
+        cash,
+        espresso,
+    }
+}
+
+/// Recomputes every seal of the shop's journal from the order and payment rows, in seq
+/// order from the genesis seal; returns what is wrong.
+fn recompute_chain(c: &mut dyn Conn, shop_id: i64) -> Result<Vec<String>, StoreError> {
+    let mut problems = Vec::new();
+    let rows = c.query(
+        "select seq, kind, order_id, payment_id, seal from journal where shop_id = $1 order by seq",
+        params![shop_id],
+    )?;
+    let mut previous = GENESIS.to_string();
+    for (i, r) in rows.iter().enumerate() {
+        let (seq, kind, order_id, stored) = (r.i64(0)?, r.string(1)?, r.i64(2)?, r.string(4)?);
+        if seq != i as i64 + 1 {
+            problems.push(format!("entry {} is missing", i + 1));
+        }
+        let canonical = if kind == "order" {
+            let Some(o) = comptoir_store::sales::get_order(c, shop_id, order_id)? else {
+                problems.push(format!("seq {seq}: order {order_id} is missing"));
+                continue;
+            };
+            o.journal_entry(seq).canonical()
+        } else {
+            let payment_id = r.i64(3)?;
+            let p = c.query_one(
+                "select order_id, payment_method_id, amount, at from payments
+                 where shop_id = $1 and id = $2",
+                params![shop_id, payment_id],
+            )?;
+            PaymentEntry {
+                shop_id,
+                seq,
+                order_internal_id: p.i64(0)?,
+                payment_id,
+                payment_method_id: p.i64(1)?,
+                amount: p.i64(2)?,
+                at: p.i64(3)?,
+            }
+            .canonical()
+        };
+        let recomputed = seal(&previous, &canonical);
+        if recomputed != stored {
+            problems.push(format!(
+                "seq {seq}: stored {stored}, recomputed {recomputed}"
+            ));
+        }
+        previous = recomputed;
+    }
+    let head = c.query_one(
+        "select journal_seq, journal_head from shop_counters where shop_id = $1",
+        params![shop_id],
+    )?;
+    if head.i64(0)? != rows.len() as i64 || head.str(1)? != previous {
+        problems.push("the counters' head is not the last entry".into());
+    }
+    Ok(problems)
+}
+
+#[test]
+fn a_server_killed_mid_load_keeps_every_acknowledged_sale_and_an_intact_chain() {
+    for db in TestDb::all() {
+        let b = db.backend;
+        let shop = Arc::new(setup(&db));
+        let server = Server::start(&db);
+        let addr = server.addr.clone();
+
+        // order number → orderInternalID of every sale answered 200.
+        let acked: Arc<Mutex<BTreeMap<i64, i64>>> = Arc::default();
+        let refused: Arc<Mutex<Vec<String>>> = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let clients: Vec<_> = (0..CLIENTS)
+            .map(|t| {
+                let (shop, addr) = (shop.clone(), addr.clone());
+                let (acked, refused, stop) = (acked.clone(), refused.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    let mut n = 0;
+                    while !stop.load(Ordering::Relaxed) {
+                        n += 1;
+                        let body = format!(
+                            "{}&payment={}&itemsList[]={}_{}",
+                            shop.auth(),
+                            shop.cash,
+                            shop.espresso,
+                            1 + (t + n) % 3
+                        );
+                        match http(&addr, "POST", "/workers/webapp.php", &body) {
+                            Ok((200, text)) => {
+                                let v: Value = serde_json::from_str(&text).expect("JSON");
+                                let (number, id) = (
+                                    v["orderID"].as_i64().expect("orderID"),
+                                    v["orderInternalID"].as_i64().expect("orderInternalID"),
+                                );
+                                let old = acked.lock().unwrap().insert(number, id);
+                                assert!(old.is_none(), "orderID {number} answered twice");
+                            }
+                            Ok((status, text)) => {
+                                refused.lock().unwrap().push(format!("{status} {text}"));
+                            }
+                            // The server is gone (or went mid-answer): not acknowledged.
+                            Err(_) => break,
+                        }
+                    }
+                })
+            })
+            .collect();
+
+        let start = Instant::now();
+        while acked.lock().unwrap().len() < BEFORE_KILL {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "{b}: too slow: {} sales in 60 s; refused: {:?}",
+                acked.lock().unwrap().len(),
+                refused.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        server.kill_9();
+        stop.store(true, Ordering::Relaxed);
+        for c in clients {
+            c.join().expect("client thread");
+        }
+        let refused = refused.lock().unwrap().clone();
+        assert!(refused.is_empty(), "{b}: refused sales: {refused:?}");
+        let acked = acked.lock().unwrap().clone();
+        eprintln!("{b}: {} sales acknowledged before SIGKILL", acked.len());
+
+        // Restarted on the same database, it has every acknowledged sale.
+        let server = Server::start(&db);
+        for (number, id) in &acked {
+            let path = format!("/workers/getOrder.php?{}&order_id={id}", shop.auth());
+            let (status, text) = http(&server.addr, "GET", &path, "").expect("getOrder.php");
+            assert_eq!(status, 200, "{b}: acknowledged order {id} is lost: {text}");
+            let v: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(v["orderID"], *number, "{b}");
+            assert_eq!(v["status"], "terminated", "{b}");
+        }
+
+        let shop_id: i64 = shop.id.parse().unwrap();
+        let store = comptoir_store::Store::open_blocking(&db.db_url()).expect("open");
+        let (numbers, problems) = store
+            .read_blocking(|c| {
+                let numbers: BTreeMap<i64, i64> = c
+                    .query(
+                        "select number, id from orders where shop_id = $1 and number is not null",
+                        params![shop_id],
+                    )?
+                    .iter()
+                    .map(|r| Ok((r.i64(0)?, r.i64(1)?)))
+                    .collect::<Result<_, StoreError>>()?;
+                Ok::<_, StoreError>((numbers, recompute_chain(c, shop_id)?))
+            })
+            .expect("read back");
+        drop(store);
+        let n = numbers.len() as i64;
+        eprintln!("{b}: {n} sales in the database after the restart");
+        assert!(n as usize >= acked.len(), "{b}");
+        assert_eq!(
+            numbers.keys().copied().collect::<Vec<_>>(),
+            (1..=n).collect::<Vec<_>>(),
+            "{b}: orderIDs without a gap"
+        );
+        for (number, id) in &acked {
+            assert_eq!(numbers.get(number), Some(id), "{b}: order {number}");
+        }
+        assert!(problems.is_empty(), "{b}: {problems:#?}");
+        let out = ok(&db, &["verify", "--shop", &shop.id]);
+        assert!(
+            out.starts_with(&format!("chain ok: {} entries", 2 * n)),
+            "{b}: {out}"
+        );
+
+        // And it goes on numbering from there.
+        let body = format!(
+            "{}&payment={}&itemsList[]={}",
+            shop.auth(),
+            shop.cash,
+            shop.espresso
+        );
+        let (status, text) = http(&server.addr, "POST", "/workers/webapp.php", &body).unwrap();
+        assert_eq!(status, 200, "{b}: {text}");
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["orderID"], n + 1, "{b}");
+        drop(server);
+    }
+}
