@@ -346,3 +346,56 @@ fn a_server_killed_mid_load_keeps_every_acknowledged_sale_and_an_intact_chain() 
         drop(server);
     }
 }
+
+#[test]
+fn two_serve_processes_on_one_postgresql_database_number_200_sales_without_a_gap() {
+    let Some(db) = TestDb::postgres() else {
+        return;
+    };
+    let shop = setup(&db);
+    let servers = [Server::start(&db), Server::start(&db)];
+    let addrs: Vec<String> = servers.iter().map(|s| s.addr.clone()).collect();
+    let body = format!(
+        "{}&payment={}&itemsList[]={}_2&itemsList[]={}",
+        shop.auth(),
+        shop.cash,
+        shop.espresso,
+        shop.espresso
+    );
+    // 8 threads, alternating between the two processes, 25 sales each.
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let addr = addrs[t % 2].clone();
+            let body = body.clone();
+            std::thread::spawn(move || {
+                (0..25)
+                    .map(|_| {
+                        let (status, text) =
+                            http(&addr, "POST", "/workers/webapp.php", &body).expect("answer");
+                        assert_eq!(status, 200, "{text}");
+                        let v: Value = serde_json::from_str(&text).unwrap();
+                        (v["orderID"].as_i64().unwrap(), addr.clone())
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut numbers: Vec<i64> = Vec::new();
+    let mut per_process = BTreeMap::<String, usize>::new();
+    for t in threads {
+        for (n, addr) in t.join().expect("client thread") {
+            numbers.push(n);
+            *per_process.entry(addr).or_default() += 1;
+        }
+    }
+    numbers.sort_unstable();
+    assert_eq!(
+        numbers,
+        (1..=200).collect::<Vec<_>>(),
+        "orderIDs 1..=200 without a gap"
+    );
+    assert_eq!(per_process.len(), 2, "both processes recorded sales");
+    let out = ok(&db, &["verify", "--shop", &shop.id]);
+    assert!(out.starts_with("chain ok: 400 entries"), "{out}");
+    drop(servers);
+}
