@@ -1,41 +1,14 @@
 //! The `comptoir` command, run as a process: the contract of spec/cli.md on both backends.
 
+mod common;
+
+use common::{BIN, comptoir, ok, stderr};
+
 use comptoir_testkit::TestDb;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-
-const BIN: &str = env!("CARGO_BIN_EXE_comptoir");
-
-fn comptoir(db: &TestDb, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .arg("--db")
-        .arg(&db.url)
-        .args(args)
-        .env_remove("COMPTOIR_DB")
-        .output()
-        .expect("run comptoir")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn ok(db: &TestDb, args: &[&str]) -> String {
-    let o = comptoir(db, args);
-    assert!(
-        o.status.success(),
-        "{}: comptoir {args:?} failed: {}",
-        db.backend,
-        stderr(&o)
-    );
-    stdout(&o)
-}
 
 fn create_shop(db: &TestDb, name: &str) -> Value {
     serde_json::from_str(&ok(
@@ -531,7 +504,8 @@ fn licence_and_key_changes_made_with_the_cli_reach_a_running_server_within_two_s
         ok(&db, &["shop", "licence", &id, "--extended"]);
         wait_for_status(&url, 404, Duration::from_secs(2));
 
-        let keys: Value = serde_json::from_str(&ok(&db, &["key", "list", "--shop", &id, "--json"])).unwrap();
+        let keys: Value =
+            serde_json::from_str(&ok(&db, &["key", "list", "--shop", &id, "--json"])).unwrap();
         let key_id = keys[0]["key_id"].as_str().unwrap().to_string();
         ok(&db, &["key", "revoke", "--shop", &id, &key_id]);
         let took = wait_for_status(&url, 401, Duration::from_secs(2));
@@ -546,8 +520,14 @@ fn a_csv_update_with_fewer_columns_keeps_the_other_fields() {
     let db = TestDb::sqlite();
     let shop = shop_id(&create_shop(&db, "S"));
     ok(&db, &["catalog", "import", "--shop", &shop, demo]);
-    let csv = ok(&db, &["catalog", "export", "--shop", &shop, "--format", "csv"]);
-    let mug = csv.lines().find(|l| l.contains(",Mug,")).expect("the demo has a mug");
+    let csv = ok(
+        &db,
+        &["catalog", "export", "--shop", &shop, "--format", "csv"],
+    );
+    let mug = csv
+        .lines()
+        .find(|l| l.contains(",Mug,"))
+        .expect("the demo has a mug");
     let cells: Vec<&str> = mug.split(',').collect();
     let (id, dept) = (cells[0], cells[1]);
     let file = temp_file(
@@ -555,10 +535,19 @@ fn a_csv_update_with_fewer_columns_keeps_the_other_fields() {
         "short.csv",
         &format!("id,department_id,name,price\n{id},{dept},Mug,13.50\n"),
     );
-    ok(&db, &["catalog", "import", "--shop", &shop, file.to_str().unwrap()]);
-    let after = ok(&db, &["catalog", "export", "--shop", &shop, "--format", "csv"]);
+    ok(
+        &db,
+        &["catalog", "import", "--shop", &shop, file.to_str().unwrap()],
+    );
+    let after = ok(
+        &db,
+        &["catalog", "export", "--shop", &shop, "--format", "csv"],
+    );
     let mug = after.lines().find(|l| l.contains(",Mug,")).unwrap();
     assert!(mug.contains(",13.50,"), "{mug}");
-    assert!(mug.contains(",3760000000017,"), "the barcode was kept: {mug}");
+    assert!(
+        mug.contains(",3760000000017,"),
+        "the barcode was kept: {mug}"
+    );
     assert!(mug.ends_with(",24.000"), "the stock was kept: {mug}");
 }

@@ -3,46 +3,26 @@
 //! orderInternalID, the numbers have no gap and the seal chain verifies. On SQLite and,
 //! when `COMPTOIR_TEST_POSTGRES` is set, on PostgreSQL.
 
-use comptoir_core::seal::{GENESIS, PaymentEntry, seal};
-use comptoir_store::db::Conn;
+mod common;
+
+use common::{BIN, ok};
+
 use comptoir_store::{StoreError, params};
-use comptoir_testkit::TestDb;
+use comptoir_testkit::{TestDb, recompute_chain};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_comptoir");
 const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/demo-shop.json");
 
 /// Threads sending sales at once.
 const CLIENTS: usize = 4;
 /// Acknowledged sales before the kill.
 const BEFORE_KILL: usize = 60;
-
-fn comptoir(db: &TestDb, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .arg("--db")
-        .arg(&db.url)
-        .args(args)
-        .env_remove("COMPTOIR_DB")
-        .output()
-        .expect("run comptoir")
-}
-
-fn ok(db: &TestDb, args: &[&str]) -> String {
-    let o = comptoir(db, args);
-    assert!(
-        o.status.success(),
-        "{}: comptoir {args:?} failed: {}",
-        db.backend,
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 /// A running `comptoir serve`; killed (SIGKILL) when dropped.
 struct Server {
@@ -161,62 +141,6 @@ fn setup(db: &TestDb) -> Shop {
         cash,
         espresso,
     }
-}
-
-/// Recomputes every seal of the shop's journal from the order and payment rows, in seq
-/// order from the genesis seal; returns what is wrong.
-fn recompute_chain(c: &mut dyn Conn, shop_id: i64) -> Result<Vec<String>, StoreError> {
-    let mut problems = Vec::new();
-    let rows = c.query(
-        "select seq, kind, order_id, payment_id, seal from journal where shop_id = $1 order by seq",
-        params![shop_id],
-    )?;
-    let mut previous = GENESIS.to_string();
-    for (i, r) in rows.iter().enumerate() {
-        let (seq, kind, order_id, stored) = (r.i64(0)?, r.string(1)?, r.i64(2)?, r.string(4)?);
-        if seq != i as i64 + 1 {
-            problems.push(format!("entry {} is missing", i + 1));
-        }
-        let canonical = if kind == "order" {
-            let Some(o) = comptoir_store::sales::get_order(c, shop_id, order_id)? else {
-                problems.push(format!("seq {seq}: order {order_id} is missing"));
-                continue;
-            };
-            o.journal_entry(seq).canonical()
-        } else {
-            let payment_id = r.i64(3)?;
-            let p = c.query_one(
-                "select order_id, payment_method_id, amount, at from payments
-                 where shop_id = $1 and id = $2",
-                params![shop_id, payment_id],
-            )?;
-            PaymentEntry {
-                shop_id,
-                seq,
-                order_internal_id: p.i64(0)?,
-                payment_id,
-                payment_method_id: p.i64(1)?,
-                amount: p.i64(2)?,
-                at: p.i64(3)?,
-            }
-            .canonical()
-        };
-        let recomputed = seal(&previous, &canonical);
-        if recomputed != stored {
-            problems.push(format!(
-                "seq {seq}: stored {stored}, recomputed {recomputed}"
-            ));
-        }
-        previous = recomputed;
-    }
-    let head = c.query_one(
-        "select journal_seq, journal_head from shop_counters where shop_id = $1",
-        params![shop_id],
-    )?;
-    if head.i64(0)? != rows.len() as i64 || head.str(1)? != previous {
-        problems.push("the counters' head is not the last entry".into());
-    }
-    Ok(problems)
 }
 
 #[test]

@@ -39,7 +39,14 @@ fn every_curl_example_of_the_web_services_doc_works() {
 
     let db = TestDb::sqlite();
     let mut server = Command::new(env!("CARGO_BIN_EXE_comptoir"))
-        .args(["--db", &db.url, "serve", "--demo", "--listen", "127.0.0.1:0"])
+        .args([
+            "--db",
+            &db.url,
+            "serve",
+            "--demo",
+            "--listen",
+            "127.0.0.1:0",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -78,7 +85,10 @@ fn every_curl_example_of_the_web_services_doc_works() {
             "this example failed:\n{block}\nstdout: {stdout}\nstderr: {}",
             String::from_utf8_lossy(&run.stderr)
         );
-        for expect in block.lines().filter_map(|l| l.trim().strip_prefix("# expect: ")) {
+        for expect in block
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("# expect: "))
+        {
             assert!(
                 stdout.contains(expect),
                 "example:\n{block}\ndid not print {expect:?}; it printed:\n{stdout}"

@@ -2,6 +2,10 @@
 //! sealed value in the database (a line, a payment, an order) exits 1 naming that entry.
 //! scripts/verify_chain.py, the independent re-implementation, agrees on SQLite.
 
+mod common;
+
+use common::comptoir;
+
 use comptoir_core::model::{Client, Country, Shop};
 use comptoir_core::order::OrderView;
 use comptoir_core::sale::PaymentParam;
@@ -12,18 +16,7 @@ use comptoir_testkit::{TestDb, require};
 use serde_json::Value;
 use std::process::{Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_comptoir");
 const DEMO: &str = include_str!("../../../data/demo-shop.json");
-
-fn comptoir(db: &TestDb, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .arg("--db")
-        .arg(&db.url)
-        .args(args)
-        .env_remove("COMPTOIR_DB")
-        .output()
-        .expect("run comptoir")
-}
 
 fn text(o: &Output) -> (String, String) {
     (

@@ -3,11 +3,9 @@
 //! servers on one PostgreSQL database share the numbering. SQLite and PostgreSQL.
 
 use comptoir_core::model::Licence;
-use comptoir_core::seal::{GENESIS, PaymentEntry, seal};
-use comptoir_store::db::Conn;
 use comptoir_store::journal::Verification;
 use comptoir_store::{StoreError, params};
-use comptoir_testkit::{TestApp, TestDb, encode_form};
+use comptoir_testkit::{TestApp, TestDb, encode_form, recompute_chain};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -87,72 +85,6 @@ async fn post_sale(http: &reqwest::Client, base: &str, body: String) -> (u16, Va
     let text = res.text().await.expect("body");
     let json = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
     (status, json)
-}
-
-/// Recomputes every seal of the shop's journal from the order and payment rows, in seq
-/// order from the genesis seal, without `comptoir_store::journal`; returns what is wrong.
-fn recompute_chain(c: &mut dyn Conn, shop_id: i64) -> Result<Vec<String>, StoreError> {
-    let mut problems = Vec::new();
-    let rows = c.query(
-        "select seq, kind, order_id, payment_id, seal from journal where shop_id = $1 order by seq",
-        params![shop_id],
-    )?;
-    let mut previous = GENESIS.to_string();
-    for (i, r) in rows.iter().enumerate() {
-        let (seq, kind, order_id, stored) = (r.i64(0)?, r.string(1)?, r.i64(2)?, r.string(4)?);
-        if seq != i as i64 + 1 {
-            problems.push(format!("entry {} is missing", i + 1));
-        }
-        let canonical = match kind.as_str() {
-            "order" => {
-                let Some(o) = comptoir_store::sales::get_order(c, shop_id, order_id)? else {
-                    problems.push(format!("seq {seq}: order {order_id} is missing"));
-                    continue;
-                };
-                if o.seal.as_deref() != Some(stored.as_str()) {
-                    problems.push(format!("seq {seq}: the order's copy of the seal differs"));
-                }
-                o.journal_entry(seq).canonical()
-            }
-            "payment" => {
-                let payment_id = r.i64(3)?;
-                let p = c.query_one(
-                    "select order_id, payment_method_id, amount, at from payments
-                     where shop_id = $1 and id = $2",
-                    params![shop_id, payment_id],
-                )?;
-                PaymentEntry {
-                    shop_id,
-                    seq,
-                    order_internal_id: p.i64(0)?,
-                    payment_id,
-                    payment_method_id: p.i64(1)?,
-                    amount: p.i64(2)?,
-                    at: p.i64(3)?,
-                }
-                .canonical()
-            }
-            other => {
-                problems.push(format!("seq {seq}: kind {other}"));
-                continue;
-            }
-        };
-        let recomputed = seal(&previous, &canonical);
-        if recomputed != stored {
-            problems.push(format!(
-                "seq {seq}: stored {stored}, recomputed {recomputed}"
-            ));
-        }
-        previous = recomputed;
-    }
-    let head = c.query_one(
-        "select journal_seq, journal_head from shop_counters where shop_id = $1",
-        params![shop_id],
-    )?;
-    if head.i64(0)? != rows.len() as i64 || head.str(1)? != previous {
-        problems.push("the counters' head is not the last entry".into());
-    }
-    Ok(problems)
 }
 
 /// Checks a shop's books after the load: orders numbered 1..=`n` matching the answers
