@@ -234,10 +234,26 @@ fn merged(stored: Item, update: &Item, present: &[bool; 10]) -> Item {
         department_id: u.department_id,
         name: u.name,
         price: u.price,
-        vat_rate: if present[4] { u.vat_rate } else { stored.vat_rate },
-        barcode: if present[5] { u.barcode } else { stored.barcode },
-        reference: if present[6] { u.reference } else { stored.reference },
-        position: if present[7] { u.position } else { stored.position },
+        vat_rate: if present[4] {
+            u.vat_rate
+        } else {
+            stored.vat_rate
+        },
+        barcode: if present[5] {
+            u.barcode
+        } else {
+            stored.barcode
+        },
+        reference: if present[6] {
+            u.reference
+        } else {
+            stored.reference
+        },
+        position: if present[7] {
+            u.position
+        } else {
+            stored.position
+        },
         active: if present[8] { u.active } else { stored.active },
         stock: if present[9] { u.stock } else { stored.stock },
     }
