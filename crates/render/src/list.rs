@@ -135,7 +135,7 @@ impl ListFormat {
     /// The `Content-Type` of the bytes.
     pub fn content_type(self) -> &'static str {
         match self {
-            ListFormat::Json => "application/json",
+            ListFormat::Json => "application/json; charset=utf-8",
             ListFormat::Csv { .. } => "text/csv; charset=utf-8",
             ListFormat::Html => "text/html; charset=utf-8",
         }

@@ -1,8 +1,528 @@
-//! Catalog and data downloads: the `/workers/get*.php` list endpoints.
+//! Catalog and data downloads: the `/workers/get*.php` list endpoints. Each streams one
+//! entity's rows from the database to the socket as JSON, CSV or an HTML table, through a
+//! few 64 KiB chunks in flight, so memory does not grow with the row count.
 
+use super::{Params, authenticate};
 use crate::AppState;
+use crate::error::{AppError, AppResult};
 use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use comptoir_render::list::{Cell, ListFormat, ListWriter, render_list};
+use comptoir_store::lists::{Column, Field, Kind, List, MAX_COLUMNS};
+use comptoir_store::{Store, StoreError};
+use std::borrow::Cow;
+use tokio::sync::mpsc;
 
+/// What an endpoint lists.
+#[derive(Clone, Copy, Debug)]
+enum Source {
+    /// Rows of the shop's database.
+    Stored(List),
+    /// The fixed list of delivery methods ([`DELIVERY_METHODS`]).
+    DeliveryMethods,
+}
+
+/// One download endpoint: its path, what it lists, and the stem of its CSV file name.
+#[derive(Debug)]
+struct Endpoint {
+    path: &'static str,
+    source: Source,
+    file: &'static str,
+}
+
+const fn endpoint(path: &'static str, source: Source, file: &'static str) -> Endpoint {
+    Endpoint { path, source, file }
+}
+
+const ENDPOINTS: &[Endpoint] = &[
+    endpoint("/workers/getPlus.php", Source::Stored(List::Items), "items"),
+    endpoint(
+        "/workers/getDepartments.php",
+        Source::Stored(List::Departments),
+        "departments",
+    ),
+    endpoint(
+        "/workers/getDepartmentGroups.php",
+        Source::Stored(List::DepartmentGroups),
+        "department-groups",
+    ),
+    endpoint(
+        "/workers/getDepartmentsGroups.php",
+        Source::Stored(List::DepartmentGroups),
+        "department-groups",
+    ),
+    endpoint(
+        "/workers/getClients.php",
+        Source::Stored(List::Clients),
+        "clients",
+    ),
+    endpoint(
+        "/workers/getDeclinaisons.php",
+        Source::Stored(List::Variations),
+        "variations",
+    ),
+    endpoint(
+        "/workers/getLivraisons.php",
+        Source::DeliveryMethods,
+        "delivery-methods",
+    ),
+    endpoint(
+        "/workers/getLivreurs.php",
+        Source::Stored(List::DeliveryPeople),
+        "delivery-people",
+    ),
+    endpoint(
+        "/workers/getPaymentModes.php",
+        Source::Stored(List::PaymentMethods),
+        "payment-methods",
+    ),
+    endpoint(
+        "/workers/getCashbox.php",
+        Source::Stored(List::CashBoxes),
+        "cash-boxes",
+    ),
+    endpoint(
+        "/workers/getDeliveryZones.php",
+        Source::Stored(List::DeliveryZones),
+        "delivery-zones",
+    ),
+    endpoint(
+        "/workers/getRelayDeposit.php",
+        Source::Stored(List::RelayPoints),
+        "relay-points",
+    ),
+    endpoint(
+        "/workers/getDiscounts.php",
+        Source::Stored(List::Discounts),
+        "discounts",
+    ),
+    endpoint(
+        "/workers/getUsers.php",
+        Source::Stored(List::Users),
+        "users",
+    ),
+    endpoint(
+        "/workers/getTables.php",
+        Source::Stored(List::Tables),
+        "tables",
+    ),
+];
+
+/// The `deliveryMethod` codes of the web services (spec: 0–6), as `getLivraisons` lists them.
+const DELIVERY_METHODS: &[(i64, &str)] = &[
+    (0, "Take away"),
+    (1, "Delivery"),
+    (2, "Eat in"),
+    (3, "Drive-thru"),
+    (4, "Counter sale"),
+    (5, "Relay point"),
+    (6, "Shipping"),
+];
+
+/// Bytes gathered before a chunk goes to the socket.
+const CHUNK: usize = 64 * 1024;
+/// Chunks in flight between the database thread and the socket.
+const CHANNEL_DEPTH: usize = 4;
+/// Rows read per query: the connection goes back to the pool between pages.
+const PAGE_ROWS: usize = 2_000;
+
+/// Every download endpoint, answering GET and POST.
 pub(super) fn router() -> Router<AppState> {
-    Router::new()
+    ENDPOINTS.iter().fold(Router::new(), |router, ep| {
+        let handler = move |state: State<AppState>, headers: HeaderMap, params: Params| {
+            download(state, headers, params, ep)
+        };
+        router.route(ep.path, get(handler).post(handler))
+    })
+}
+
+async fn download(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Params(form): Params,
+    ep: &'static Endpoint,
+) -> AppResult<Response> {
+    let authed = authenticate(&state, &form, &headers).await?;
+    let format = list_format(form.get("format"), form.get("sep"))?;
+    let digits = authed.shop.currency.digits();
+    let body = match ep.source {
+        Source::DeliveryMethods => {
+            let rows = DELIVERY_METHODS
+                .iter()
+                .map(|&(id, name)| [Cell::Int(id), Cell::text(name)]);
+            Body::from(render_list(format, &["id", "name"], rows))
+        }
+        Source::Stored(list) => {
+            stream_list(&state.store, list, authed.shop.id, format, digits).await?
+        }
+    };
+    let content_type = format.content_type();
+    let mut res = body.into_response();
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    // Client and user lists are personal data, fetched with a key in the URL.
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let ListFormat::Csv { .. } = format {
+        let disposition = format!(
+            "attachment; filename=\"{}-{}.csv\"",
+            ep.file, authed.shop.id
+        );
+        if let Ok(v) = HeaderValue::from_str(&disposition) {
+            h.insert(header::CONTENT_DISPOSITION, v);
+        }
+    }
+    Ok(res)
+}
+
+/// `format` (json, csv, html) and, for CSV, `sep`; 400 naming the parameter otherwise.
+fn list_format(format: Option<&str>, sep: Option<&str>) -> AppResult<ListFormat> {
+    if ListFormat::from_params(format, None).is_none() {
+        return Err(AppError::invalid("format", "expected json, csv or html"));
+    }
+    ListFormat::from_params(format, sep)
+        .ok_or_else(|| AppError::invalid("sep", "expected a comma, a semicolon, | or a tab"))
+}
+
+/// What the reader thread sends to the response body.
+#[derive(Debug)]
+enum Message {
+    Chunk(Bytes),
+    /// The closing bytes: the body ends right after them, without waiting for the thread
+    /// to let go of the channel (hyper then writes them with the chunked terminator in one
+    /// go, instead of a lone terminator that Nagle holds until the client's delayed ACK).
+    Last(Bytes),
+    Failed(StoreError),
+}
+
+/// Starts reading `list` on a blocking thread and answers with its bytes as they come.
+/// An error before the first chunk is a normal error answer; after it, the body is cut
+/// (no terminating chunk), so a client never takes a truncated list for a whole one.
+async fn stream_list(
+    store: &Store,
+    list: List,
+    shop_id: i64,
+    format: ListFormat,
+    digits: u8,
+) -> AppResult<Body> {
+    let (tx, mut rx) = mpsc::channel::<Message>(CHANNEL_DEPTH);
+    let store = store.clone();
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || {
+        let _entered = span.enter();
+        produce(&store, list, shop_id, format, digits, &tx);
+    });
+    let first = match rx.recv().await {
+        // A list that fits in one chunk is answered whole, with its length.
+        Some(Message::Last(bytes)) => return Ok(Body::from(bytes)),
+        Some(Message::Chunk(bytes)) => bytes,
+        Some(Message::Failed(e)) => return Err(e.into()),
+        None => return Err(AppError::Internal("the list reader stopped early".into())),
+    };
+    let rest = futures_util::stream::unfold(Some(rx), |rx| async move {
+        let mut rx = rx?;
+        let cut = || std::io::Error::other("list download cut short");
+        match rx.recv().await {
+            Some(Message::Chunk(bytes)) => Some((Ok(bytes), Some(rx))),
+            Some(Message::Last(bytes)) => Some((Ok(bytes), None)),
+            // A reader that failed or vanished (a panic) ends the body with an error.
+            Some(Message::Failed(_)) | None => Some((Err(cut()), None)),
+        }
+    });
+    let stream = futures_util::StreamExt::chain(
+        futures_util::stream::once(std::future::ready(Ok(first))),
+        rest,
+    );
+    Ok(Body::from_stream(stream))
+}
+
+/// Why the reader stopped early.
+enum Stop {
+    /// The response was dropped (the client went away): stop quietly.
+    Gone,
+    Failed(StoreError),
+}
+
+/// The chunks of one download on their way to the socket.
+struct Chunks<'a> {
+    tx: &'a mpsc::Sender<Message>,
+    /// Chunks that did not fit in the channel while a connection was held; sent, waiting
+    /// if need be, once the page is read and the connection is back in the pool.
+    waiting: Vec<Message>,
+    sent_any: bool,
+}
+
+impl Chunks<'_> {
+    /// Sends without waiting, keeping the message for later if the channel is full.
+    fn offer(&mut self, message: Message) -> Result<(), Stop> {
+        if !self.waiting.is_empty() {
+            self.waiting.push(message);
+            return Ok(());
+        }
+        match self.tx.try_send(message) {
+            Ok(()) => {
+                self.sent_any = true;
+                Ok(())
+            }
+            Err(mpsc::error::TrySendError::Full(message)) => {
+                self.waiting.push(message);
+                Ok(())
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(Stop::Gone),
+        }
+    }
+
+    /// Sends every waiting message, waiting for room in the channel.
+    fn flush(&mut self) -> Result<(), Stop> {
+        for message in self.waiting.drain(..) {
+            self.tx.blocking_send(message).map_err(|_| Stop::Gone)?;
+            self.sent_any = true;
+        }
+        Ok(())
+    }
+}
+
+/// Reads the list page by page into the writer and sends it in chunks (blocking thread).
+fn produce(
+    store: &Store,
+    list: List,
+    shop_id: i64,
+    format: ListFormat,
+    digits: u8,
+    tx: &mpsc::Sender<Message>,
+) {
+    let mut sender = Chunks {
+        tx,
+        waiting: Vec::new(),
+        sent_any: false,
+    };
+    match read_all(store, list, shop_id, format, digits, &mut sender) {
+        Ok(()) | Err(Stop::Gone) => {}
+        Err(Stop::Failed(e)) => {
+            if sender.sent_any {
+                tracing::error!(error = %e, list = ?list, "list download cut by a database error");
+            }
+            // Before the first chunk the handler answers with the error (and logs it).
+            let _ = sender.offer(Message::Failed(e));
+            let _ = sender.flush();
+        }
+    }
+}
+
+fn read_all(
+    store: &Store,
+    list: List,
+    shop_id: i64,
+    format: ListFormat,
+    digits: u8,
+    sender: &mut Chunks<'_>,
+) -> Result<(), Stop> {
+    let columns = list.columns();
+    let mut out = Vec::with_capacity(CHUNK + 4096);
+    let mut writer = ListWriter::begin(format, &list.names(), &mut out);
+    let cells = RowCells::new(columns, digits);
+    let mut after = 0;
+    loop {
+        let mut gone = false;
+        let page = store.list_page_blocking(list, shop_id, after, PAGE_ROWS, &mut |fields| {
+            cells.write(&mut writer, fields, &mut out);
+            if out.len() >= CHUNK {
+                let chunk = Bytes::from(std::mem::replace(
+                    &mut out,
+                    Vec::with_capacity(CHUNK + 4096),
+                ));
+                if sender.offer(Message::Chunk(chunk)).is_err() {
+                    gone = true;
+                    return Err(StoreError::Task("the client went away".into()));
+                }
+            }
+            Ok(())
+        });
+        let page = match page {
+            Ok(p) => p,
+            Err(_) if gone => return Err(Stop::Gone),
+            Err(e) => return Err(Stop::Failed(e)),
+        };
+        sender.flush()?;
+        match page.next_after(PAGE_ROWS) {
+            Some(id) => after = id,
+            None => break,
+        }
+    }
+    writer.end(&mut out);
+    sender.offer(Message::Last(Bytes::from(out)))?;
+    sender.flush()
+}
+
+/// How a field becomes a cell.
+#[derive(Clone, Copy, Debug)]
+enum Render {
+    /// As stored: integers, text, booleans.
+    Plain,
+    /// An integer read as a boolean (SQLite stores `0`/`1`).
+    Bool,
+    /// A fixed-point decimal with this many digits: money, coordinates, stock.
+    Fixed(u8),
+    /// A percentage in hundredths, written out in this scratch slot.
+    Percent(usize),
+    /// A discount's value: a percentage (in this slot) or an amount, by the row's `kind`.
+    DiscountValue(usize),
+}
+
+/// Percentages one row may hold (departments: VAT rate and default discount).
+const PERCENT_SLOTS: usize = 2;
+/// Room for a percentage written out (`-92233720368547758.08` at worst).
+const NUM: usize = 24;
+
+/// Turns stored fields into cells by their [`Kind`], without allocating.
+struct RowCells {
+    plan: Vec<Render>,
+    digits: u8,
+    /// The field that says whether a [`Kind::DiscountValue`] is a percentage.
+    discount_kind: Option<usize>,
+}
+
+impl RowCells {
+    fn new(columns: &[Column], digits: u8) -> RowCells {
+        let mut slots = 0..PERCENT_SLOTS;
+        let mut slot = || slots.next().expect("at most two percentages per list");
+        let plan = columns
+            .iter()
+            .map(|c| match c.kind {
+                Kind::Int | Kind::Text => Render::Plain,
+                Kind::Bool => Render::Bool,
+                Kind::Money => Render::Fixed(digits),
+                Kind::Coordinate => Render::Fixed(7),
+                Kind::Quantity => Render::Fixed(3),
+                Kind::Percent => Render::Percent(slot()),
+                Kind::DiscountValue => Render::DiscountValue(slot()),
+            })
+            .collect();
+        RowCells {
+            plan,
+            digits,
+            discount_kind: columns.iter().position(|c| c.name == "kind"),
+        }
+    }
+
+    fn write(&self, writer: &mut ListWriter, fields: &[Field<'_>], out: &mut Vec<u8>) {
+        let n = fields.len().min(self.plan.len()).min(MAX_COLUMNS);
+        let discount_is_percent = self
+            .discount_kind
+            .is_some_and(|k| matches!(fields.get(k), Some(Field::Text(t)) if t == "percent"));
+        // Percentages print like VAT rates elsewhere (`20.0`, `5.5`): written out on the
+        // stack first, because the cells borrow the text.
+        let mut nums = [[0u8; NUM]; PERCENT_SLOTS];
+        let mut lens = [0usize; PERCENT_SLOTS];
+        for (render, field) in self.plan.iter().zip(fields) {
+            let slot = match *render {
+                Render::Percent(s) => s,
+                Render::DiscountValue(s) if discount_is_percent => s,
+                _ => continue,
+            };
+            if let Field::Int(h) = field {
+                lens[slot] = percent_text(*h, &mut nums[slot]);
+            }
+        }
+        let mut cells = [const { Cell::Null }; MAX_COLUMNS];
+        for ((cell, field), render) in cells.iter_mut().zip(fields).zip(&self.plan) {
+            *cell = match (field, *render) {
+                (Field::Null, _) => Cell::Null,
+                (Field::Int(_), Render::Percent(s) | Render::DiscountValue(s)) if lens[s] > 0 => {
+                    let text = std::str::from_utf8(&nums[s][..lens[s]]).unwrap_or("");
+                    Cell::Number(Cow::Borrowed(text))
+                }
+                (Field::Int(v), Render::DiscountValue(_)) => Cell::Money {
+                    minor: *v,
+                    digits: self.digits,
+                },
+                (Field::Int(v), Render::Fixed(digits)) => Cell::Money { minor: *v, digits },
+                (Field::Int(v), Render::Bool) => Cell::Bool(*v != 0),
+                (Field::Int(v), _) => Cell::Int(*v),
+                (Field::Bool(b), _) => Cell::Bool(*b),
+                (Field::Text(t), _) => Cell::Text(Cow::Borrowed(t)),
+            };
+        }
+        writer.row(&cells[..n], out);
+    }
+}
+
+/// Writes hundredths of a percent as the shortest decimal with at least one decimal
+/// (`2000` → `20.0`, `550` → `5.5`, `210` → `2.1`, `5` → `0.05`); returns its length.
+fn percent_text(hundredths: i64, buf: &mut [u8; NUM]) -> usize {
+    let a = hundredths.unsigned_abs();
+    let (mut int, frac) = (a / 100, a % 100);
+    // Digits are written from the end of a scratch, then moved to the front.
+    let mut tmp = [0u8; NUM];
+    let mut at = NUM;
+    let mut push = |b: u8| {
+        at -= 1;
+        tmp[at] = b;
+    };
+    if frac % 10 == 0 {
+        push(b'0' + (frac / 10) as u8);
+    } else {
+        push(b'0' + (frac % 10) as u8);
+        push(b'0' + (frac / 10) as u8);
+    }
+    push(b'.');
+    loop {
+        push(b'0' + (int % 10) as u8);
+        int /= 10;
+        if int == 0 {
+            break;
+        }
+    }
+    if hundredths < 0 {
+        push(b'-');
+    }
+    let len = NUM - at;
+    buf[..len].copy_from_slice(&tmp[at..]);
+    len
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pct(h: i64) -> String {
+        let mut buf = [0u8; NUM];
+        let n = percent_text(h, &mut buf);
+        String::from_utf8(buf[..n].to_vec()).unwrap()
+    }
+
+    #[test]
+    fn percentages_print_like_vat_rates() {
+        assert_eq!(pct(2000), "20.0");
+        assert_eq!(pct(550), "5.5");
+        assert_eq!(pct(210), "2.1");
+        assert_eq!(pct(5), "0.05");
+        assert_eq!(pct(0), "0.0");
+        assert_eq!(pct(-125), "-1.25");
+        assert_eq!(pct(i64::MIN), "-92233720368547758.08");
+        for h in 0..10_000 {
+            let rate = comptoir_core::vat::VatRate::from_hundredths(h).unwrap();
+            assert_eq!(pct(h), rate.to_string());
+        }
+    }
+
+    #[test]
+    fn every_list_has_a_cell_plan() {
+        for list in List::ALL {
+            let plan = RowCells::new(list.columns(), 2).plan;
+            assert_eq!(plan.len(), list.columns().len(), "{list:?}");
+        }
+    }
+
+    #[test]
+    fn every_path_is_routed_once() {
+        let mut paths: Vec<&str> = ENDPOINTS.iter().map(|e| e.path).collect();
+        paths.sort_unstable();
+        paths.dedup();
+        assert_eq!(paths.len(), ENDPOINTS.len());
+        assert_eq!(paths.len(), 15);
+    }
 }
