@@ -22,10 +22,16 @@ struct Histogram {
     sum: f64,
 }
 
+/// One route's figures: answers by status (few, kept sorted) and latency.
+#[derive(Default)]
+struct RouteStats {
+    statuses: Vec<(u16, u64)>,
+    latency: Histogram,
+}
+
 #[derive(Default)]
 struct Inner {
-    requests: BTreeMap<(String, u16), u64>,
-    latency: BTreeMap<String, Histogram>,
+    routes: BTreeMap<String, RouteStats>,
     counters: BTreeMap<(&'static str, String), u64>,
 }
 
@@ -40,11 +46,21 @@ impl Metrics {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Records one finished request.
+    /// Records one finished request. Allocates only the first time a route is seen: this
+    /// runs under the lock on every request.
     pub fn observe(&self, route: &str, status: u16, seconds: f64) {
         let mut m = self.lock();
-        *m.requests.entry((route.to_string(), status)).or_default() += 1;
-        let h = m.latency.entry(route.to_string()).or_default();
+        if !m.routes.contains_key(route) {
+            m.routes.insert(route.to_string(), RouteStats::default());
+        }
+        let Some(r) = m.routes.get_mut(route) else {
+            return;
+        };
+        match r.statuses.binary_search_by_key(&status, |(s, _)| *s) {
+            Ok(i) => r.statuses[i].1 += 1,
+            Err(i) => r.statuses.insert(i, (status, 1)),
+        }
+        let h = &mut r.latency;
         h.count += 1;
         h.sum += seconds;
         if let Some(i) = BUCKETS.iter().position(|b| seconds <= *b) {
@@ -67,16 +83,18 @@ impl Metrics {
         let mut out = String::new();
         out.push_str("# HELP comptoir_http_requests_total HTTP requests by route and status.\n");
         out.push_str("# TYPE comptoir_http_requests_total counter\n");
-        for ((route, status), n) in &m.requests {
-            let _ = writeln!(
-                out,
-                "comptoir_http_requests_total{{route=\"{}\",status=\"{status}\"}} {n}",
-                escape(route)
-            );
+        for (route, r) in &m.routes {
+            let route = escape(route);
+            for (status, n) in &r.statuses {
+                let _ = writeln!(
+                    out,
+                    "comptoir_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
+                );
+            }
         }
         out.push_str("# HELP comptoir_http_request_duration_seconds Request latency by route.\n");
         out.push_str("# TYPE comptoir_http_request_duration_seconds histogram\n");
-        for (route, h) in &m.latency {
+        for (route, RouteStats { latency: h, .. }) in &m.routes {
             let r = escape(route);
             let mut cumulative = 0;
             for (b, n) in BUCKETS.iter().zip(h.buckets) {
@@ -142,15 +160,12 @@ fn escape(s: &str) -> String {
 /// Middleware: times every request and records it under its route pattern.
 pub async fn record(State(metrics): State<Metrics>, req: Request, next: Next) -> Response {
     // The route pattern, not the raw path, so ids in paths do not explode the label set.
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", |m| m.as_str())
-        .to_string();
+    // MatchedPath shares its text: cloning it does not allocate.
+    let route = req.extensions().get::<MatchedPath>().cloned();
     let started = Instant::now();
     let res = next.run(req).await;
     metrics.observe(
-        &route,
+        route.as_ref().map_or("unmatched", MatchedPath::as_str),
         res.status().as_u16(),
         started.elapsed().as_secs_f64(),
     );

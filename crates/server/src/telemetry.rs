@@ -31,45 +31,73 @@ fn is_secret(key: &str) -> bool {
 
 /// Gives each request an id (the caller's `x-request-id` when sane, else a new one),
 /// runs it inside a span that names it, logs one line at the end, echoes the id back.
+/// When info lines are filtered out, neither the span nor the line is built.
 pub async fn trace_requests(mut req: Request, next: Next) -> Response {
     let id = req
         .headers()
         .get(REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_graphic()))
-        .map_or_else(new_request_id, str::to_string);
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| req.uri().path().to_string(), |m| m.as_str().to_string());
-    let query = req.uri().query().map(redact_query).unwrap_or_default();
-    let span =
-        tracing::info_span!("request", request_id = %id, method = %req.method(), route = %route);
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        req.headers_mut().insert(REQUEST_ID, v.clone());
-    }
-    let started = std::time::Instant::now();
-    let mut res = next.run(req).instrument(span.clone()).await;
-    span.in_scope(|| {
-        tracing::info!(
-            status = res.status().as_u16(),
-            ms = started.elapsed().as_secs_f64() * 1000.0,
-            query = %query,
-            "request done"
+        .filter(|v| {
+            let b = v.as_bytes();
+            !b.is_empty() && b.len() <= 64 && b.iter().all(u8::is_ascii_graphic)
+        })
+        .cloned()
+        .unwrap_or_else(new_request_id);
+    req.headers_mut().insert(REQUEST_ID, id.clone());
+    let mut res = if tracing::enabled!(tracing::Level::INFO) {
+        let route = req
+            .extensions()
+            .get::<MatchedPath>()
+            .map_or_else(|| req.uri().path().to_string(), |m| m.as_str().to_string());
+        let query = req.uri().query().map(redact_query).unwrap_or_default();
+        let span = tracing::info_span!(
+            "request",
+            request_id = id.to_str().unwrap_or(""),
+            method = %req.method(),
+            route = %route
         );
-    });
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        res.headers_mut().insert(REQUEST_ID, v);
-    }
+        let started = std::time::Instant::now();
+        let res = next.run(req).instrument(span.clone()).await;
+        span.in_scope(|| {
+            tracing::info!(
+                status = res.status().as_u16(),
+                ms = started.elapsed().as_secs_f64() * 1000.0,
+                query = %query,
+                "request done"
+            );
+        });
+        res
+    } else {
+        next.run(req).await
+    };
+    res.headers_mut().insert(REQUEST_ID, id);
     res
 }
 
-fn new_request_id() -> String {
-    let mut b = [0u8; 8];
-    if getrandom::fill(&mut b).is_err() {
-        return "unknown".into();
+/// A new request id: 16 hex digits, unique within the process (a counter through a
+/// bijective mix, keyed by a random seed), without a system call or an allocation per id.
+fn new_request_id() -> HeaderValue {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEED: OnceLock<u64> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let seed = *SEED.get_or_init(|| {
+        let mut b = [0u8; 8];
+        // Without an OS random source ids stay unique in the process, only guessable.
+        let _ = getrandom::fill(&mut b);
+        u64::from_le_bytes(b)
+    });
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    // splitmix64's finaliser: a bijection of u64, so distinct counters give distinct ids.
+    let mut z = seed.wrapping_add(n.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; 16];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = DIGITS[((z >> (60 - 4 * i)) & 15) as usize];
     }
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    HeaderValue::from_bytes(&out).expect("hex digits are a valid header value")
 }
 
 #[cfg(test)]
@@ -82,5 +110,19 @@ mod tests {
             redact_query("idboutique=3&key=cpt_abc&itemsList[]=1&PASSWORD=x"),
             "idboutique=3&key=***&itemsList[]=1&PASSWORD=***"
         );
+    }
+
+    #[test]
+    fn new_request_ids_are_sixteen_hex_digits_and_distinct() {
+        let ids: std::collections::HashSet<String> = (0..10_000)
+            .map(|_| new_request_id().to_str().unwrap().to_string())
+            .collect();
+        assert_eq!(ids.len(), 10_000);
+        assert!(ids.iter().all(|id| {
+            id.len() == 16
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        }));
     }
 }

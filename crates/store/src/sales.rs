@@ -462,9 +462,9 @@ fn validate(c: &mut dyn Conn, order: &mut OrderView, at: i64) -> Result<(), Stor
     order.number = Some(row.i64(0)? - 1);
     order.validated_at = Some(at);
     order.status = SaleStatus::Validated;
-    let snapshot = order.clone();
+    // The entry borrows the order: no copy of its lines for the seal.
     let s = append_journal(c, order.shop_id, "order", order.id, None, at, |seq| {
-        snapshot.journal_entry(seq).canonical()
+        order.journal_entry(seq).canonical()
     })?;
     c.execute(
         "update orders set number = $1, validated_at = $2, status = 'validated', seal = $3

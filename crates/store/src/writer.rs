@@ -22,6 +22,11 @@ pub(crate) struct Writer {
 
 impl Writer {
     pub(crate) fn start(conn: SqliteConn) -> Writer {
+        // A savepoint keeps the original of every page a write changes, in a temporary
+        // sub-journal: in memory, not in a temporary file written at every sale.
+        if let Err(e) = conn.0.execute_batch("pragma temp_store = memory") {
+            tracing::warn!(error = %e, "SQLite writer: cannot keep temporary data in memory");
+        }
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("comptoir-sqlite-writer".into())
@@ -40,27 +45,27 @@ impl Writer {
         E: From<StoreError> + Send + 'static,
     {
         let job: Job = Box::new(move |c: &mut dyn Conn| {
-            if let Err(e) = c.batch("savepoint w") {
+            if let Err(e) = c.execute("savepoint w", &[]) {
                 answer(Err(e.into()));
                 return None;
             }
             match f(c) {
-                Ok(v) => match c.batch("release w") {
-                    Ok(()) => Some(Box::new(move |commit: Result<(), &StoreError>| {
+                Ok(v) => match c.execute("release w", &[]) {
+                    Ok(_) => Some(Box::new(move |commit: Result<(), &StoreError>| {
                         answer(match commit {
                             Ok(()) => Ok(v),
                             Err(e) => Err(StoreError::Commit(e.to_string()).into()),
                         });
                     }) as Deliver),
                     Err(e) => {
-                        let _ = c.batch("rollback to w; release w");
+                        undo(c);
                         answer(Err(e.into()));
                         None
                     }
                 },
                 Err(e) => {
                     // Undo this write only; the others of the batch stand.
-                    let _ = c.batch("rollback to w; release w");
+                    undo(c);
                     answer(Err(e));
                     None
                 }
@@ -73,6 +78,12 @@ impl Writer {
     }
 }
 
+/// Undoes the current write's savepoint, keeping the batch's other writes.
+fn undo(c: &mut dyn Conn) {
+    let _ = c.execute("rollback to w", &[]);
+    let _ = c.execute("release w", &[]);
+}
+
 fn run(mut conn: SqliteConn, rx: &mpsc::Receiver<Job>) {
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
@@ -82,19 +93,40 @@ fn run(mut conn: SqliteConn, rx: &mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let c: &mut dyn Conn = &mut conn;
-        if let Err(e) = c.batch("begin immediate") {
-            // Without a transaction nothing can be written: fail every job of the batch.
-            tracing::error!(error = %e, "SQLite writer cannot begin a transaction");
-            for job in jobs {
-                run_failed(job, &e);
+        let mut jobs = jobs.into_iter();
+        let mut delivers: Vec<Deliver> = Vec::with_capacity(jobs.len());
+        let mut in_transaction = false;
+        while let Some(job) = jobs.next() {
+            if !in_transaction {
+                if let Err(e) = (&mut conn as &mut dyn Conn).execute("begin immediate", &[]) {
+                    // Without a transaction nothing can be written: fail the rest of the batch.
+                    tracing::error!(error = %e, "SQLite writer cannot begin a transaction");
+                    run_failed(job, &e);
+                    for job in jobs.by_ref() {
+                        run_failed(job, &e);
+                    }
+                    break;
+                }
+                in_transaction = true;
             }
+            delivers.extend(job(&mut conn));
+            if conn.0.is_autocommit() {
+                // SQLite rolled the whole transaction back (I/O error, full disk, ...): the
+                // writes of this batch so far are gone. Say so, and go on in a new one.
+                let e = StoreError::Commit("SQLite rolled the transaction back".into());
+                for d in delivers.drain(..) {
+                    d(Err(&e));
+                }
+                in_transaction = false;
+            }
+        }
+        if !in_transaction {
             continue;
         }
-        let delivers: Vec<Deliver> = jobs.into_iter().filter_map(|job| job(c)).collect();
-        let commit = c.batch("commit");
+        let c: &mut dyn Conn = &mut conn;
+        let commit = c.execute("commit", &[]).map(|_| ());
         if commit.is_err() {
-            let _ = c.batch("rollback");
+            let _ = c.execute("rollback", &[]);
         }
         for d in delivers {
             d(commit.as_ref().map(|_| ()));
@@ -133,4 +165,89 @@ fn run_failed(job: Job, cause: &StoreError) {
         }
     }
     let _ = job(&mut Refuse(cause.to_string()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::params;
+    use std::sync::mpsc::{Receiver, channel};
+
+    fn writer() -> (Writer, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!(
+            "comptoir-writer-{}",
+            crate::hex(&crate::random_bytes::<8>())
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let conn = crate::open_sqlite(&dir.join("w.db")).unwrap();
+        conn.0
+            .execute_batch("create table t (id integer primary key)")
+            .unwrap();
+        (Writer::start(conn), dir)
+    }
+
+    /// Queues a write; its answer arrives on the receiver.
+    fn submit(
+        w: &Writer,
+        f: impl FnOnce(&mut dyn Conn) -> Result<(), StoreError> + Send + 'static,
+    ) -> Receiver<Result<(), StoreError>> {
+        let (tx, rx) = channel();
+        w.submit(f, move |r| {
+            let _ = tx.send(r);
+        });
+        rx
+    }
+
+    fn insert(id: i64) -> impl FnOnce(&mut dyn Conn) -> Result<(), StoreError> + Send {
+        move |c| {
+            c.execute("insert into t (id) values ($1)", params![id])
+                .map(|_| ())
+        }
+    }
+
+    #[test]
+    fn a_failed_write_is_undone_alone_and_a_vanished_transaction_fails_only_its_writes() {
+        let (w, dir) = writer();
+        // Hold the writer so that the next writes form one batch.
+        let (go, wait) = channel::<()>();
+        let (started, running) = channel::<()>();
+        let held = submit(&w, move |_| {
+            let _ = started.send(());
+            let _ = wait.recv();
+            Ok(())
+        });
+        running.recv().unwrap();
+        let first = submit(&w, insert(1));
+        let failed = submit(&w, |c| {
+            c.execute("insert into t (id) values (2)", &[])?;
+            Err(StoreError::Invalid("refused".into()))
+        });
+        let second = submit(&w, insert(3));
+        // Ends the batch's transaction under the writer's feet, as SQLite does after some
+        // I/O errors.
+        let vanish = submit(&w, |c| c.batch("rollback"));
+        let third = submit(&w, insert(4));
+        go.send(()).unwrap();
+        assert!(held.recv().unwrap().is_ok());
+        assert!(first.recv().unwrap().is_err(), "rolled back with its batch");
+        assert!(failed.recv().unwrap().is_err());
+        assert!(
+            second.recv().unwrap().is_err(),
+            "rolled back with its batch"
+        );
+        assert!(vanish.recv().unwrap().is_err());
+        assert!(
+            third.recv().unwrap().is_ok(),
+            "written in a new transaction"
+        );
+        let ids = submit(&w, |c| {
+            let rows = c.query("select id from t order by id", &[])?;
+            let ids: Vec<i64> = rows.iter().map(|r| r.i64(0)).collect::<Result<_, _>>()?;
+            assert_eq!(ids, vec![4]);
+            Ok(())
+        });
+        ids.recv().unwrap().unwrap();
+        drop(w);
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

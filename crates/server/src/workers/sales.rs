@@ -313,6 +313,13 @@ fn json_response(body: String, replayed: bool) -> Response {
     res
 }
 
+/// What a write hands back: the answer to send as it is (a replay, or one recorded with
+/// its idempotency key), or the order to shape the answer from after the commit.
+enum Answer {
+    Body(String),
+    Order(Box<comptoir_core::order::OrderView>),
+}
+
 /// Runs a write that answers with an order, under the request's idempotency key: replays
 /// the first answer, refuses a different request with the same key, records the answer.
 async fn idempotent_write(
@@ -341,20 +348,29 @@ async fn idempotent_write(
             if let Some(i) = &idem_w
                 && let Some(first) = sales::check_idempotency(c, shop.id, i, "idempotencyKey")?
             {
-                return Ok((first, true));
+                return Ok((Answer::Body(first), true));
             }
             let order = write(c)?;
+            let Some(i) = &idem_w else {
+                // No answer to remember: shape it after the commit, off the single writer.
+                return Ok::<_, SaleFailure>((Answer::Order(Box::new(order)), false));
+            };
             let body = order
                 .to_json(shop.currency.digits(), &shop.timezone.tz(), &base)
                 .to_string();
-            if let Some(i) = &idem_w {
-                sales::save_idempotency(c, shop.id, i, &body)?;
-            }
-            Ok::<_, SaleFailure>((body, false))
+            sales::save_idempotency(c, shop.id, i, &body)?;
+            Ok::<_, SaleFailure>((Answer::Body(body), false))
         })
         .await;
     match result {
-        Ok((body, replayed)) => Ok(json_response(body, replayed)),
+        Ok((Answer::Body(body), replayed)) => Ok(json_response(body, replayed)),
+        Ok((Answer::Order(order), replayed)) => {
+            let shop = &authed.shop;
+            let body = order
+                .to_json(shop.currency.digits(), &shop.timezone.tz(), &state.base_url)
+                .to_string();
+            Ok(json_response(body, replayed))
+        }
         // Another process recorded this key between our check and our insert: replay it.
         Err(SaleFailure::Store(e)) if e.is_unique_violation() && idem.is_some() => {
             let i = idem.expect("checked");
