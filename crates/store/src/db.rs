@@ -180,24 +180,26 @@ impl dyn Conn + '_ {
 }
 
 /// Rewrites `$1` placeholders into SQLite's numbered `?1` form (outside string literals).
+/// Runs on every statement, so it scans bytes: `$` and `?` are ASCII, the rest is copied.
 pub(crate) fn sqlite_placeholders(sql: &str) -> std::borrow::Cow<'_, str> {
-    if !sql.contains('$') {
+    let b = sql.as_bytes();
+    if !b.contains(&b'$') {
         return std::borrow::Cow::Borrowed(sql);
     }
-    let mut out = String::with_capacity(sql.len());
+    let mut out = Vec::with_capacity(b.len());
     let mut in_str = false;
-    let mut chars = sql.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\'' {
+    for (i, &c) in b.iter().enumerate() {
+        if c == b'\'' {
             in_str = !in_str;
         }
-        if c == '$' && !in_str && chars.peek().is_some_and(char::is_ascii_digit) {
-            out.push('?');
+        if c == b'$' && !in_str && b.get(i + 1).is_some_and(u8::is_ascii_digit) {
+            out.push(b'?');
         } else {
             out.push(c);
         }
     }
-    std::borrow::Cow::Owned(out)
+    // Only an ASCII byte was replaced by another: still UTF-8.
+    std::borrow::Cow::Owned(String::from_utf8(out).unwrap_or_else(|_| sql.to_string()))
 }
 
 pub(crate) struct SqliteConn(pub(crate) rusqlite::Connection);
@@ -270,19 +272,43 @@ impl Conn for SqliteConn {
     }
 }
 
-pub(crate) struct PgConn(Option<postgres::Client>);
+pub(crate) struct PgConn {
+    client: Option<postgres::Client>,
+    /// Statements prepared on this connection, by SQL text: a query then costs one round
+    /// trip instead of two (prepare, execute).
+    statements: std::collections::HashMap<String, postgres::Statement>,
+}
 
 impl PgConn {
     pub(crate) fn new(client: postgres::Client) -> PgConn {
-        PgConn(Some(client))
+        PgConn {
+            client: Some(client),
+            statements: std::collections::HashMap::new(),
+        }
     }
 
     fn client(&mut self) -> &mut postgres::Client {
-        self.0.as_mut().expect("present until dropped")
+        self.client.as_mut().expect("present until dropped")
+    }
+
+    /// The statement for `sql`, prepared once per connection.
+    fn statement(&mut self, sql: &str) -> Result<postgres::Statement, StoreError> {
+        if let Some(st) = self.statements.get(sql) {
+            return Ok(st.clone());
+        }
+        let st = self.client().prepare(sql)?;
+        // Bounded: the application has a fixed set of queries; a runaway caller resets it.
+        if self.statements.len() >= 512 {
+            self.statements.clear();
+        }
+        self.statements.insert(sql.to_string(), st.clone());
+        Ok(st)
     }
 
     pub(crate) fn is_closed(&self) -> bool {
-        self.0.as_ref().is_none_or(postgres::Client::is_closed)
+        self.client
+            .as_ref()
+            .is_none_or(postgres::Client::is_closed)
     }
 }
 
@@ -290,7 +316,7 @@ impl Drop for PgConn {
     /// The sync client closes by blocking on its own runtime, which is forbidden on an
     /// async worker thread: close it on a plain thread when dropped from one.
     fn drop(&mut self) {
-        if let Some(client) = self.0.take()
+        if let Some(client) = self.client.take()
             && tokio::runtime::Handle::try_current().is_ok()
         {
             std::thread::spawn(move || drop(client));
@@ -371,12 +397,14 @@ impl Conn for PgConn {
     }
 
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreError> {
-        Ok(self.client().execute(sql, &pg_params(params))?)
+        let st = self.statement(sql)?;
+        Ok(self.client().execute(&st, &pg_params(params))?)
     }
 
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {
+        let st = self.statement(sql)?;
         self.client()
-            .query(sql, &pg_params(params))?
+            .query(&st, &pg_params(params))?
             .iter()
             .map(pg_row)
             .collect()
@@ -389,7 +417,8 @@ impl Conn for PgConn {
         f: &mut dyn FnMut(Row) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         use postgres::fallible_iterator::FallibleIterator;
-        let mut it = self.client().query_raw(sql, params.iter())?;
+        let st = self.statement(sql)?;
+        let mut it = self.client().query_raw(&st, params.iter())?;
         while let Some(row) = it.next()? {
             f(pg_row(&row)?)?;
         }
