@@ -306,9 +306,7 @@ impl PgConn {
     }
 
     pub(crate) fn is_closed(&self) -> bool {
-        self.client
-            .as_ref()
-            .is_none_or(postgres::Client::is_closed)
+        self.client.as_ref().is_none_or(postgres::Client::is_closed)
     }
 }
 
