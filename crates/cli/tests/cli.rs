@@ -157,113 +157,46 @@ fn export_import_export_round_trips_through_the_cli() {
 
 #[test]
 fn a_malformed_import_exits_2_names_the_place_and_writes_nothing() {
-    for db in TestDb::all() {
-        let shop = shop_id(&create_shop(&db, "S"));
-        let before = ok(&db, &["catalog", "export", "--shop", &shop]);
-
-        let bad_json = temp_file(&db, "bad.json", "{\"items\": [ {\"id\": 1,, } ]}");
-        let o = comptoir(
-            &db,
-            &[
-                "catalog",
-                "import",
-                "--shop",
-                &shop,
-                bad_json.to_str().unwrap(),
-            ],
-        );
-        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-        assert!(stderr(&o).contains("line 1"), "{}", stderr(&o));
-
-        let bad_field = temp_file(
-            &db,
+    // (file name, content, what stderr must say)
+    let cases: &[(&str, &str, &[&str])] = &[
+        ("bad.json", "{\"items\": [ {\"id\": 1,, } ]}", &["line 1"]),
+        (
             "field.json",
             r#"{"departments": [{"id": 1, "name": "D", "vat_rate": 10}],
                 "items": [{"id": 1, "department_id": 1, "name": "A", "price": 1},
                           {"id": 2, "department_id": 1, "name": "B", "price": "1.234"}]}"#,
-        );
-        let o = comptoir(
-            &db,
-            &[
-                "catalog",
-                "import",
-                "--shop",
-                &shop,
-                bad_field.to_str().unwrap(),
-            ],
-        );
-        assert_eq!(o.status.code(), Some(2));
-        assert!(stderr(&o).contains("items[1].price"), "{}", stderr(&o));
-        assert!(stderr(&o).contains("at most 2 decimals"), "{}", stderr(&o));
-
-        let missing_ref = temp_file(
-            &db,
+            &["items[1].price", "at most 2 decimals"],
+        ),
+        (
             "ref.json",
             r#"{"departments": [{"id": 1, "name": "D", "vat_rate": 10}],
                 "items": [{"id": 1, "department_id": 1, "name": "A", "price": 1},
                           {"id": 2, "department_id": 7, "name": "B", "price": 2}]}"#,
-        );
-        let o = comptoir(
-            &db,
-            &[
-                "catalog",
-                "import",
-                "--shop",
-                &shop,
-                missing_ref.to_str().unwrap(),
-            ],
-        );
-        assert_eq!(o.status.code(), Some(2));
-        assert!(
-            stderr(&o).contains("items[1].department_id: department 7 does not exist"),
-            "{}",
-            stderr(&o)
-        );
-
-        let bad_csv = temp_file(
-            &db,
+            &["items[1].department_id: department 7 does not exist"],
+        ),
+        (
             "bad.csv",
             "id,department_id,name,price\n,1,Good,1.00\n,1,Bad,abc\n",
-        );
-        let o = comptoir(
-            &db,
-            &[
-                "catalog",
-                "import",
-                "--shop",
-                &shop,
-                bad_csv.to_str().unwrap(),
-            ],
-        );
-        assert_eq!(o.status.code(), Some(2));
-        assert!(
-            stderr(&o).contains("line 3, column price"),
-            "{}",
-            stderr(&o)
-        );
-
-        let dangling_csv = temp_file(
-            &db,
+            &["line 3, column price"],
+        ),
+        (
             "dangling.csv",
             "id,department_id,name,price\n,99999,Lost,1.00\n",
-        );
-        let o = comptoir(
-            &db,
-            &[
-                "catalog",
-                "import",
-                "--shop",
-                &shop,
-                dangling_csv.to_str().unwrap(),
-            ],
-        );
-        assert_eq!(o.status.code(), Some(2));
-        assert!(
-            stderr(&o).contains("line 2, column department_id: department 99999 does not exist"),
-            "{}",
-            stderr(&o)
-        );
-
+            &["line 2, column department_id: department 99999 does not exist"],
+        ),
+    ];
+    for db in TestDb::all() {
+        let shop = shop_id(&create_shop(&db, "S"));
+        let before = ok(&db, &["catalog", "export", "--shop", &shop]);
+        for (name, content, expected) in cases {
+            let file = temp_file(&db, name, content);
+            let args = ["catalog", "import", "--shop", &shop, file.to_str().unwrap()];
+            let o = comptoir(&db, &args);
+            assert_eq!(o.status.code(), Some(2), "{name}: {}", stderr(&o));
+            for e in *expected {
+                assert!(stderr(&o).contains(e), "{name}: {}", stderr(&o));
+            }
+        }
         let after = ok(&db, &["catalog", "export", "--shop", &shop]);
         assert_eq!(
             before, after,
