@@ -239,29 +239,13 @@ fn setup(bin: &std::path::Path, db: &str, catalog: &std::path::Path) -> Result<S
     })
 }
 
-/// Percent-encodes a form value (`[]` included, as browsers and PHP clients send it).
-fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 fn get_request(host: &str, path: &str) -> Vec<u8> {
     format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n").into_bytes()
 }
 
 fn post_form_request(host: &str, path: &str, form: &[(&str, String)]) -> Vec<u8> {
-    let body = form
-        .iter()
-        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-        .collect::<Vec<_>>()
-        .join("&");
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let body = comptoir_testkit::encode_form(&pairs);
     format!(
         "POST {path} HTTP/1.1\r\nHost: {host}\r\n\
          Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
