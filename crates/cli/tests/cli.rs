@@ -484,3 +484,54 @@ fn a_csv_update_with_fewer_columns_keeps_the_other_fields() {
     );
     assert!(mug.ends_with(",24.000"), "the stock was kept: {mug}");
 }
+
+#[test]
+fn logs_are_json_lines_with_a_request_id_and_never_show_a_key_or_password() {
+    let db = TestDb::sqlite();
+    let mut child = Command::new(BIN)
+        .args([
+            "--db",
+            &db.url,
+            "--log-format",
+            "json",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_string();
+    let (status, _) = http_get(&format!(
+        "{base}/healthz?key=cpt_deadbeef_0123456789abcdef0123456789abcdef&password=hunter2"
+    ));
+    assert_eq!(status, 200);
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let logs = String::from_utf8_lossy(&out.stderr);
+    assert!(!logs.contains("0123456789abcdef"), "{logs}");
+    assert!(!logs.contains("hunter2"), "{logs}");
+    let request: Value = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["message"] == "request done")
+        .unwrap_or_else(|| panic!("no JSON request line in {logs}"));
+    assert_eq!(request["query"], "key=***&password=***");
+    assert_eq!(request["span"]["route"], "/healthz");
+    assert_eq!(
+        request["span"]["request_id"].as_str().map(str::len),
+        Some(16)
+    );
+}
