@@ -277,6 +277,9 @@ pub(crate) struct PgConn {
     /// Statements prepared on this connection, by SQL text: a query then costs one round
     /// trip instead of two (prepare, execute).
     statements: std::collections::HashMap<String, postgres::Statement>,
+    /// Set when an error showed the connection is gone, even before the client knows it
+    /// (the server's "terminating connection" error arrives before the socket closes).
+    broken: bool,
 }
 
 impl PgConn {
@@ -284,7 +287,21 @@ impl PgConn {
         PgConn {
             client: Some(client),
             statements: std::collections::HashMap::new(),
+            broken: false,
         }
+    }
+
+    /// Notes whether `e` means the connection cannot be used again, and passes it on.
+    fn note(&mut self, e: postgres::Error) -> StoreError {
+        // Class 08: connection exception; 57P0x: the server is ending the session. An
+        // error that is no SQL error at all is the socket's or the protocol's.
+        let session_over = e
+            .code()
+            .is_some_and(|c| c.code().starts_with("08") || c.code().starts_with("57P"));
+        if e.is_closed() || session_over || e.as_db_error().is_none() {
+            self.broken = true;
+        }
+        StoreError::Postgres(e)
     }
 
     fn client(&mut self) -> &mut postgres::Client {
@@ -296,7 +313,7 @@ impl PgConn {
         if let Some(st) = self.statements.get(sql) {
             return Ok(st.clone());
         }
-        let st = self.client().prepare(sql)?;
+        let st = self.client().prepare(sql).map_err(|e| self.note(e))?;
         // Bounded: the application has a fixed set of queries; a runaway caller resets it.
         if self.statements.len() >= 512 {
             self.statements.clear();
@@ -306,7 +323,7 @@ impl PgConn {
     }
 
     pub(crate) fn is_closed(&self) -> bool {
-        self.client.as_ref().is_none_or(postgres::Client::is_closed)
+        self.broken || self.client.as_ref().is_none_or(postgres::Client::is_closed)
     }
 }
 
@@ -396,16 +413,14 @@ impl Conn for PgConn {
 
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreError> {
         let st = self.statement(sql)?;
-        Ok(self.client().execute(&st, &pg_params(params))?)
+        let r = self.client().execute(&st, &pg_params(params));
+        r.map_err(|e| self.note(e))
     }
 
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {
         let st = self.statement(sql)?;
-        self.client()
-            .query(&st, &pg_params(params))?
-            .iter()
-            .map(pg_row)
-            .collect()
+        let r = self.client().query(&st, &pg_params(params));
+        r.map_err(|e| self.note(e))?.iter().map(pg_row).collect()
     }
 
     fn query_each(
@@ -416,15 +431,30 @@ impl Conn for PgConn {
     ) -> Result<(), StoreError> {
         use postgres::fallible_iterator::FallibleIterator;
         let st = self.statement(sql)?;
-        let mut it = self.client().query_raw(&st, params.iter())?;
-        while let Some(row) = it.next()? {
-            f(pg_row(&row)?)?;
-        }
-        Ok(())
+        // The callback's own error stops the rows; a database error marks the connection.
+        let mut stopped = None;
+        let result = match self.client().query_raw(&st, params.iter()) {
+            Err(e) => Err(e),
+            Ok(mut it) => loop {
+                match it.next() {
+                    Ok(Some(row)) => {
+                        if let Err(e) = pg_row(&row).and_then(&mut *f) {
+                            stopped = Some(e);
+                            break Ok(());
+                        }
+                    }
+                    Ok(None) => break Ok(()),
+                    Err(e) => break Err(e),
+                }
+            },
+        };
+        result.map_err(|e| self.note(e))?;
+        stopped.map_or(Ok(()), Err)
     }
 
     fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
-        Ok(self.client().batch_execute(sql)?)
+        let r = self.client().batch_execute(sql);
+        r.map_err(|e| self.note(e))
     }
 }
 
