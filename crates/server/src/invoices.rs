@@ -206,15 +206,20 @@ pub fn invoice_model(o: &OrderView, shop: &Shop, client: Option<&Client>) -> Inv
     }
 }
 
-/// The billed client: their name (or e-mail, or number), then address and identifiers.
-fn client_block(k: &Client) -> ClientBlock {
-    let full_name = [k.first_name.as_deref(), k.last_name.as_deref()]
-        .into_iter()
+/// The parts that are present and not blank, trimmed, joined by spaces.
+fn join_present(parts: &[Option<&str>]) -> String {
+    parts
+        .iter()
         .flatten()
-        .map(str::trim)
+        .map(|s| s.trim())
         .filter(|s| !s.is_empty())
         .collect::<Vec<_>>()
-        .join(" ");
+        .join(" ")
+}
+
+/// The billed client: their name (or e-mail, or number), then address and identifiers.
+fn client_block(k: &Client) -> ClientBlock {
+    let full_name = join_present(&[k.first_name.as_deref(), k.last_name.as_deref()]);
     let name = if !full_name.is_empty() {
         full_name
     } else if let Some(e) = k.email.as_deref().filter(|e| !e.is_empty()) {
@@ -230,13 +235,7 @@ fn client_block(k: &Client) -> ClientBlock {
     };
     push(k.address1.clone());
     push(k.address2.clone());
-    let city = [k.postcode.as_deref(), k.city.as_deref()]
-        .into_iter()
-        .flatten()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ");
+    let city = join_present(&[k.postcode.as_deref(), k.city.as_deref()]);
     push(Some(city));
     push(k.country.as_ref().map(|c| c.as_str().to_string()));
     push(k.vat_number.as_ref().map(|v| format!("VAT {v}")));

@@ -1,25 +1,17 @@
 //! `GET /invoices/{token}.pdf`: the link a sale answers with serves its invoice (a quote
 //! for a pending order, a credit note for a refund) without a key; other tokens are 404.
 
-use comptoir_core::model::{Country, Licence};
-use comptoir_store::shops::{self, CreatedShop};
+use comptoir_core::model::Licence;
+use comptoir_store::shops::CreatedShop;
 use comptoir_store::{StoreError, params};
 use comptoir_testkit::{TestApp, TestDb, require};
 use serde_json::Value;
 
-const DEMO: &str = include_str!("../../../data/demo-shop.json");
-
 /// A shop with the demo catalog; returns it with the ids of Espresso and Croissant.
 async fn demo_shop(app: &TestApp, name: &str) -> (CreatedShop, i64, i64) {
     let shop = app.create_shop(name, Licence::Extended).await;
-    let cat =
-        comptoir_core::catalog::parse_document(DEMO, 2, &shops::default_vat_rates(Country::FR))
-            .expect("the demo catalog parses");
     let shop_id = shop.shop_id;
-    app.store
-        .write(move |c| comptoir_store::catalog::import(c, shop_id, &cat))
-        .await
-        .expect("import");
+    comptoir_testkit::import_demo(&app.store, shop_id).await;
     let espresso = id_of(
         app,
         "select id from items where shop_id = $1 and name = $2",

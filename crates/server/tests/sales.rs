@@ -12,8 +12,6 @@ use comptoir_testkit::{TestApp, TestDb, encode_form};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 
-const DEMO: &str = include_str!("../../../data/demo-shop.json");
-
 /// A shop with the demo catalog, and the ids of its rows by name.
 struct Shop {
     id: i64,
@@ -62,11 +60,7 @@ impl Shop {
 async fn demo_shop(app: &TestApp, name: &str) -> Shop {
     let created = app.create_shop(name, Licence::Extended).await;
     let shop_id = created.shop_id;
-    let cat = comptoir_core::catalog::parse_document(DEMO, 2, &[]).expect("the demo parses");
-    app.store
-        .write(move |c| comptoir_store::catalog::import(c, shop_id, &cat))
-        .await
-        .expect("import the demo catalog");
+    comptoir_testkit::import_demo(&app.store, shop_id).await;
     let ids = app
         .store
         .read(move |c| {

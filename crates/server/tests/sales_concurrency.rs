@@ -10,8 +10,6 @@ use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-const DEMO: &str = include_str!("../../../data/demo-shop.json");
-
 /// A shop with the demo catalog and the few ids these tests use.
 #[derive(Clone)]
 struct Shop {
@@ -24,11 +22,7 @@ struct Shop {
 async fn demo_shop(app: &TestApp, name: &str) -> Shop {
     let created = app.create_shop(name, Licence::Extended).await;
     let shop_id = created.shop_id;
-    let cat = comptoir_core::catalog::parse_document(DEMO, 2, &[]).expect("the demo parses");
-    app.store
-        .write(move |c| comptoir_store::catalog::import(c, shop_id, &cat))
-        .await
-        .expect("import the demo catalog");
+    comptoir_testkit::import_demo(&app.store, shop_id).await;
     let (cash, items) = app
         .store
         .read(move |c| {

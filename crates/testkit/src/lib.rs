@@ -338,3 +338,16 @@ pub fn recompute_chain(c: &mut dyn Conn, shop_id: i64) -> Result<Vec<String>, St
     }
     Ok(problems)
 }
+
+/// The demo catalog, `data/demo-shop.json`.
+pub const DEMO_CATALOG: &str = include_str!("../../../data/demo-shop.json");
+
+/// Imports the demo catalog into shop `shop_id` (a French EUR shop), in one transaction.
+pub async fn import_demo(store: &Store, shop_id: i64) {
+    let cat = comptoir_core::catalog::parse_document(DEMO_CATALOG, 2, &[])
+        .expect("the demo catalog parses");
+    store
+        .write(move |c| comptoir_store::catalog::import(c, shop_id, &cat))
+        .await
+        .expect("import the demo catalog");
+}
