@@ -4,6 +4,7 @@
 pub mod catalog;
 pub mod form;
 pub mod items_list;
+mod json_text;
 pub mod model;
 pub mod money;
 pub mod order;

@@ -1,13 +1,16 @@
 //! A recorded order as the web services show it, and its JSON answer (spec: "An order in
 //! JSON"). Times are RFC 3339 in the shop's time zone; money has the currency's digits.
 
-use crate::catalog::{exact_number, money_json, rate_json};
+use crate::json_text::{
+    push_bool, push_escaped, push_i64, push_money, push_opt_i64, push_opt_str, push_quantity,
+    push_rate, push_str, push_u64,
+};
 use crate::money::Money;
 use crate::quantity::Quantity;
 use crate::sale::{SaleStatus, vat_breakdown};
 use crate::seal::{OrderEntry, SealedLine, SealedVat};
 use crate::vat::VatRate;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// One line of a recorded order.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -142,11 +145,241 @@ impl OrderView {
         format!("{base_url}/invoices/{}.pdf", self.invoice_token)
     }
 
-    /// The order in JSON (getOrder.php, and the extensions' answers).
+    /// The order in JSON (getOrder.php, and the extensions' answers), as a value for
+    /// callers that edit it (order lists). It is [`OrderView::to_json_string`] read back,
+    /// so the two never disagree; numbers keep their exact text (`1.80`).
     pub fn to_json(&self, digits: u8, tz: &jiff::tz::TimeZone, base_url: &str) -> Value {
+        match serde_json::from_str(&self.to_json_string(digits, tz, base_url)) {
+            Ok(v) => v,
+            // Unreachable: the text is valid JSON (the tests read it back for every shape).
+            Err(_) => Value::Null,
+        }
+    }
+
+    /// The order in JSON as text: the same bytes as `self.to_json(..).to_string()` (keys
+    /// in byte order, so `PDFinvoice`, `VAT`, `VATs` first), written in one pass for the
+    /// answer to every sale.
+    pub fn to_json_string(&self, digits: u8, tz: &jiff::tz::TimeZone, base_url: &str) -> String {
+        let vats = self.vats();
+        let per_line: usize = self
+            .lines
+            .iter()
+            .map(|l| 224 + l.title.len() + 21 * l.variations.len())
+            .sum();
+        let per_payment: usize = self.payments.iter().map(|p| 128 + p.name.len()).sum();
+        let mut out = String::with_capacity(
+            768 + per_line
+                + per_payment
+                + 112 * vats.len()
+                + base_url.len()
+                + self.invoice_token.len()
+                + self.public_comment.len()
+                + self.private_comment.len()
+                + self.pager_num.as_ref().map_or(0, String::len)
+                + self.seal.as_ref().map_or(0, String::len),
+        );
+        let o = &mut out;
+        let m = |o: &mut String, x: Money| push_money(o, x.minor(), digits);
+        let t = |o: &mut String, micros: i64| {
+            o.push('"');
+            write_rfc3339(o, micros, tz);
+            o.push('"');
+        };
+        let ot = |o: &mut String, micros: Option<i64>| match micros {
+            Some(at) => t(o, at),
+            None => o.push_str("null"),
+        };
+        // The link of `invoice_url`, escaped piece by piece.
+        o.push_str("{\"PDFinvoice\":\"");
+        push_escaped(o, base_url);
+        o.push_str("/invoices/");
+        push_escaped(o, &self.invoice_token);
+        o.push_str(".pdf\",\"VAT\":");
+        m(o, self.vat);
+        o.push_str(",\"VATs\":[");
+        for (i, v) in vats.iter().enumerate() {
+            if i > 0 {
+                o.push(',');
+            }
+            o.push_str("{\"amount\":");
+            m(o, v.amount);
+            o.push_str(",\"base\":");
+            m(o, v.base);
+            o.push_str(",\"rate\":");
+            push_rate(o, v.rate);
+            o.push_str(",\"total\":");
+            m(o, v.total);
+            o.push('}');
+        }
+        o.push_str("],\"cashBoxID\":");
+        push_i64(o, self.cash_box_id);
+        o.push_str(",\"change\":");
+        m(o, self.change);
+        o.push_str(",\"clientID\":");
+        push_opt_i64(o, self.client_id);
+        o.push_str(",\"covers\":");
+        push_opt_i64(o, self.covers);
+        o.push_str(",\"createdAt\":");
+        t(o, self.created_at);
+        o.push_str(",\"deliveryMethod\":");
+        push_i64(o, self.delivery_method);
+        o.push_str(",\"isRefund\":");
+        push_bool(o, self.is_refund);
+        o.push_str(",\"items\":[");
+        for (i, l) in self.lines.iter().enumerate() {
+            if i > 0 {
+                o.push(',');
+            }
+            o.push_str("{\"departmentID\":");
+            push_opt_i64(o, l.department_id);
+            o.push_str(",\"itemID\":");
+            push_opt_i64(o, l.item_id);
+            o.push_str(",\"quantity\":");
+            push_quantity(o, l.quantity);
+            o.push_str(",\"title\":");
+            push_str(o, &l.title);
+            o.push_str(",\"total\":");
+            m(o, l.total);
+            o.push_str(",\"unitPrice\":");
+            m(o, l.unit_price);
+            o.push_str(",\"variations\":[");
+            for (j, id) in l.variations.iter().enumerate() {
+                if j > 0 {
+                    o.push(',');
+                }
+                push_i64(o, *id);
+            }
+            o.push_str("],\"vatRate\":");
+            push_rate(o, l.vat_rate);
+            o.push('}');
+        }
+        o.push_str("],\"orderID\":");
+        push_opt_i64(o, self.number);
+        o.push_str(",\"orderInternalID\":");
+        push_i64(o, self.id);
+        o.push_str(",\"pagerNum\":");
+        push_opt_str(o, self.pager_num.as_deref());
+        o.push_str(",\"paid\":");
+        m(o, self.paid);
+        o.push_str(",\"payments\":[");
+        for (i, p) in self.payments.iter().enumerate() {
+            if i > 0 {
+                o.push(',');
+            }
+            o.push_str("{\"amount\":");
+            m(o, p.amount);
+            o.push_str(",\"at\":");
+            t(o, p.at);
+            o.push_str(",\"name\":");
+            push_str(o, &p.name);
+            o.push_str(",\"paymentMethodID\":");
+            push_i64(o, p.payment_method_id);
+            o.push('}');
+        }
+        o.push_str("],\"price\":");
+        m(o, self.total);
+        o.push_str(",\"privateComment\":");
+        push_str(o, &self.private_comment);
+        o.push_str(",\"publicComment\":");
+        push_str(o, &self.public_comment);
+        o.push_str(",\"refundOf\":");
+        push_opt_i64(o, self.refund_of);
+        o.push_str(",\"result\":\"OK\",\"seal\":");
+        push_opt_str(o, self.seal.as_deref());
+        o.push_str(",\"status\":");
+        push_str(o, self.status.as_str());
+        o.push_str(",\"tableID\":");
+        push_opt_i64(o, self.table_id);
+        o.push_str(",\"terminatedAt\":");
+        ot(o, self.terminated_at);
+        o.push_str(",\"userID\":");
+        push_i64(o, self.user_id);
+        o.push_str(",\"validatedAt\":");
+        ot(o, self.validated_at);
+        o.push_str(",\"valueDate\":");
+        t(o, self.value_date);
+        o.push('}');
+        out
+    }
+}
+
+/// Microseconds since the epoch as RFC 3339 in `tz`, to the second
+/// (`2026-11-28T18:30:00+01:00`); empty outside the range of jiff's timestamps.
+pub fn rfc3339(micros: i64, tz: &jiff::tz::TimeZone) -> String {
+    let mut s = String::with_capacity(32);
+    write_rfc3339(&mut s, micros, tz);
+    s
+}
+
+/// Appends what [`rfc3339`] returns: jiff's `%Y-%m-%dT%H:%M:%S%:z`, written without
+/// cloning the time zone or reading a format. As jiff pads them, a year has four
+/// characters counting its sign (`0044`, `-044`, `-9999`), and an offset shows seconds
+/// only when it has some (`+00:09:21`, the local mean time of old Paris dates).
+fn write_rfc3339(out: &mut String, micros: i64, tz: &jiff::tz::TimeZone) {
+    let Ok(ts) = jiff::Timestamp::from_microsecond(micros) else {
+        return;
+    };
+    let offset = tz.to_offset(ts);
+    let dt = offset.to_datetime(ts);
+    // Years are within -9999..=9999.
+    let year = dt.year();
+    let y = year.unsigned_abs();
+    if year < 0 {
+        out.push('-');
+        if y < 100 {
+            out.push('0');
+        }
+        if y < 10 {
+            out.push('0');
+        }
+        push_u64(out, u64::from(y));
+    } else {
+        push_two(out, y / 100);
+        push_two(out, y % 100);
+    }
+    out.push('-');
+    push_two(out, dt.month().unsigned_abs().into());
+    out.push('-');
+    push_two(out, dt.day().unsigned_abs().into());
+    out.push('T');
+    push_two(out, dt.hour().unsigned_abs().into());
+    out.push(':');
+    push_two(out, dt.minute().unsigned_abs().into());
+    out.push(':');
+    push_two(out, dt.second().unsigned_abs().into());
+    let seconds = offset.seconds();
+    out.push(if seconds < 0 { '-' } else { '+' });
+    // Offsets stay within ±25:59:59: every part has two digits.
+    let total = seconds.unsigned_abs();
+    push_two(out, (total / 3600 % 100) as u16);
+    out.push(':');
+    push_two(out, (total / 60 % 60) as u16);
+    if !total.is_multiple_of(60) {
+        out.push(':');
+        push_two(out, (total % 60) as u16);
+    }
+}
+
+/// The last two digits of `n`, zero-padded.
+fn push_two(out: &mut String, n: u16) {
+    out.push(char::from(b'0' + (n / 10 % 10) as u8));
+    out.push(char::from(b'0' + (n % 10) as u8));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{exact_number, money_json, rate_json};
+    use jiff::tz::{Offset, TimeZone};
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    // The answer before it was written by hand: a serde_json Value tree. Kept as the
+    // oracle the text of `to_json_string` must equal, byte for byte.
+    fn oracle_to_json(o: &OrderView, digits: u8, tz: &TimeZone, base_url: &str) -> Value {
         let m = |x: Money| money_json(x, digits);
-        let t = |micros: i64| Value::String(rfc3339(micros, tz));
-        let vats: Vec<Value> = self
+        let t = |micros: i64| Value::String(oracle_rfc3339(micros, tz));
+        let vats: Vec<Value> = o
             .vats()
             .iter()
             .map(|v| {
@@ -154,7 +387,7 @@ impl OrderView {
                        "total": m(v.total)})
             })
             .collect();
-        let items: Vec<Value> = self
+        let items: Vec<Value> = o
             .lines
             .iter()
             .map(|l| {
@@ -166,7 +399,7 @@ impl OrderView {
                 })
             })
             .collect();
-        let payments: Vec<Value> = self
+        let payments: Vec<Value> = o
             .payments
             .iter()
             .map(|p| {
@@ -176,51 +409,377 @@ impl OrderView {
             .collect();
         json!({
             "result": "OK",
-            "orderInternalID": self.id,
-            "orderID": self.number,
-            "status": self.status.as_str(),
-            "isRefund": self.is_refund,
-            "refundOf": self.refund_of,
-            "createdAt": t(self.created_at),
-            "validatedAt": self.validated_at.map(t),
-            "terminatedAt": self.terminated_at.map(t),
-            "valueDate": t(self.value_date),
-            "userID": self.user_id,
-            "cashBoxID": self.cash_box_id,
-            "clientID": self.client_id,
-            "deliveryMethod": self.delivery_method,
-            "tableID": self.table_id,
-            "covers": self.covers,
-            "pagerNum": self.pager_num,
-            "publicComment": self.public_comment,
-            "privateComment": self.private_comment,
-            "price": m(self.total),
-            "VAT": m(self.vat),
+            "orderInternalID": o.id,
+            "orderID": o.number,
+            "status": o.status.as_str(),
+            "isRefund": o.is_refund,
+            "refundOf": o.refund_of,
+            "createdAt": t(o.created_at),
+            "validatedAt": o.validated_at.map(t),
+            "terminatedAt": o.terminated_at.map(t),
+            "valueDate": t(o.value_date),
+            "userID": o.user_id,
+            "cashBoxID": o.cash_box_id,
+            "clientID": o.client_id,
+            "deliveryMethod": o.delivery_method,
+            "tableID": o.table_id,
+            "covers": o.covers,
+            "pagerNum": o.pager_num,
+            "publicComment": o.public_comment,
+            "privateComment": o.private_comment,
+            "price": m(o.total),
+            "VAT": m(o.vat),
             "VATs": vats,
             "items": items,
             "payments": payments,
-            "paid": m(self.paid),
-            "change": m(self.change),
-            "seal": self.seal,
-            "PDFinvoice": self.invoice_url(base_url),
+            "paid": m(o.paid),
+            "change": m(o.change),
+            "seal": o.seal,
+            "PDFinvoice": o.invoice_url(base_url),
         })
     }
-}
 
-/// Microseconds since the epoch as RFC 3339 in `tz`, to the second (`2026-11-28T18:30:00+01:00`).
-pub fn rfc3339(micros: i64, tz: &jiff::tz::TimeZone) -> String {
-    match jiff::Timestamp::from_microsecond(micros) {
-        Ok(ts) => ts
-            .to_zoned(tz.clone())
-            .strftime("%Y-%m-%dT%H:%M:%S%:z")
-            .to_string(),
-        Err(_) => String::new(),
+    // The former `rfc3339`, through jiff's strftime.
+    fn oracle_rfc3339(micros: i64, tz: &TimeZone) -> String {
+        match jiff::Timestamp::from_microsecond(micros) {
+            Ok(ts) => ts
+                .to_zoned(tz.clone())
+                .strftime("%Y-%m-%dT%H:%M:%S%:z")
+                .to_string(),
+            Err(_) => String::new(),
+        }
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+    // jiff::Timestamp::MIN and MAX in microseconds (checked by a test below).
+    const MIN_MICROS: i64 = -377_705_023_201_000_000;
+    const MAX_MICROS: i64 = 253_402_207_200_999_999;
+
+    fn zones() -> Vec<TimeZone> {
+        let mut zones: Vec<TimeZone> = ["Europe/Paris", "UTC", "America/New_York", "Asia/Kolkata"]
+            .into_iter()
+            .map(|name| TimeZone::get(name).unwrap())
+            .collect();
+        // The extreme offsets jiff allows, with seconds.
+        for secs in [93_599, -93_599, -(5 * 3600 + 30 * 60), 561] {
+            zones.push(TimeZone::fixed(Offset::from_seconds(secs).unwrap()));
+        }
+        zones
+    }
+
+    fn zone() -> impl Strategy<Value = TimeZone> {
+        proptest::sample::select(zones())
+    }
+
+    /// Microseconds: ordinary dates, anywhere in jiff's range, and just outside it.
+    fn micros() -> impl Strategy<Value = i64> {
+        prop_oneof![
+            4 => 1_500_000_000_000_000i64..2_100_000_000_000_000,
+            4 => MIN_MICROS..=MAX_MICROS,
+            1 => prop_oneof![
+                Just(MIN_MICROS),
+                Just(MAX_MICROS),
+                Just(MIN_MICROS - 1),
+                Just(MAX_MICROS + 1),
+                Just(0),
+                Just(-1),
+                Just(i64::MIN),
+                Just(i64::MAX),
+            ],
+            1 => any::<i64>(),
+        ]
+    }
+
+    fn int() -> impl Strategy<Value = i64> {
+        prop_oneof![
+            any::<i64>(),
+            -10_000i64..10_000,
+            Just(i64::MIN),
+            Just(i64::MAX)
+        ]
+    }
+
+    fn money() -> impl Strategy<Value = Money> {
+        prop_oneof![
+            -10_000_000i64..10_000_000,
+            any::<i64>(),
+            Just(0i64),
+            Just(-5i64),
+        ]
+        .prop_map(Money::from_minor)
+    }
+
+    /// Texts with the characters that need escaping, and any string at all.
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            r#"[a-zA-Z0-9 "\\\x00-\x1f\x7fé€🥐\u{2028}]{0,24}"#,
+            any::<String>(),
+        ]
+    }
+
+    fn line() -> impl Strategy<Value = LineView> {
+        (
+            (
+                int(),
+                proptest::option::of(int()),
+                proptest::option::of(int()),
+            ),
+            text(),
+            prop_oneof![-100_000_000i64..=100_000_000, Just(1), Just(-1), Just(1000)],
+            (money(), money(), 0i64..10_000),
+            proptest::collection::vec(int(), 0..4),
+        )
+            .prop_map(
+                |(
+                    (line_no, item_id, department_id),
+                    title,
+                    q,
+                    (unit_price, total, r),
+                    variations,
+                )| {
+                    LineView {
+                        line_no,
+                        item_id,
+                        department_id,
+                        title,
+                        quantity: Quantity::from_thousandths(q).unwrap_or(Quantity::ONE),
+                        unit_price,
+                        total,
+                        vat_rate: VatRate::from_hundredths(r).unwrap(),
+                        variations,
+                    }
+                },
+            )
+    }
+
+    fn payment() -> impl Strategy<Value = PaymentView> {
+        (int(), int(), text(), money(), micros()).prop_map(
+            |(id, payment_method_id, name, amount, at)| PaymentView {
+                id,
+                payment_method_id,
+                name,
+                amount,
+                at,
+            },
+        )
+    }
+
+    fn order_view() -> impl Strategy<Value = OrderView> {
+        (
+            (int(), int(), proptest::option::of(int())),
+            (
+                prop_oneof![
+                    Just(SaleStatus::Pending),
+                    Just(SaleStatus::Validated),
+                    Just(SaleStatus::Terminated),
+                ],
+                any::<bool>(),
+                proptest::option::of(int()),
+            ),
+            (
+                micros(),
+                proptest::option::of(micros()),
+                proptest::option::of(micros()),
+                micros(),
+            ),
+            (int(), int(), proptest::option::of(int()), int()),
+            (
+                proptest::option::of(int()),
+                proptest::option::of(int()),
+                proptest::option::of(text()),
+            ),
+            (text(), text()),
+            (money(), money(), money(), money()),
+            (text(), proptest::option::of("[0-9a-f]{64}")),
+            proptest::collection::vec(line(), 0..5),
+            proptest::collection::vec(payment(), 0..4),
+        )
+            .prop_map(
+                |(
+                    (shop_id, id, number),
+                    (status, is_refund, refund_of),
+                    (created_at, validated_at, terminated_at, value_date),
+                    (user_id, cash_box_id, client_id, delivery_method),
+                    (table_id, covers, pager_num),
+                    (public_comment, private_comment),
+                    (total, vat, paid, change),
+                    (invoice_token, seal),
+                    lines,
+                    payments,
+                )| OrderView {
+                    shop_id,
+                    id,
+                    number,
+                    status,
+                    is_refund,
+                    refund_of,
+                    created_at,
+                    validated_at,
+                    terminated_at,
+                    value_date,
+                    user_id,
+                    cash_box_id,
+                    client_id,
+                    delivery_method,
+                    table_id,
+                    covers,
+                    pager_num,
+                    public_comment,
+                    private_comment,
+                    total,
+                    vat,
+                    paid,
+                    change,
+                    invoice_token,
+                    seal,
+                    lines,
+                    payments,
+                },
+            )
+    }
+
+    fn base_url() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("https://pos.example".to_string()),
+            Just(String::new()),
+            text(),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        #[test]
+        fn the_json_text_equals_the_value_encoding(
+            o in order_view(),
+            digits in prop_oneof![Just(0u8), Just(2u8), Just(3u8)],
+            tz in zone(),
+            base in base_url(),
+        ) {
+            let text = o.to_json_string(digits, &tz, &base);
+            let oracle = oracle_to_json(&o, digits, &tz, &base);
+            prop_assert_eq!(&text, &oracle.to_string());
+            // The value callers edit is the same value, and prints the same text.
+            let value = o.to_json(digits, &tz, &base);
+            prop_assert_eq!(&value, &oracle);
+            prop_assert_eq!(value.to_string(), text);
+        }
+
+        #[test]
+        fn times_print_as_jiff_strftime_did(at in micros(), tz in zone()) {
+            prop_assert_eq!(rfc3339(at, &tz), oracle_rfc3339(at, &tz));
+        }
+    }
+
+    #[test]
+    fn times_at_the_ends_of_jiffs_range_print_as_strftime_did() {
+        assert_eq!(MIN_MICROS, jiff::Timestamp::MIN.as_microsecond());
+        assert_eq!(MAX_MICROS, jiff::Timestamp::MAX.as_microsecond());
+        let far = [
+            MIN_MICROS,
+            MIN_MICROS + 1,
+            MAX_MICROS,
+            MAX_MICROS - 1,
+            -62_135_596_800_000_000, // 0001-01-01T00:00:00Z
+            -62_135_596_800_000_001, // the last microsecond of year 0
+            -62_167_219_200_000_000, // 0000-01-01T00:00:00Z
+            -62_198_755_200_000_000, // a day in year -1
+            -65_000_000_000_000_000, // year -90
+            -2_000_000_000_000_000,  // 1906: Paris on local mean time, +00:09:21
+            -1,
+            0,
+            1,
+        ];
+        for tz in zones() {
+            for at in far {
+                assert_eq!(rfc3339(at, &tz), oracle_rfc3339(at, &tz), "{at} in {tz:?}");
+            }
+            assert_eq!(rfc3339(MIN_MICROS - 1, &tz), "");
+            assert_eq!(rfc3339(MAX_MICROS + 1, &tz), "");
+        }
+        let paris = TimeZone::get("Europe/Paris").unwrap();
+        assert_eq!(
+            rfc3339(-2_000_000_000_000_000, &paris),
+            "1906-08-16T20:36:01+00:09:21"
+        );
+        assert_eq!(
+            rfc3339(MIN_MICROS, &TimeZone::UTC),
+            "-9999-01-02T01:59:59+00:00"
+        );
+    }
+
+    #[test]
+    fn an_order_answer_has_its_exact_text() {
+        let tz = TimeZone::get("Europe/Paris").unwrap();
+        let o = OrderView {
+            shop_id: 1,
+            id: 7,
+            number: Some(1),
+            status: SaleStatus::Terminated,
+            is_refund: false,
+            refund_of: None,
+            created_at: 1_795_887_000_000_000,
+            validated_at: Some(1_795_887_000_000_000),
+            terminated_at: None,
+            value_date: 1_795_887_000_000_000,
+            user_id: 3,
+            cash_box_id: 1,
+            client_id: None,
+            delivery_method: 4,
+            table_id: Some(12),
+            covers: None,
+            pager_num: None,
+            public_comment: "Merci \"beaucoup\"\n".into(),
+            private_comment: String::new(),
+            total: Money::from_minor(2940),
+            vat: Money::from_minor(490),
+            paid: Money::from_minor(3000),
+            change: Money::from_minor(60),
+            invoice_token: "tok".into(),
+            seal: None,
+            lines: vec![LineView {
+                line_no: 1,
+                item_id: Some(12),
+                department_id: None,
+                title: "Crème brûlée".into(),
+                quantity: Quantity::from_thousandths(350).unwrap(),
+                unit_price: Money::from_minor(8400),
+                total: Money::from_minor(2940),
+                vat_rate: VatRate::from_hundredths(2000).unwrap(),
+                variations: vec![3, 8],
+            }],
+            payments: vec![PaymentView {
+                id: 9,
+                payment_method_id: 1,
+                name: "Cash".into(),
+                amount: Money::from_minor(3000),
+                at: 1_795_887_000_000_000,
+            }],
+        };
+        let expected = concat!(
+            r#"{"PDFinvoice":"https://pos.example/invoices/tok.pdf","VAT":4.90,"#,
+            r#""VATs":[{"amount":4.90,"base":24.50,"rate":20.0,"total":29.40}],"#,
+            r#""cashBoxID":1,"change":0.60,"clientID":null,"covers":null,"#,
+            r#""createdAt":"2026-11-28T18:30:00+01:00","deliveryMethod":4,"isRefund":false,"#,
+            r#""items":[{"departmentID":null,"itemID":12,"quantity":0.35,"#,
+            r#""title":"Crème brûlée","total":29.40,"unitPrice":84.00,"variations":[3,8],"#,
+            r#""vatRate":20.0}],"orderID":1,"orderInternalID":7,"pagerNum":null,"#,
+            r#""paid":30.00,"payments":[{"amount":30.00,"at":"2026-11-28T18:30:00+01:00","#,
+            r#""name":"Cash","paymentMethodID":1}],"price":29.40,"privateComment":"","#,
+            r#""publicComment":"Merci \"beaucoup\"\n","refundOf":null,"result":"OK","#,
+            r#""seal":null,"status":"terminated","tableID":12,"terminatedAt":null,"#,
+            r#""userID":3,"validatedAt":"2026-11-28T18:30:00+01:00","#,
+            r#""valueDate":"2026-11-28T18:30:00+01:00"}"#,
+        );
+        assert_eq!(o.to_json_string(2, &tz, "https://pos.example"), expected);
+        assert_eq!(
+            oracle_to_json(&o, 2, &tz, "https://pos.example").to_string(),
+            expected
+        );
+        assert_eq!(
+            o.to_json(2, &tz, "https://pos.example")["price"].to_string(),
+            "29.40"
+        );
+    }
 
     #[test]
     fn times_print_with_the_shop_offset() {
