@@ -155,6 +155,14 @@ pub trait Conn {
     ) -> Result<(), StoreError>;
     /// Runs several statements separated by `;` (migrations), without parameters.
     fn batch(&mut self, sql: &str) -> Result<(), StoreError>;
+    /// Runs an `insert … returning id` of one row and gives the id.
+    fn insert_id(&mut self, sql: &str, params: &[Value]) -> Result<i64, StoreError> {
+        let mut rows = self.query(sql, params)?;
+        match (rows.pop(), rows.is_empty()) {
+            (Some(r), true) => r.i64(0),
+            _ => Err(StoreError::Decode("expected one inserted row".into())),
+        }
+    }
 }
 
 impl dyn Conn + '_ {
@@ -171,11 +179,6 @@ impl dyn Conn + '_ {
     pub fn query_one(&mut self, sql: &str, params: &[Value]) -> Result<Row, StoreError> {
         self.query_opt(sql, params)?
             .ok_or_else(|| StoreError::Decode("expected one row, got none".into()))
-    }
-
-    /// Runs an `insert ... returning id` and gives the id.
-    pub fn insert_id(&mut self, sql: &str, params: &[Value]) -> Result<i64, StoreError> {
-        self.query_one(sql, params)?.i64(0)
     }
 }
 
@@ -203,6 +206,30 @@ pub(crate) fn sqlite_placeholders(sql: &str) -> std::borrow::Cow<'_, str> {
 }
 
 pub(crate) struct SqliteConn(pub(crate) rusqlite::Connection);
+
+impl SqliteConn {
+    /// The cached statement for `sql`. SQLite reads `$1` as a parameter named "$1", numbered
+    /// in order of first appearance: when that order is 1, 2, 3… (nearly always) the text
+    /// is prepared as it is; otherwise with its `$N` rewritten into `?N`.
+    fn prepare(&self, sql: &str) -> Result<rusqlite::CachedStatement<'_>, StoreError> {
+        let st = self.0.prepare_cached(sql)?;
+        if dollar_parameters_in_order(&st) {
+            return Ok(st);
+        }
+        drop(st);
+        Ok(self.0.prepare_cached(&sqlite_placeholders(sql))?)
+    }
+}
+
+/// Whether parameter `i` of `st` is named `$i`, for every `i`.
+fn dollar_parameters_in_order(st: &rusqlite::Statement<'_>) -> bool {
+    (1..=st.parameter_count()).all(|i| {
+        st.parameter_name(i)
+            .and_then(|n| n.strip_prefix('$'))
+            .and_then(|d| d.parse::<usize>().ok())
+            == Some(i)
+    })
+}
 
 impl rusqlite::types::ToSql for Value {
     fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
@@ -239,8 +266,22 @@ impl Conn for SqliteConn {
     }
 
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreError> {
-        let mut st = self.0.prepare_cached(&sqlite_placeholders(sql))?;
+        let mut st = self.prepare(sql)?;
         Ok(st.execute(rusqlite::params_from_iter(params.iter()))? as u64)
+    }
+
+    /// Without its `returning id`, which makes SQLite build a temporary b-tree for every
+    /// statement: the id is the rowid of the row just inserted.
+    fn insert_id(&mut self, sql: &str, params: &[Value]) -> Result<i64, StoreError> {
+        let Some(plain) = sql.trim_end().strip_suffix("returning id") else {
+            return Err(StoreError::Decode(
+                "insert_id expects an insert ending in `returning id`".into(),
+            ));
+        };
+        if self.execute(plain, params)? != 1 {
+            return Err(StoreError::Decode("expected one inserted row".into()));
+        }
+        Ok(self.0.last_insert_rowid())
     }
 
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {
@@ -258,7 +299,7 @@ impl Conn for SqliteConn {
         params: &[Value],
         f: &mut dyn FnMut(Row) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        let mut st = self.0.prepare_cached(&sqlite_placeholders(sql))?;
+        let mut st = self.prepare(sql)?;
         let n = st.column_count();
         let mut rows = st.query(rusqlite::params_from_iter(params.iter()))?;
         while let Some(row) = rows.next()? {
@@ -470,6 +511,43 @@ impl fmt::Display for Backend {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn memory() -> SqliteConn {
+        SqliteConn(rusqlite::Connection::open_in_memory().unwrap())
+    }
+
+    #[test]
+    fn dollar_parameters_bind_by_number_in_any_order() {
+        let mut c = memory();
+        let row = (&mut c as &mut dyn Conn)
+            .query_one("select $1, $2, $1", &[Value::I64(1), Value::I64(2)])
+            .unwrap();
+        assert_eq!(row.0, vec![Value::I64(1), Value::I64(2), Value::I64(1)]);
+        // $2 appears first: SQLite alone would number it 1; the rewrite keeps $N = N.
+        let row = (&mut c as &mut dyn Conn)
+            .query_one("select $2, $1, '$1'", &[Value::I64(1), Value::I64(2)])
+            .unwrap();
+        assert_eq!(
+            row.0,
+            vec![Value::I64(2), Value::I64(1), Value::Text("$1".into())]
+        );
+    }
+
+    #[test]
+    fn insert_id_gives_the_new_rowid_and_refuses_no_row() {
+        let mut c = memory();
+        let c: &mut dyn Conn = &mut c;
+        c.batch("create table t (id integer primary key, v text unique)")
+            .unwrap();
+        let sql = "insert into t (v) values ($1) on conflict (v) do nothing returning id";
+        assert_eq!(c.insert_id(sql, &[Value::from("a")]).unwrap(), 1);
+        assert_eq!(c.insert_id(sql, &[Value::from("b")]).unwrap(), 2);
+        assert!(
+            c.insert_id(sql, &[Value::from("a")]).is_err(),
+            "nothing inserted"
+        );
+        assert!(c.insert_id("insert into t (v) values ('c')", &[]).is_err());
+    }
 
     #[test]
     fn placeholders_are_rewritten_outside_strings() {
