@@ -2,7 +2,7 @@
 //! seals, the outbox events and the idempotency record, all in the caller's transaction.
 //! Also reading orders back, and the later steps: validate, pay, refund.
 
-use crate::db::{Conn, Row};
+use crate::db::{Backend, Conn, Row, Value};
 use crate::{StoreError, hex, now_micros, params, random_bytes};
 use comptoir_core::model::{Client, Shop};
 use comptoir_core::money::Money;
@@ -380,20 +380,34 @@ fn cash_box(c: &mut dyn Conn, shop_id: i64, asked: Option<i64>) -> Result<i64, S
                     format!("cash box {id} does not exist in this shop"),
                 )
             })?,
-        None => c
-            .query_opt(
-                "select id, is_open from cash_boxes where shop_id = $1
-                 order by case when name = 'Web' then 0 else 1 end, is_virtual desc, id limit 1",
+        None => {
+            // The "Web" box, else the first virtual one, else the first. A shop has a few
+            // boxes: sorting them here spares SQLite a sorter at every sale.
+            let boxes = c.query(
+                "select id, is_open, name = 'Web', is_virtual from cash_boxes where shop_id = $1",
                 params![shop_id],
-            )?
-            .ok_or_else(|| {
+            )?;
+            let rank = |r: &Row| -> Result<_, StoreError> {
+                Ok((r.bool(2)?, r.bool(3)?, std::cmp::Reverse(r.i64(0)?)))
+            };
+            let mut best: Option<Row> = None;
+            for r in boxes {
+                if match &best {
+                    None => true,
+                    Some(b) => rank(&r)? > rank(b)?,
+                } {
+                    best = Some(r);
+                }
+            }
+            best.ok_or_else(|| {
                 Rejection::new(
                     422,
                     "unknown_cashbox",
                     "idcaisse",
                     "the shop has no cash box",
                 )
-            })?,
+            })?
+        }
     };
     let id = row.i64(0)?;
     if !row.bool(1)? {
@@ -408,146 +422,244 @@ fn cash_box(c: &mut dyn Conn, shop_id: i64, asked: Option<i64>) -> Result<i64, S
     Ok(id)
 }
 
-/// Appends a journal entry built by `canonical(seq)`; returns its seal.
-fn append_journal(
-    c: &mut dyn Conn,
-    shop_id: i64,
-    kind: &str,
+/// One sealed journal entry, waiting to be written by [`Ledger::close`].
+struct JournalRow {
+    seq: i64,
+    kind: &'static str,
     order_id: i64,
     payment_id: Option<i64>,
     at: i64,
-    canonical: impl FnOnce(i64) -> Vec<u8>,
-) -> Result<String, StoreError> {
-    // The counter row is the shop's journal lock: concurrent writers of one shop queue here.
-    let row = c.query_one(
-        "update shop_counters set journal_seq = journal_seq + 1 where shop_id = $1
-         returning journal_seq, journal_head",
-        params![shop_id],
-    )?;
-    let seq = row.i64(0)?;
-    let s = seal(row.str(1)?, &canonical(seq));
-    c.execute(
-        "update shop_counters set journal_head = $1 where shop_id = $2",
-        params![s.as_str(), shop_id],
-    )?;
-    c.execute(
-        "insert into journal (shop_id, seq, kind, order_id, payment_id, at, seal)
-         values ($1, $2, $3, $4, $5, $6, $7)",
-        params![shop_id, seq, kind, order_id, payment_id, at, s.as_str()],
-    )?;
-    Ok(s)
+    seal: String,
 }
 
-fn outbox(
-    c: &mut dyn Conn,
+/// The shop's counters for the length of one write: read once (and row-locked, on
+/// PostgreSQL) before the first number or journal entry, advanced in memory, and written
+/// back once by [`Ledger::close`] with the journal entries and outbox events they produced.
+/// Concurrent writers of one shop queue on the counter row, so numbers and the chain stay
+/// gapless; on SQLite the single writer already serialises them.
+struct Ledger {
     shop_id: i64,
-    event: &str,
-    order_id: i64,
-    at: i64,
-) -> Result<(), StoreError> {
-    c.execute(
-        "insert into outbox (shop_id, event_type, order_id, created_at) values ($1, $2, $3, $4)",
-        params![shop_id, event, order_id, at],
-    )?;
-    Ok(())
+    next_number: i64,
+    seq: i64,
+    head: String,
+    journal: Vec<JournalRow>,
+    /// `(event type, order id, at)`.
+    events: Vec<(&'static str, i64, i64)>,
 }
 
-/// Gives a pending order its number, validation time and seal; queues `validated`.
-fn validate(c: &mut dyn Conn, order: &mut OrderView, at: i64) -> Result<(), StoreError> {
-    let row = c.query_one(
-        "update shop_counters set next_order_number = next_order_number + 1 where shop_id = $1
-         returning next_order_number",
-        params![order.shop_id],
-    )?;
-    order.number = Some(row.i64(0)? - 1);
-    order.validated_at = Some(at);
-    order.status = SaleStatus::Validated;
-    // The entry borrows the order: no copy of its lines for the seal.
-    let s = append_journal(c, order.shop_id, "order", order.id, None, at, |seq| {
-        order.journal_entry(seq).canonical()
-    })?;
-    c.execute(
-        "update orders set number = $1, validated_at = $2, status = 'validated', seal = $3
-         where shop_id = $4 and id = $5",
-        params![order.number, at, s.as_str(), order.shop_id, order.id],
-    )?;
-    order.seal = Some(s);
-    outbox(c, order.shop_id, "validated", order.id, at)
+impl Ledger {
+    fn open(c: &mut dyn Conn, shop_id: i64) -> Result<Ledger, StoreError> {
+        let sql = match c.backend() {
+            Backend::Sqlite => {
+                "select next_order_number, journal_seq, journal_head from shop_counters
+                 where shop_id = $1"
+            }
+            Backend::Postgres => {
+                "select next_order_number, journal_seq, journal_head from shop_counters
+                 where shop_id = $1 for update"
+            }
+        };
+        let row = c.query_one(sql, params![shop_id])?;
+        Ok(Ledger {
+            shop_id,
+            next_number: row.i64(0)?,
+            seq: row.i64(1)?,
+            head: row.string(2)?,
+            journal: Vec::with_capacity(2),
+            events: Vec::with_capacity(2),
+        })
+    }
+
+    /// Chains an entry whose canonical bytes `canonical(seq)` gives; returns its seal.
+    fn append(
+        &mut self,
+        kind: &'static str,
+        order_id: i64,
+        payment_id: Option<i64>,
+        at: i64,
+        canonical: impl FnOnce(i64) -> Vec<u8>,
+    ) -> String {
+        self.seq += 1;
+        let s = seal(&self.head, &canonical(self.seq));
+        self.head.clone_from(&s);
+        self.journal.push(JournalRow {
+            seq: self.seq,
+            kind,
+            order_id,
+            payment_id,
+            at,
+            seal: s.clone(),
+        });
+        s
+    }
+
+    /// Gives a pending order its number, validation time and seal; queues `validated`.
+    fn validate(&mut self, order: &mut OrderView, at: i64) {
+        order.number = Some(self.next_number);
+        self.next_number += 1;
+        order.validated_at = Some(at);
+        order.status = SaleStatus::Validated;
+        // The entry borrows the order: no copy of its lines for the seal.
+        let s = self.append("order", order.id, None, at, |seq| {
+            order.journal_entry(seq).canonical()
+        });
+        order.seal = Some(s);
+        self.events.push(("validated", order.id, at));
+    }
+
+    /// Marks a validated order as paid in full at `at`; queues `terminated`.
+    fn terminate(&mut self, order: &mut OrderView, at: i64) {
+        order.status = SaleStatus::Terminated;
+        order.terminated_at = Some(at);
+        self.events.push(("terminated", order.id, at));
+    }
+
+    /// Inserts a payment of `amount` on an order that already has its row, and seals it.
+    /// The order's paid amount and status are [`settle_in_memory`]'s.
+    fn record_payment(
+        &mut self,
+        c: &mut dyn Conn,
+        order: &mut OrderView,
+        method: &MethodRow,
+        amount: Money,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        let payment_id = c.insert_id(
+            "insert into payments (shop_id, order_id, payment_method_id, name, amount, at)
+             values ($1, $2, $3, $4, $5, $6) returning id",
+            params![
+                order.shop_id,
+                order.id,
+                method.id,
+                method.name.as_str(),
+                amount.minor(),
+                at
+            ],
+        )?;
+        self.append("payment", order.id, Some(payment_id), at, |seq| {
+            PaymentEntry {
+                shop_id: order.shop_id,
+                seq,
+                order_internal_id: order.id,
+                payment_id,
+                payment_method_id: method.id,
+                amount: amount.minor(),
+                at,
+            }
+            .canonical()
+        });
+        order.payments.push(PaymentView {
+            id: payment_id,
+            payment_method_id: method.id,
+            name: method.name.clone(),
+            amount,
+            at,
+        });
+        Ok(())
+    }
+
+    /// Writes the journal entries, the outbox events and the counters.
+    fn close(self, c: &mut dyn Conn) -> Result<(), StoreError> {
+        let mut values = Vec::with_capacity(self.journal.len() * 7);
+        for j in &self.journal {
+            values.extend([
+                Value::I64(self.shop_id),
+                Value::I64(j.seq),
+                Value::from(j.kind),
+                Value::I64(j.order_id),
+                Value::from(j.payment_id),
+                Value::I64(j.at),
+                Value::Text(j.seal.clone()),
+            ]);
+        }
+        insert_rows(
+            c,
+            "insert into journal (shop_id, seq, kind, order_id, payment_id, at, seal)",
+            7,
+            &values,
+        )?;
+        let mut values = Vec::with_capacity(self.events.len() * 4);
+        for (event, order_id, at) in &self.events {
+            values.extend([
+                Value::I64(self.shop_id),
+                Value::from(*event),
+                Value::I64(*order_id),
+                Value::I64(*at),
+            ]);
+        }
+        insert_rows(
+            c,
+            "insert into outbox (shop_id, event_type, order_id, created_at)",
+            4,
+            &values,
+        )?;
+        if self.journal.is_empty() && self.events.is_empty() {
+            return Ok(());
+        }
+        c.execute(
+            "update shop_counters set next_order_number = $1, journal_seq = $2, journal_head = $3
+             where shop_id = $4",
+            params![self.next_number, self.seq, self.head, self.shop_id],
+        )?;
+        Ok(())
+    }
 }
 
-/// Records a payment of `settlement.paid` on a validated order; terminates it when covered.
-fn pay(
-    c: &mut dyn Conn,
-    order: &mut OrderView,
-    method: &MethodRow,
-    settlement: Settlement,
-    at: i64,
-) -> Result<(), StoreError> {
-    let payment_id = c.insert_id(
-        "insert into payments (shop_id, order_id, payment_method_id, name, amount, at)
-         values ($1, $2, $3, $4, $5, $6) returning id",
-        params![
-            order.shop_id,
-            order.id,
-            method.id,
-            method.name.as_str(),
-            settlement.paid.minor(),
-            at
-        ],
-    )?;
-    let entry = |seq| PaymentEntry {
-        shop_id: order.shop_id,
-        seq,
-        order_internal_id: order.id,
-        payment_id,
-        payment_method_id: method.id,
-        amount: settlement.paid.minor(),
-        at,
-    };
-    append_journal(
-        c,
-        order.shop_id,
-        "payment",
-        order.id,
-        Some(payment_id),
-        at,
-        |seq| entry(seq).canonical(),
-    )?;
-    order.payments.push(PaymentView {
-        id: payment_id,
-        payment_method_id: method.id,
-        name: method.name.clone(),
-        amount: settlement.paid,
-        at,
-    });
+/// Applies a payment's settlement to the order in memory.
+fn settle_in_memory(ledger: &mut Ledger, order: &mut OrderView, settlement: Settlement, at: i64) {
     order.paid = order.paid + settlement.paid;
     order.change = order.change + settlement.change;
     if settlement.status == SaleStatus::Terminated {
-        order.status = SaleStatus::Terminated;
-        order.terminated_at = Some(at);
+        ledger.terminate(order, at);
     }
-    c.execute(
-        "update orders set paid = $1, change_given = $2, status = $3, terminated_at = $4
-         where shop_id = $5 and id = $6",
-        params![
-            order.paid.minor(),
-            order.change.minor(),
-            order.status.as_str(),
-            order.terminated_at,
-            order.shop_id,
-            order.id
-        ],
-    )?;
-    if order.status == SaleStatus::Terminated {
-        outbox(c, order.shop_id, "terminated", order.id, at)?;
+}
+
+/// Inserts `values` as rows of `width` columns with one statement: `head` is the
+/// `insert into TABLE (COLUMNS)` part. Nothing to insert, nothing run.
+fn insert_rows(
+    c: &mut dyn Conn,
+    head: &str,
+    width: usize,
+    values: &[Value],
+) -> Result<(), StoreError> {
+    if values.is_empty() {
+        return Ok(());
     }
+    let rows = values.len() / width;
+    let mut sql = String::with_capacity(head.len() + 8 + rows * width * 5);
+    sql.push_str(head);
+    sql.push_str(" values ");
+    let mut n = 0;
+    for r in 0..rows {
+        sql.push_str(if r == 0 { "(" } else { ", (" });
+        for col in 0..width {
+            n += 1;
+            if col > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('$');
+            sql.push_str(&n.to_string());
+        }
+        sql.push(')');
+    }
+    c.execute(&sql, values)?;
     Ok(())
 }
 
-/// Inserts an order (pending) with its lines; returns its view.
+/// The id the next order will have. The caller holds the write lock (SQLite's single
+/// writer) or draws from the sequence (PostgreSQL), so the id is its own.
+fn next_order_id(c: &mut dyn Conn) -> Result<i64, StoreError> {
+    let sql = match c.backend() {
+        Backend::Sqlite => "select coalesce(max(id), 0) + 1 from orders",
+        Backend::Postgres => "select nextval(pg_get_serial_sequence('orders', 'id'))",
+    };
+    c.query_one(sql, params![])?.i64(0)
+}
+
+/// The view of a new order (pending, unpaid), before it has a number or a row.
 #[allow(clippy::too_many_arguments)]
-fn insert_order(
-    c: &mut dyn Conn,
+fn new_order(
+    id: i64,
     shop_id: i64,
     lines: &NewOrderLines,
     input: &SaleInput,
@@ -556,59 +668,13 @@ fn insert_order(
     client_id: Option<i64>,
     refund_of: Option<i64>,
     now: i64,
-) -> Result<OrderView, StoreError> {
-    let token = format!("{shop_id}-{}", hex(&random_bytes::<16>()));
-    let value_date = input.value_date.unwrap_or(now);
-    let id = c.insert_id(
-        "insert into orders (shop_id, status, is_refund, refund_of, created_at, value_date,
-             user_id, cash_box_id, client_id, delivery_method, table_id, covers, pager_num,
-             public_comment, private_comment, total, vat, invoice_token)
-         values ($1, 'pending', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
-             $16, $17)
-         returning id",
-        params![
-            shop_id,
-            lines.is_refund(),
-            refund_of,
-            now,
-            value_date,
-            user_id,
-            cash_box_id,
-            client_id,
-            input.delivery_method,
-            input.table_id,
-            input.covers,
-            input.pager_num.as_deref(),
-            input.public_comment.as_str(),
-            input.private_comment.as_str(),
-            lines.total().minor(),
-            lines.vat().minor(),
-            token.as_str()
-        ],
-    )?;
-    let mut views = Vec::with_capacity(lines.lines().len());
-    for (i, l) in lines.lines().iter().enumerate() {
-        let line_no = i as i64 + 1;
-        c.execute(
-            "insert into order_lines (shop_id, order_id, line_no, item_id, department_id, title,
-                 quantity, unit_price, total, vat_rate, variations)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            params![
-                shop_id,
-                id,
-                line_no,
-                l.item_id(),
-                l.department_id(),
-                l.title(),
-                l.quantity().thousandths(),
-                l.unit_price().minor(),
-                l.total().minor(),
-                l.vat_rate().hundredths(),
-                variations_text(l.variations())
-            ],
-        )?;
-        views.push(LineView {
-            line_no,
+) -> OrderView {
+    let views = lines
+        .lines()
+        .iter()
+        .enumerate()
+        .map(|(i, l)| LineView {
+            line_no: i as i64 + 1,
             item_id: l.item_id(),
             department_id: l.department_id(),
             title: l.title().to_string(),
@@ -617,9 +683,9 @@ fn insert_order(
             total: l.total(),
             vat_rate: l.vat_rate(),
             variations: l.variations().to_vec(),
-        });
-    }
-    Ok(OrderView {
+        })
+        .collect();
+    OrderView {
         shop_id,
         id,
         number: None,
@@ -629,7 +695,7 @@ fn insert_order(
         created_at: now,
         validated_at: None,
         terminated_at: None,
-        value_date,
+        value_date: input.value_date.unwrap_or(now),
         user_id,
         cash_box_id,
         client_id,
@@ -643,15 +709,103 @@ fn insert_order(
         vat: lines.vat(),
         paid: Money::ZERO,
         change: Money::ZERO,
-        invoice_token: token,
+        invoice_token: format!("{shop_id}-{}", hex(&random_bytes::<16>())),
         seal: None,
         lines: views,
         payments: Vec::new(),
-    })
+    }
+}
+
+/// Writes a new order's row, in the state it has in memory, and its lines.
+fn insert_order(c: &mut dyn Conn, o: &OrderView) -> Result<(), StoreError> {
+    c.execute(
+        "insert into orders (id, shop_id, number, status, is_refund, refund_of, created_at,
+             validated_at, terminated_at, value_date, user_id, cash_box_id, client_id,
+             delivery_method, table_id, covers, pager_num, public_comment, private_comment,
+             total, vat, paid, change_given, invoice_token, seal)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+             $18, $19, $20, $21, $22, $23, $24, $25)",
+        params![
+            o.id,
+            o.shop_id,
+            o.number,
+            o.status.as_str(),
+            o.is_refund,
+            o.refund_of,
+            o.created_at,
+            o.validated_at,
+            o.terminated_at,
+            o.value_date,
+            o.user_id,
+            o.cash_box_id,
+            o.client_id,
+            o.delivery_method,
+            o.table_id,
+            o.covers,
+            o.pager_num.as_deref(),
+            o.public_comment.as_str(),
+            o.private_comment.as_str(),
+            o.total.minor(),
+            o.vat.minor(),
+            o.paid.minor(),
+            o.change.minor(),
+            o.invoice_token.as_str(),
+            o.seal.as_deref()
+        ],
+    )?;
+    let mut values = Vec::with_capacity(o.lines.len() * 11);
+    for l in &o.lines {
+        values.extend([
+            Value::I64(o.shop_id),
+            Value::I64(o.id),
+            Value::I64(l.line_no),
+            Value::from(l.item_id),
+            Value::from(l.department_id),
+            Value::from(l.title.as_str()),
+            Value::I64(l.quantity.thousandths()),
+            Value::I64(l.unit_price.minor()),
+            Value::I64(l.total.minor()),
+            Value::I64(l.vat_rate.hundredths()),
+            Value::Text(variations_text(&l.variations)),
+        ]);
+    }
+    // A few statements of many lines rather than one of thousands of parameters.
+    for chunk in values.chunks(11 * 50) {
+        insert_rows(
+            c,
+            "insert into order_lines (shop_id, order_id, line_no, item_id, department_id, title,
+                 quantity, unit_price, total, vat_rate, variations)",
+            11,
+            chunk,
+        )?;
+    }
+    Ok(())
+}
+
+/// Writes what validation and payments changed on an existing order's row.
+fn update_order(c: &mut dyn Conn, o: &OrderView) -> Result<(), StoreError> {
+    c.execute(
+        "update orders set number = $1, validated_at = $2, status = $3, seal = $4, paid = $5,
+             change_given = $6, terminated_at = $7
+         where shop_id = $8 and id = $9",
+        params![
+            o.number,
+            o.validated_at,
+            o.status.as_str(),
+            o.seal.as_deref(),
+            o.paid.minor(),
+            o.change.minor(),
+            o.terminated_at,
+            o.shop_id,
+            o.id
+        ],
+    )?;
+    Ok(())
 }
 
 /// Records a sale (webapp.php) in the caller's transaction. Every check happens before
-/// the first write, so a refused sale writes nothing even outside a transaction.
+/// the first write, so a refused sale writes nothing even outside a transaction. The
+/// order is written once, in its final state: about ten statements for a paid sale.
 pub fn record_sale(
     c: &mut dyn Conn,
     shop: &Shop,
@@ -724,8 +878,9 @@ pub fn record_sale(
     };
 
     let now = now_micros();
-    let mut order = insert_order(
-        c,
+    let id = next_order_id(c)?;
+    let mut order = new_order(
+        id,
         shop.id,
         &lines,
         input,
@@ -734,31 +889,24 @@ pub fn record_sale(
         client_id,
         None,
         now,
-    )?;
+    );
+    let mut ledger = Ledger::open(c, shop.id)?;
     if settlement.status != SaleStatus::Pending {
-        validate(c, &mut order, now)?;
+        ledger.validate(&mut order, now);
     }
-    if let Some(m) = &method {
-        pay(c, &mut order, m, settlement, now)?;
-    } else if settlement.status == SaleStatus::Terminated {
+    match &method {
+        Some(_) => settle_in_memory(&mut ledger, &mut order, settlement, now),
         // Validated with nothing to pay (a zero total): terminated at once.
-        terminate_without_payment(c, &mut order, now)?;
+        None if settlement.status == SaleStatus::Terminated => ledger.terminate(&mut order, now),
+        None => {}
     }
+    // The row goes in once, in its final state; the payment row then refers to it.
+    insert_order(c, &order)?;
+    if let Some(m) = &method {
+        ledger.record_payment(c, &mut order, m, settlement.paid, now)?;
+    }
+    ledger.close(c)?;
     Ok(order)
-}
-
-fn terminate_without_payment(
-    c: &mut dyn Conn,
-    order: &mut OrderView,
-    at: i64,
-) -> Result<(), StoreError> {
-    order.status = SaleStatus::Terminated;
-    order.terminated_at = Some(at);
-    c.execute(
-        "update orders set status = 'terminated', terminated_at = $1 where shop_id = $2 and id = $3",
-        params![at, order.shop_id, order.id],
-    )?;
-    outbox(c, order.shop_id, "terminated", order.id, at)
 }
 
 fn order_from_row(r: &Row) -> Result<OrderView, StoreError> {
@@ -959,10 +1107,14 @@ pub fn each_order(
 pub fn validate_order(c: &mut dyn Conn, shop_id: i64, id: i64) -> Result<OrderView, SaleFailure> {
     let mut o = get_order(c, shop_id, id)?.ok_or_else(|| not_found(id))?;
     if o.status == SaleStatus::Pending {
-        validate(c, &mut o, now_micros())?;
+        let now = now_micros();
+        let mut ledger = Ledger::open(c, shop_id)?;
+        ledger.validate(&mut o, now);
         if o.total == Money::ZERO {
-            terminate_without_payment(c, &mut o, now_micros())?;
+            ledger.terminate(&mut o, now);
         }
+        update_order(c, &o)?;
+        ledger.close(c)?;
     }
     Ok(o)
 }
@@ -1006,10 +1158,14 @@ pub fn add_payment(
     )?;
     check_method_limits(&method, settlement.paid, shop.currency.digits())?;
     let now = now_micros();
+    let mut ledger = Ledger::open(c, shop.id)?;
     if o.status == SaleStatus::Pending {
-        validate(c, &mut o, now)?;
+        ledger.validate(&mut o, now);
     }
-    pay(c, &mut o, &method, settlement, now)?;
+    settle_in_memory(&mut ledger, &mut o, settlement, now);
+    update_order(c, &o)?;
+    ledger.record_payment(c, &mut o, &method, settlement.paid, now)?;
+    ledger.close(c)?;
     Ok(o)
 }
 
@@ -1150,8 +1306,9 @@ pub fn refund_order(
         value_date: None,
     };
     let now = now_micros();
-    let mut order = insert_order(
-        c,
+    let id_new = next_order_id(c)?;
+    let mut order = new_order(
+        id_new,
         shop.id,
         &new_lines,
         &input,
@@ -1160,15 +1317,30 @@ pub fn refund_order(
         original.client_id,
         Some(original.id),
         now,
-    )?;
+    );
+    let mut ledger = Ledger::open(c, shop.id)?;
+    ledger.validate(&mut order, now);
+    settle_in_memory(&mut ledger, &mut order, settlement, now);
+    insert_order(c, &order)?;
+    let mut values = Vec::with_capacity(refund_lines.len() * 6);
     for (i, (no, _)) in refund_lines.iter().enumerate() {
-        c.execute(
-            "insert into refund_lines (shop_id, original_order, original_line, refund_order, refund_line, quantity)
-             values ($1, $2, $3, $4, $5, $6)",
-            params![shop.id, id, *no, order.id, i as i64 + 1, -order.lines[i].quantity.thousandths()],
-        )?;
+        values.extend([
+            Value::I64(shop.id),
+            Value::I64(id),
+            Value::I64(*no),
+            Value::I64(order.id),
+            Value::I64(i as i64 + 1),
+            Value::I64(-order.lines[i].quantity.thousandths()),
+        ]);
     }
-    validate(c, &mut order, now)?;
-    pay(c, &mut order, &method, settlement, now)?;
+    insert_rows(
+        c,
+        "insert into refund_lines (shop_id, original_order, original_line, refund_order,
+             refund_line, quantity)",
+        6,
+        &values,
+    )?;
+    ledger.record_payment(c, &mut order, &method, settlement.paid, now)?;
+    ledger.close(c)?;
     Ok(order)
 }

@@ -344,7 +344,7 @@ async fn idempotent_write(
     let idem_w = idem.clone();
     let result = state
         .store
-        .write(move |c| {
+        .write_checked(shop.id, move |c| {
             if let Some(i) = &idem_w
                 && let Some(first) = sales::check_idempotency(c, shop.id, i, "idempotencyKey")?
             {
@@ -355,9 +355,7 @@ async fn idempotent_write(
                 // No answer to remember: shape it after the commit, off the single writer.
                 return Ok::<_, SaleFailure>((Answer::Order(Box::new(order)), false));
             };
-            let body = order
-                .to_json(shop.currency.digits(), &shop.timezone.tz(), &base)
-                .to_string();
+            let body = order.to_json_string(shop.currency.digits(), &shop.timezone.tz(), &base);
             sales::save_idempotency(c, shop.id, i, &body)?;
             Ok::<_, SaleFailure>((Answer::Body(body), false))
         })
@@ -366,9 +364,8 @@ async fn idempotent_write(
         Ok((Answer::Body(body), replayed)) => Ok(json_response(body, replayed)),
         Ok((Answer::Order(order), replayed)) => {
             let shop = &authed.shop;
-            let body = order
-                .to_json(shop.currency.digits(), &shop.timezone.tz(), &state.base_url)
-                .to_string();
+            let body =
+                order.to_json_string(shop.currency.digits(), &shop.timezone.tz(), &state.base_url);
             Ok(json_response(body, replayed))
         }
         // Another process recorded this key between our check and our insert: replay it.
@@ -429,13 +426,11 @@ async fn get_order(
                 format!("order {id} does not exist in this shop"),
             ))
         })?;
-    let body = order
-        .to_json(
-            authed.shop.currency.digits(),
-            &authed.shop.timezone.tz(),
-            &state.base_url,
-        )
-        .to_string();
+    let body = order.to_json_string(
+        authed.shop.currency.digits(),
+        &authed.shop.timezone.tz(),
+        &state.base_url,
+    );
     Ok(json_response(body, false))
 }
 
