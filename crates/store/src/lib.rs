@@ -8,6 +8,7 @@ pub mod db;
 pub mod journal;
 pub mod lists;
 mod migrate;
+mod pg_writer;
 mod pool;
 pub mod sales;
 pub mod shops;
@@ -136,9 +137,13 @@ enum Engine {
         readers: Pool<SqliteConn>,
     },
     Postgres {
-        pool: Pool<PgConn>,
+        pool: Arc<Pool<PgConn>>,
+        writers: pg_writer::PgWriters,
     },
 }
+
+/// PostgreSQL writer threads for sales (each shop always uses the same one).
+const PG_WRITER_LANES: usize = 4;
 
 /// The database, shared by every request. Cheap to clone.
 #[derive(Clone)]
@@ -154,7 +159,7 @@ pub struct PoolStats {
     pub max: usize,
 }
 
-const POOL_WAIT: Duration = Duration::from_secs(10);
+pub(crate) const POOL_WAIT: Duration = Duration::from_secs(10);
 
 impl Store {
     /// Opens (creating a SQLite file if needed) and migrates the database.
@@ -167,9 +172,10 @@ impl Store {
                 };
                 let mut writer = open()?;
                 migrate::run(&mut writer)?;
+                let checkpointer = open()?;
                 Store {
                     engine: Arc::new(Engine::Sqlite {
-                        writer: writer::Writer::start(writer),
+                        writer: writer::Writer::start(writer, checkpointer),
                         readers: Pool::new(8, Box::new(open)),
                     }),
                 }
@@ -188,10 +194,11 @@ impl Store {
                 };
                 let mut first = connect()?;
                 migrate::run(&mut first)?;
-                let pool = Pool::new(16, Box::new(connect));
+                let pool = Arc::new(Pool::new(16, Box::new(connect)));
                 pool.put(first);
+                let writers = pg_writer::PgWriters::start(&pool, PG_WRITER_LANES);
                 Store {
-                    engine: Arc::new(Engine::Postgres { pool }),
+                    engine: Arc::new(Engine::Postgres { pool, writers }),
                 }
             }
         };
@@ -221,7 +228,7 @@ impl Store {
                 let mut c = readers.get(POOL_WAIT)?;
                 f(&mut *c)
             }
-            Engine::Postgres { pool } => {
+            Engine::Postgres { pool, .. } => {
                 let mut c = pool.get(POOL_WAIT)?;
                 let r = f(&mut *c);
                 if c.is_closed() {
@@ -251,7 +258,7 @@ impl Store {
                     Err(StoreError::Task("the SQLite writer stopped".into()).into())
                 })
             }
-            Engine::Postgres { pool } => {
+            Engine::Postgres { pool, .. } => {
                 let mut c = pool.get(POOL_WAIT)?;
                 let r = transaction(&mut *c, "begin", f);
                 if c.is_closed() {
@@ -297,6 +304,34 @@ impl Store {
         spawn(move || store.write_blocking(f)).await
     }
 
+    /// [`Store::write`] for a write of shop `shop_id` that checks everything before its
+    /// first change, as a sale does, and is committed with the other writes queued at the
+    /// same time (group commit on both backends). On SQLite it runs without a savepoint of
+    /// its own (about a tenth of a sale's cost): should it fail after changing rows all
+    /// the same, the other writes of its batch fail with it, and nothing of them is
+    /// written. On PostgreSQL, one of a few writer threads runs the shop's queued writes
+    /// in one transaction, each in a savepoint.
+    pub async fn write_checked<T, E>(
+        &self,
+        shop_id: i64,
+        f: impl FnOnce(&mut dyn Conn) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let answer = move |r| {
+            let _ = tx.send(r);
+        };
+        match &*self.engine {
+            Engine::Sqlite { writer, .. } => writer.submit_checked(f, answer),
+            Engine::Postgres { writers, .. } => writers.submit(shop_id, f, answer),
+        }
+        rx.await
+            .unwrap_or_else(|_| Err(StoreError::Task("the writer stopped".into()).into()))
+    }
+
     /// Answers when the database does: a trivial query on a pooled connection.
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.read(|c| c.query_one("select 1", params![]).map(|_| ()))
@@ -306,7 +341,7 @@ impl Store {
     pub fn pool_stats(&self) -> PoolStats {
         match &*self.engine {
             Engine::Sqlite { readers, .. } => readers.stats(),
-            Engine::Postgres { pool } => pool.stats(),
+            Engine::Postgres { pool, .. } => pool.stats(),
         }
     }
 }

@@ -380,3 +380,76 @@ async fn every_table_leads_its_keys_and_indexes_with_shop_id() {
         }
     }
 }
+
+/// Group commit of checked writes (sales): whatever the batching, a write answered Ok is
+/// stored and a write answered with an error left nothing, even one that failed after
+/// inserting. On PostgreSQL each write is undone alone; on SQLite the batch-mates of a
+/// write that failed halfway fail with it.
+#[tokio::test]
+async fn checked_writes_are_stored_exactly_when_acknowledged() {
+    for db in TestDb::all() {
+        let store = db.store().await;
+        let shop = create_shop(&store, "Lot", Licence::Extended).await.shop_id;
+        store
+            .write(|c| c.batch("create table grouped (id bigint primary key, shop_id bigint)"))
+            .await
+            .unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..200i64 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let r = store
+                    .write_checked(shop, move |c| {
+                        if i % 50 == 7 {
+                            // Refused before writing anything.
+                            return Err(StoreError::Invalid(format!("{i} refused")));
+                        }
+                        c.execute(
+                            "insert into grouped (id, shop_id) values ($1, $2)",
+                            params![i, shop],
+                        )?;
+                        if i % 50 == 13 {
+                            // Fails after its insert: the insert must not survive.
+                            return Err(StoreError::Invalid(format!("{i} failed halfway")));
+                        }
+                        Ok(i)
+                    })
+                    .await;
+                (i, r.is_ok())
+            }));
+        }
+        let mut acknowledged = Vec::new();
+        for t in tasks {
+            let (i, ok) = t.await.unwrap();
+            if i % 50 == 7 || i % 50 == 13 {
+                assert!(!ok, "{}: write {i} should have failed", db.backend);
+            }
+            if ok {
+                acknowledged.push(i);
+            }
+        }
+        let stored: Vec<i64> = store
+            .read(|c| c.query("select id from grouped order by id", params![]))
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.i64(0).unwrap())
+            .collect();
+        acknowledged.sort_unstable();
+        assert_eq!(
+            stored, acknowledged,
+            "{}: stored = acknowledged",
+            db.backend
+        );
+        if db.backend == Backend::Postgres {
+            assert_eq!(
+                stored.len(),
+                192,
+                "on PostgreSQL only the 8 failing writes fail"
+            );
+        } else {
+            // Each write failing halfway fails its batch: how many depends on the batching.
+            assert!(!stored.is_empty(), "SQLite stored nothing");
+        }
+    }
+}
