@@ -335,15 +335,22 @@ fn exists(c: &mut dyn Conn, table: &str, shop_id: i64, id: i64) -> Result<bool, 
     .is_some())
 }
 
+/// The shop's `webservice` user, if it exists yet.
+fn find_webservice_user(c: &mut dyn Conn, shop_id: i64) -> Result<Option<i64>, StoreError> {
+    c.query_opt(
+        "select id from users where shop_id = $1 and login = $2",
+        params![shop_id, format!("webservice@shop-{shop_id}")],
+    )?
+    .map(|r| r.i64(0))
+    .transpose()
+}
+
 /// The shop's `webservice` user, created on first use (it cannot sign in).
 fn webservice_user(c: &mut dyn Conn, shop_id: i64) -> Result<i64, StoreError> {
-    let login = format!("webservice@shop-{shop_id}");
-    if let Some(r) = c.query_opt(
-        "select id from users where shop_id = $1 and login = $2",
-        params![shop_id, login.as_str()],
-    )? {
-        return r.i64(0);
+    if let Some(id) = find_webservice_user(c, shop_id)? {
+        return Ok(id);
     }
+    let login = format!("webservice@shop-{shop_id}");
     // "!" is no argon2 hash: no password ever matches it. Concurrent first sales of a shop
     // (PostgreSQL) may all find no user: the insert waits for the one that wins, then
     // yields to it, and every sale reads the same user back.
@@ -803,14 +810,38 @@ fn update_order(c: &mut dyn Conn, o: &OrderView) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Records a sale (webapp.php) in the caller's transaction. Every check happens before
-/// the first write, so a refused sale writes nothing even outside a transaction. The
-/// order is written once, in its final state: about ten statements for a paid sale.
+/// A sale checked against the shop's data by [`check_sale`]: what [`write_sale`] needs.
+#[derive(Clone, Debug)]
+pub struct CheckedSale {
+    lines: NewOrderLines,
+    method: Option<MethodRow>,
+    settlement: Settlement,
+    /// `None`: the shop's `webservice` user, which the write creates on first use.
+    user_id: Option<i64>,
+    cash_box_id: i64,
+    /// An existing client; a new one (`ClientInput::New`) is written by the write.
+    client_id: Option<i64>,
+}
+
+/// Records a sale (webapp.php) in the caller's transaction: [`check_sale`], then
+/// [`write_sale`]. A refused sale writes nothing, even outside a transaction.
 pub fn record_sale(
     c: &mut dyn Conn,
     shop: &Shop,
     input: &SaleInput,
 ) -> Result<OrderView, SaleFailure> {
+    let checked = check_sale(c, shop, input)?;
+    write_sale(c, shop, input, &checked)
+}
+
+/// Checks a sale against the catalog, payment methods, users, cash boxes, tables and
+/// clients, reading only: every refusal of a sale happens here. The server runs it on a
+/// reader connection, before the write is queued.
+pub fn check_sale(
+    c: &mut dyn Conn,
+    shop: &Shop,
+    input: &SaleInput,
+) -> Result<CheckedSale, SaleFailure> {
     let currency = shop.currency;
     let specs = items_list::parse_list(&input.entries, currency).map_err(rejected_all)?;
     let catalog = load_catalog(c, shop, &specs)?;
@@ -838,7 +869,7 @@ pub fn record_sale(
         check_method_limits(m, settlement.paid, currency.digits())?;
     }
     let user_id = match input.user_id {
-        Some(id) if exists(c, "users", shop.id, id)? => id,
+        Some(id) if exists(c, "users", shop.id, id)? => Some(id),
         Some(id) => {
             return Err(Rejection::new(
                 422,
@@ -848,7 +879,7 @@ pub fn record_sale(
             )
             .into());
         }
-        None => webservice_user(c, shop.id)?,
+        None => find_webservice_user(c, shop.id)?,
     };
     let cash_box_id = cash_box(c, shop.id, input.cash_box_id)?;
     if let Some(t) = input.table_id
@@ -874,7 +905,44 @@ pub fn record_sale(
             )
             .into());
         }
+        ClientInput::New(_) => None,
+    };
+    Ok(CheckedSale {
+        lines,
+        method,
+        settlement,
+        user_id,
+        cash_box_id,
+        client_id,
+    })
+}
+
+/// Writes a sale that [`check_sale`] accepted, in the caller's transaction. The order is
+/// written once, in its final state: about ten statements for a paid sale, and no
+/// refusal once the first row is written.
+pub fn write_sale(
+    c: &mut dyn Conn,
+    shop: &Shop,
+    input: &SaleInput,
+    checked: &CheckedSale,
+) -> Result<OrderView, SaleFailure> {
+    let CheckedSale {
+        lines,
+        method,
+        settlement,
+        user_id,
+        cash_box_id,
+        client_id,
+    } = checked;
+    let settlement = *settlement;
+    let cash_box_id = *cash_box_id;
+    let user_id = match user_id {
+        Some(id) => *id,
+        None => webservice_user(c, shop.id)?,
+    };
+    let client_id = match &input.client {
         ClientInput::New(k) => Some(crate::catalog::upsert_client(c, shop.id, k)?),
+        _ => *client_id,
     };
 
     let now = now_micros();
@@ -882,7 +950,7 @@ pub fn record_sale(
     let mut order = new_order(
         id,
         shop.id,
-        &lines,
+        lines,
         input,
         user_id,
         cash_box_id,

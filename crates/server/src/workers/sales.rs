@@ -320,16 +320,30 @@ enum Answer {
     Order(Box<comptoir_core::order::OrderView>),
 }
 
+/// Where a write's checks read the shop's data.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CheckOn {
+    /// On a reader connection, before the write is queued: the writer (SQLite) or the
+    /// shop's lock (PostgreSQL) is then held for the writes alone. Refusals never queue.
+    Reader,
+    /// Inside the write's transaction.
+    Writer,
+}
+
 /// Runs a write that answers with an order, under the request's idempotency key: replays
 /// the first answer, refuses a different request with the same key, records the answer.
-async fn idempotent_write(
+/// `check` reads what `write` needs and refuses a bad request; `on` says where it runs.
+async fn idempotent_write<P: Send + 'static>(
     state: &AppState,
     authed: &AuthedShop,
     form: &Form,
     headers: &HeaderMap,
     endpoint: &'static str,
+    on: CheckOn,
+    check: impl FnOnce(&mut dyn comptoir_store::db::Conn) -> Result<P, SaleFailure> + Send + 'static,
     write: impl FnOnce(
         &mut dyn comptoir_store::db::Conn,
+        P,
     ) -> Result<comptoir_core::order::OrderView, SaleFailure>
     + Send
     + 'static,
@@ -339,6 +353,46 @@ async fn idempotent_write(
         Some(i) => Some(state.in_flight.enter(authed.shop.id, &i.key)?),
         None => None,
     };
+    let mut check = Some(check);
+    if on == CheckOn::Reader {
+        let shop_id = authed.shop.id;
+        let idem_r = idem.clone();
+        let check = check.take().expect("not taken yet");
+        // A replay answers what the first request got, whatever the checks say now.
+        let checked = state
+            .store
+            .read(move |c| {
+                if let Some(i) = &idem_r
+                    && let Some(first) = sales::check_idempotency(c, shop_id, i, "idempotencyKey")?
+                {
+                    return Ok(Err(first));
+                }
+                check(c).map(Ok)
+            })
+            .await?;
+        match checked {
+            Err(first) => return Ok(json_response(first, true)),
+            Ok(p) => return write_idempotent(state, authed, idem, |_| Ok(p), write).await,
+        }
+    }
+    let check = check.take().expect("not taken yet");
+    write_idempotent(state, authed, idem, check, write).await
+}
+
+/// The write of [`idempotent_write`]: the key checked again in the transaction, then
+/// `check` and `write`, then the answer recorded under the key.
+async fn write_idempotent<P: Send + 'static>(
+    state: &AppState,
+    authed: &AuthedShop,
+    idem: Option<IdempotencyInput>,
+    check: impl FnOnce(&mut dyn comptoir_store::db::Conn) -> Result<P, SaleFailure> + Send + 'static,
+    write: impl FnOnce(
+        &mut dyn comptoir_store::db::Conn,
+        P,
+    ) -> Result<comptoir_core::order::OrderView, SaleFailure>
+    + Send
+    + 'static,
+) -> AppResult<Response> {
     let shop = authed.shop.clone();
     let base = state.base_url.clone();
     let idem_w = idem.clone();
@@ -350,7 +404,8 @@ async fn idempotent_write(
             {
                 return Ok((Answer::Body(first), true));
             }
-            let order = write(c)?;
+            let checked = check(c)?;
+            let order = write(c, checked)?;
             let Some(i) = &idem_w else {
                 // No answer to remember: shape it after the commit, off the single writer.
                 return Ok::<_, SaleFailure>((Answer::Order(Box::new(order)), false));
@@ -393,9 +448,18 @@ async fn webapp(
     let authed = authenticate(&state, &form, &headers).await?;
     let input = sale_input(&form, &authed)?;
     let shop = authed.shop.clone();
-    idempotent_write(&state, &authed, &form, &headers, "webapp", move |c| {
-        sales::record_sale(c, &shop, &input)
-    })
+    let input = Arc::new(input);
+    let (shop_c, input_c) = (shop.clone(), Arc::clone(&input));
+    idempotent_write(
+        &state,
+        &authed,
+        &form,
+        &headers,
+        "webapp",
+        CheckOn::Reader,
+        move |c| sales::check_sale(c, &shop_c, &input_c),
+        move |c, checked| sales::write_sale(c, &shop, &input, &checked),
+    )
     .await
 }
 
@@ -448,7 +512,9 @@ async fn validate_order(
         &form,
         &headers,
         "validateOrder",
-        move |c| sales::validate_order(c, shop_id, id),
+        CheckOn::Writer,
+        |_| Ok(()),
+        move |c, ()| sales::validate_order(c, shop_id, id),
     )
     .await
 }
@@ -477,9 +543,16 @@ async fn add_payment(
     let amount = parse_payment_amount(form.get("paymentAmount"), authed.shop.currency)
         .map_err(|e| AppError::from(Rejection::from(e)))?;
     let shop = authed.shop.clone();
-    idempotent_write(&state, &authed, &form, &headers, "addPayment", move |c| {
-        sales::add_payment(c, &shop, id, method, amount)
-    })
+    idempotent_write(
+        &state,
+        &authed,
+        &form,
+        &headers,
+        "addPayment",
+        CheckOn::Writer,
+        |_| Ok(()),
+        move |c, ()| sales::add_payment(c, &shop, id, method, amount),
+    )
     .await
 }
 
@@ -519,9 +592,16 @@ async fn refund_order(
         lines.push((no, qty));
     }
     let shop = authed.shop.clone();
-    idempotent_write(&state, &authed, &form, &headers, "refundOrder", move |c| {
-        sales::refund_order(c, &shop, id, method, &lines)
-    })
+    idempotent_write(
+        &state,
+        &authed,
+        &form,
+        &headers,
+        "refundOrder",
+        CheckOn::Writer,
+        |_| Ok(()),
+        move |c, ()| sales::refund_order(c, &shop, id, method, &lines),
+    )
     .await
 }
 
