@@ -212,23 +212,43 @@ impl SqliteConn {
     /// in order of first appearance: when that order is 1, 2, 3… (nearly always) the text
     /// is prepared as it is; otherwise with its `$N` rewritten into `?N`.
     fn prepare(&self, sql: &str) -> Result<rusqlite::CachedStatement<'_>, StoreError> {
-        let st = self.0.prepare_cached(sql)?;
-        if dollar_parameters_in_order(&st) {
-            return Ok(st);
+        if dollar_parameters_in_order(sql) {
+            return Ok(self.0.prepare_cached(sql)?);
         }
-        drop(st);
         Ok(self.0.prepare_cached(&sqlite_placeholders(sql))?)
     }
 }
 
-/// Whether parameter `i` of `st` is named `$i`, for every `i`.
-fn dollar_parameters_in_order(st: &rusqlite::Statement<'_>) -> bool {
-    (1..=st.parameter_count()).all(|i| {
-        st.parameter_name(i)
-            .and_then(|n| n.strip_prefix('$'))
-            .and_then(|d| d.parse::<usize>().ok())
-            == Some(i)
-    })
+/// Whether the `$N` placeholders of `sql` (outside string literals) first appear in the
+/// order 1, 2, 3…, so that SQLite's own numbering of them is `N`.
+fn dollar_parameters_in_order(sql: &str) -> bool {
+    let b = sql.as_bytes();
+    let mut seen = 0u64;
+    let mut in_str = false;
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        i += 1;
+        if c == b'\'' {
+            in_str = !in_str;
+        } else if c == b'$' && !in_str {
+            let start = i;
+            let mut n = 0u64;
+            while i < b.len() && b[i].is_ascii_digit() && i - start < 6 {
+                n = n * 10 + u64::from(b[i] - b'0');
+                i += 1;
+            }
+            if i == start {
+                continue;
+            }
+            if n == seen + 1 {
+                seen = n;
+            } else if n == 0 || n > seen {
+                return false;
+            }
+        }
+    }
+    true
 }
 
 impl rusqlite::types::ToSql for Value {
@@ -547,6 +567,16 @@ mod tests {
             "nothing inserted"
         );
         assert!(c.insert_id("insert into t (v) values ('c')", &[]).is_err());
+    }
+
+    #[test]
+    fn dollar_order_is_read_from_the_text() {
+        assert!(dollar_parameters_in_order("select $1, $2, $1, '$9', $3"));
+        assert!(dollar_parameters_in_order("select 1"));
+        assert!(!dollar_parameters_in_order("select $2, $1"));
+        assert!(!dollar_parameters_in_order("select $1, $3"));
+        assert!(!dollar_parameters_in_order("select $0"));
+        assert!(dollar_parameters_in_order("select $1, '$3', $2"));
     }
 
     #[test]

@@ -467,6 +467,30 @@ impl Ledger {
             }
         };
         let row = c.query_one(sql, params![shop_id])?;
+        Ledger::from_row(shop_id, &row)
+    }
+
+    /// [`Ledger::open`] and the id of a new order, in one statement. The id is the
+    /// caller's alone: SQLite's single writer holds the write lock, PostgreSQL draws it
+    /// from the sequence.
+    fn open_for_new_order(c: &mut dyn Conn, shop_id: i64) -> Result<(Ledger, i64), StoreError> {
+        let sql = match c.backend() {
+            Backend::Sqlite => {
+                "select next_order_number, journal_seq, journal_head,
+                     (select coalesce(max(id), 0) + 1 from orders)
+                 from shop_counters where shop_id = $1"
+            }
+            Backend::Postgres => {
+                "select next_order_number, journal_seq, journal_head,
+                     nextval(pg_get_serial_sequence('orders', 'id'))
+                 from shop_counters where shop_id = $1 for update"
+            }
+        };
+        let row = c.query_one(sql, params![shop_id])?;
+        Ok((Ledger::from_row(shop_id, &row)?, row.i64(3)?))
+    }
+
+    fn from_row(shop_id: i64, row: &Row) -> Result<Ledger, StoreError> {
         Ok(Ledger {
             shop_id,
             next_number: row.i64(0)?,
@@ -651,16 +675,6 @@ fn insert_rows(
     }
     c.execute(&sql, values)?;
     Ok(())
-}
-
-/// The id the next order will have. The caller holds the write lock (SQLite's single
-/// writer) or draws from the sequence (PostgreSQL), so the id is its own.
-fn next_order_id(c: &mut dyn Conn) -> Result<i64, StoreError> {
-    let sql = match c.backend() {
-        Backend::Sqlite => "select coalesce(max(id), 0) + 1 from orders",
-        Backend::Postgres => "select nextval(pg_get_serial_sequence('orders', 'id'))",
-    };
-    c.query_one(sql, params![])?.i64(0)
 }
 
 /// The view of a new order (pending, unpaid), before it has a number or a row.
@@ -946,7 +960,7 @@ pub fn write_sale(
     };
 
     let now = now_micros();
-    let id = next_order_id(c)?;
+    let (mut ledger, id) = Ledger::open_for_new_order(c, shop.id)?;
     let mut order = new_order(
         id,
         shop.id,
@@ -958,7 +972,6 @@ pub fn write_sale(
         None,
         now,
     );
-    let mut ledger = Ledger::open(c, shop.id)?;
     if settlement.status != SaleStatus::Pending {
         ledger.validate(&mut order, now);
     }
@@ -1374,7 +1387,7 @@ pub fn refund_order(
         value_date: None,
     };
     let now = now_micros();
-    let id_new = next_order_id(c)?;
+    let (mut ledger, id_new) = Ledger::open_for_new_order(c, shop.id)?;
     let mut order = new_order(
         id_new,
         shop.id,
@@ -1386,7 +1399,6 @@ pub fn refund_order(
         Some(original.id),
         now,
     );
-    let mut ledger = Ledger::open(c, shop.id)?;
     ledger.validate(&mut order, now);
     settle_in_memory(&mut ledger, &mut order, settlement, now);
     insert_order(c, &order)?;

@@ -46,11 +46,11 @@ impl Writer {
     /// another connection to the same database.
     pub(crate) fn start(conn: SqliteConn, checkpointer: SqliteConn) -> Writer {
         // A savepoint keeps the original of every page a write changes, in a temporary
-        // sub-journal: in memory, not in a temporary file written at every sale. A larger
-        // page cache keeps the indexes' hot pages. Checkpoints are the other thread's.
+        // sub-journal: in memory, not in a temporary file written at every sale. The page
+        // cache stays at its default size: at every commit SQLite walks all of it.
+        // Checkpoints are the other thread's.
         if let Err(e) = conn.0.execute_batch(&format!(
-            "pragma temp_store = memory; pragma cache_size = -16384;
-             pragma wal_autocheckpoint = {WRITER_CHECKPOINT_PAGES};"
+            "pragma temp_store = memory; pragma wal_autocheckpoint = {WRITER_CHECKPOINT_PAGES};"
         )) {
             tracing::warn!(error = %e, "SQLite writer: cannot set its pragmas");
         }

