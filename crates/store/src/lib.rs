@@ -159,7 +159,7 @@ pub struct PoolStats {
     pub max: usize,
 }
 
-pub(crate) const POOL_WAIT: Duration = Duration::from_secs(10);
+const POOL_WAIT: Duration = Duration::from_secs(10);
 
 impl Store {
     /// Opens (creating a SQLite file if needed) and migrates the database.

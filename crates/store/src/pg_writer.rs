@@ -5,12 +5,13 @@
 //! this one shop would record one sale per WAL flush; with it, one flush (and one lock
 //! hold) covers the whole group. Shops of different lanes, and other processes, proceed
 //! in parallel; each transaction locks a single shop's counters, so two processes never
-//! deadlock on them.
+//! deadlock on them. Each lane keeps a connection of its own, so that it never waits for
+//! the pool behind the requests it is to serve.
 
 use crate::db::{Conn, PgConn};
 use crate::pool::Pool;
 use crate::writer::{Deliver, Run, run_failed, unguarded};
-use crate::{POOL_WAIT, StoreError};
+use crate::StoreError;
 use std::sync::{Arc, mpsc};
 
 /// Most writes taken from a lane's queue at once.
@@ -69,6 +70,7 @@ impl PgWriters {
 }
 
 fn run(pool: &Pool<PgConn>, rx: &mpsc::Receiver<Job>) {
+    let mut conn: Option<PgConn> = None;
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
         while jobs.len() < MAX_BATCH {
@@ -82,24 +84,27 @@ fn run(pool: &Pool<PgConn>, rx: &mpsc::Receiver<Job>) {
             let (group, rest): (Vec<Job>, Vec<Job>) =
                 jobs.into_iter().partition(|j| j.shop_id == shop_id);
             jobs = rest;
-            run_group(pool, group);
+            run_group(pool, &mut conn, group);
         }
     }
 }
 
 /// Runs one shop's writes in one transaction. A write that fails is rolled back to its
 /// savepoint alone; a failure of the transaction itself fails every write of the group.
-fn run_group(pool: &Pool<PgConn>, jobs: Vec<Job>) {
-    let mut conn = match pool.get(POOL_WAIT) {
-        Ok(c) => c,
-        Err(e) => {
-            for job in jobs {
-                run_failed(job.run, &e);
+fn run_group(pool: &Pool<PgConn>, conn: &mut Option<PgConn>, jobs: Vec<Job>) {
+    if conn.as_ref().is_none_or(PgConn::is_closed) {
+        *conn = None;
+        match pool.connect() {
+            Ok(c) => *conn = Some(c),
+            Err(e) => {
+                for job in jobs {
+                    run_failed(job.run, &e);
+                }
+                return;
             }
-            return;
         }
-    };
-    let c: &mut PgConn = &mut conn;
+    }
+    let Some(c) = conn.as_mut() else { return };
     let mut delivers: Vec<Deliver> = Vec::with_capacity(jobs.len());
     // What closes the previous write's savepoint and opens the next one, in one round trip.
     let mut next = "begin; savepoint w";
@@ -138,8 +143,5 @@ fn run_group(pool: &Pool<PgConn>, jobs: Vec<Job>) {
     }
     for d in delivers {
         d(result.as_ref().map(|_| ()));
-    }
-    if c.is_closed() {
-        conn.discard();
     }
 }

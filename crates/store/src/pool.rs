@@ -38,6 +38,11 @@ impl<T> Pool<T> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// A new connection of the pool's kind that the caller keeps (not counted here).
+    pub(crate) fn connect(&self) -> Result<T, StoreError> {
+        (self.make)()
+    }
+
     /// Adds a connection made elsewhere (the one that ran the migrations).
     pub(crate) fn put(&self, conn: T) {
         let mut s = self.lock();
