@@ -306,11 +306,11 @@ impl Store {
 
     /// [`Store::write`] for a write of shop `shop_id` that checks everything before its
     /// first change, as a sale does, and is committed with the other writes queued at the
-    /// same time (group commit on both backends). On SQLite it runs without a savepoint of
-    /// its own (about a tenth of a sale's cost): should it fail after changing rows all
-    /// the same, the other writes of its batch fail with it, and nothing of them is
-    /// written. On PostgreSQL, one of a few writer threads runs the shop's queued writes
-    /// in one transaction, each in a savepoint.
+    /// same time (group commit on both backends), without a savepoint of its own (on
+    /// SQLite a savepoint copies every page a write touches, on PostgreSQL it costs round
+    /// trips): should it fail after changing rows all the same, the other writes of its
+    /// batch fail with it, and nothing of them is written. On PostgreSQL one of a few
+    /// writer threads runs the shop's queued writes in one transaction.
     pub async fn write_checked<T, E>(
         &self,
         shop_id: i64,

@@ -1,17 +1,16 @@
 //! PostgreSQL group commit for sales. Every write of a shop goes to the same one of a few
 //! writer threads ("lanes"). A lane takes everything queued, groups it by shop, and runs
-//! each shop's group in one transaction, each write inside its own savepoint, with one
-//! commit. A sale holds its shop's counter row from its number to the commit, so without
+//! each shop's group in one transaction, with one commit. A sale holds its shop's counter row from its number to the commit, so without
 //! this one shop would record one sale per WAL flush; with it, one flush (and one lock
 //! hold) covers the whole group. Shops of different lanes, and other processes, proceed
 //! in parallel; each transaction locks a single shop's counters, so two processes never
 //! deadlock on them. Each lane keeps a connection of its own, so that it never waits for
 //! the pool behind the requests it is to serve.
 
-use crate::db::{Conn, PgConn};
+use crate::StoreError;
+use crate::db::{Backend, Conn, PgConn, Row, Value};
 use crate::pool::Pool;
 use crate::writer::{Deliver, Run, run_failed, unguarded};
-use crate::StoreError;
 use std::sync::{Arc, mpsc};
 
 /// Most writes taken from a lane's queue at once.
@@ -89,59 +88,204 @@ fn run(pool: &Pool<PgConn>, rx: &mpsc::Receiver<Job>) {
     }
 }
 
-/// Runs one shop's writes in one transaction. A write that fails is rolled back to its
-/// savepoint alone; a failure of the transaction itself fails every write of the group.
+/// Runs one shop's writes in one transaction, without savepoints (a round trip each):
+/// a write that failed without writing leaves the transaction as it was. One that failed
+/// after writing, or left the transaction failed, rolls the group back: the group's
+/// earlier writes fail with it, and the rest run in a new transaction.
 fn run_group(pool: &Pool<PgConn>, conn: &mut Option<PgConn>, jobs: Vec<Job>) {
-    if conn.as_ref().is_none_or(PgConn::is_closed) {
-        *conn = None;
-        match pool.connect() {
-            Ok(c) => *conn = Some(c),
-            Err(e) => {
-                for job in jobs {
+    let mut delivers: Vec<Deliver> = Vec::with_capacity(jobs.len());
+    let mut open = false;
+    for job in jobs {
+        if conn.as_ref().is_none_or(PgConn::is_closed) {
+            *conn = None;
+            match pool.connect() {
+                Ok(c) => *conn = Some(c),
+                Err(e) => {
                     run_failed(job.run, &e);
+                    continue;
                 }
-                return;
             }
         }
+        let Some(c) = conn.as_mut() else { continue };
+        if !open {
+            if let Err(e) = c.batch("begin") {
+                run_failed(job.run, &e);
+                continue;
+            }
+            open = true;
+        }
+        let mut tracked = Tracked { c, wrote: false };
+        match (job.run)(&mut tracked) {
+            Some(d) => delivers.push(d),
+            // The probe fails in a failed transaction ("current transaction is aborted"),
+            // whose commit would silently roll back.
+            None if !tracked.wrote && tracked.c.batch("select 1").is_ok() => {}
+            None => {
+                let _ = tracked.c.batch("rollback");
+                open = false;
+                let e = StoreError::Commit(
+                    "rolled back with a write of the same group that failed".into(),
+                );
+                for d in delivers.drain(..) {
+                    d(Err(&e));
+                }
+            }
+        }
+    }
+    if !open {
+        return;
     }
     let Some(c) = conn.as_mut() else { return };
-    let mut delivers: Vec<Deliver> = Vec::with_capacity(jobs.len());
-    // What closes the previous write's savepoint and opens the next one, in one round trip.
-    let mut next = "begin; savepoint w";
-    let mut failure: Option<StoreError> = None;
-    let mut jobs = jobs.into_iter();
-    for job in jobs.by_ref() {
-        if let Err(e) = c.batch(next) {
-            run_failed(job.run, &e);
-            failure = Some(e);
-            break;
-        }
-        next = match (job.run)(c) {
-            Some(d) => {
-                delivers.push(d);
-                "release w; savepoint w"
-            }
-            None => "rollback to w; release w; savepoint w",
-        };
-    }
-    let result = match failure {
-        Some(e) => Err(e),
-        None => {
-            let end = if next.starts_with("release") {
-                "release w; commit"
-            } else {
-                "rollback to w; release w; commit"
-            };
-            c.batch(end)
-        }
-    };
-    if let Err(e) = &result {
+    let result = c.batch("commit");
+    if result.is_err() {
         let _ = c.batch("rollback");
-        for job in jobs {
-            run_failed(job.run, e);
-        }
     }
     for d in delivers {
         d(result.as_ref().map(|_| ()));
+    }
+}
+
+/// A connection that notes whether a statement other than a `select` ran on it.
+struct Tracked<'a> {
+    c: &'a mut PgConn,
+    wrote: bool,
+}
+
+impl Tracked<'_> {
+    fn note(&mut self, sql: &str) {
+        let head = sql.trim_start().get(..6).unwrap_or("");
+        if !head.eq_ignore_ascii_case("select") {
+            self.wrote = true;
+        }
+    }
+}
+
+impl Conn for Tracked<'_> {
+    fn backend(&self) -> Backend {
+        Backend::Postgres
+    }
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreError> {
+        self.note(sql);
+        self.c.execute(sql, params)
+    }
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {
+        self.note(sql);
+        self.c.query(sql, params)
+    }
+    fn query_each(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        f: &mut dyn FnMut(Row) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        self.note(sql);
+        self.c.query_each(sql, params, f)
+    }
+    fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        self.wrote = true;
+        self.c.batch(sql)
+    }
+    fn insert_id(&mut self, sql: &str, params: &[Value]) -> Result<i64, StoreError> {
+        self.wrote = true;
+        self.c.insert_id(sql, params)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::params;
+    use std::sync::mpsc::channel;
+
+    /// A job answering on `tx` with whether it succeeded, once its group is known.
+    fn job(
+        tx: &mpsc::Sender<(i64, bool)>,
+        i: i64,
+        f: impl FnOnce(&mut dyn Conn) -> Result<(), StoreError> + Send + 'static,
+    ) -> Job {
+        let tx = tx.clone();
+        Job {
+            shop_id: 1,
+            run: unguarded(f, move |r: Result<(), StoreError>| {
+                let _ = tx.send((i, r.is_ok()));
+            }),
+        }
+    }
+
+    #[test]
+    fn a_statement_error_last_in_a_group_fails_the_group_instead_of_a_silent_rollback() {
+        let Some(url) = std::env::var("COMPTOIR_TEST_POSTGRES").ok() else {
+            let strict = std::env::var("COMPTOIR_TEST_STRICT").is_ok_and(|v| v == "1");
+            assert!(!strict, "COMPTOIR_TEST_POSTGRES is needed");
+            eprintln!("skipping: COMPTOIR_TEST_POSTGRES is not set");
+            return;
+        };
+        let schema = format!("pgw_{}", crate::hex(&crate::random_bytes::<6>()));
+        let config: postgres::Config = url.parse().unwrap();
+        let connect = {
+            let mut config = config.clone();
+            config.options(&format!("-csearch_path={schema}"));
+            move || -> Result<PgConn, StoreError> {
+                Ok(PgConn::new(
+                    config
+                        .connect(postgres::NoTls)
+                        .map_err(|e| StoreError::Open(e.to_string()))?,
+                ))
+            }
+        };
+        let mut admin = PgConn::new(config.connect(postgres::NoTls).unwrap());
+        admin
+            .batch(&format!(
+                "create schema {schema}; create table {schema}.t (id bigint primary key)"
+            ))
+            .unwrap();
+        let pool = Pool::new(1, Box::new(connect));
+        let mut conn = None;
+        let (tx, rx) = channel();
+        let insert = |i: i64| {
+            move |c: &mut dyn Conn| {
+                c.execute("insert into t (id) values ($1)", params![i])
+                    .map(|_| ())
+            }
+        };
+        // Ok, then a failed statement that writes nothing, last of its group.
+        run_group(
+            &pool,
+            &mut conn,
+            vec![
+                job(&tx, 1, insert(1)),
+                job(&tx, 2, |c| {
+                    c.query("select nothing from no_such_table", &[])
+                        .map(|_| ())
+                }),
+            ],
+        );
+        // A clean refusal leaves its group alone.
+        run_group(
+            &pool,
+            &mut conn,
+            vec![
+                job(&tx, 3, insert(3)),
+                job(&tx, 4, |_| Err(StoreError::Invalid("refused".into()))),
+                job(&tx, 5, insert(5)),
+            ],
+        );
+        drop(tx);
+        let mut answers: Vec<(i64, bool)> = rx.iter().collect();
+        answers.sort_unstable();
+        assert_eq!(
+            answers,
+            vec![(1, false), (2, false), (3, true), (4, false), (5, true)]
+        );
+        let stored: Vec<i64> = admin
+            .query(&format!("select id from {schema}.t order by id"), &[])
+            .unwrap()
+            .iter()
+            .map(|r| r.i64(0).unwrap())
+            .collect();
+        assert_eq!(stored, vec![3, 5]);
+        admin
+            .batch(&format!("drop schema {schema} cascade"))
+            .unwrap();
     }
 }

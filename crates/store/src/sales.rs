@@ -455,39 +455,39 @@ struct Ledger {
 }
 
 impl Ledger {
-    fn open(c: &mut dyn Conn, shop_id: i64) -> Result<Ledger, StoreError> {
-        let sql = match c.backend() {
-            Backend::Sqlite => {
-                "select next_order_number, journal_seq, journal_head from shop_counters
-                 where shop_id = $1"
-            }
-            Backend::Postgres => {
-                "select next_order_number, journal_seq, journal_head from shop_counters
-                 where shop_id = $1 for update"
-            }
+    /// Reads (on PostgreSQL, locks) the shop's counters, with the ids of a new order and
+    /// of a new payment when asked. The ids are the caller's alone: SQLite's single writer
+    /// holds the write lock, PostgreSQL draws them from the sequences.
+    fn open(
+        c: &mut dyn Conn,
+        shop_id: i64,
+        order_id: bool,
+        payment_id: bool,
+    ) -> Result<(Ledger, Option<i64>, Option<i64>), StoreError> {
+        let next_id = |table: &str| match c.backend() {
+            Backend::Sqlite => format!(", (select coalesce(max(id), 0) + 1 from {table})"),
+            Backend::Postgres => format!(", nextval(pg_get_serial_sequence('{table}', 'id'))"),
         };
-        let row = c.query_one(sql, params![shop_id])?;
-        Ledger::from_row(shop_id, &row)
-    }
-
-    /// [`Ledger::open`] and the id of a new order, in one statement. The id is the
-    /// caller's alone: SQLite's single writer holds the write lock, PostgreSQL draws it
-    /// from the sequence.
-    fn open_for_new_order(c: &mut dyn Conn, shop_id: i64) -> Result<(Ledger, i64), StoreError> {
-        let sql = match c.backend() {
-            Backend::Sqlite => {
-                "select next_order_number, journal_seq, journal_head,
-                     (select coalesce(max(id), 0) + 1 from orders)
-                 from shop_counters where shop_id = $1"
-            }
-            Backend::Postgres => {
-                "select next_order_number, journal_seq, journal_head,
-                     nextval(pg_get_serial_sequence('orders', 'id'))
-                 from shop_counters where shop_id = $1 for update"
-            }
+        let mut sql = String::from("select next_order_number, journal_seq, journal_head");
+        if order_id {
+            sql.push_str(&next_id("orders"));
+        }
+        if payment_id {
+            sql.push_str(&next_id("payments"));
+        }
+        sql.push_str(" from shop_counters where shop_id = $1");
+        if c.backend() == Backend::Postgres {
+            sql.push_str(" for update");
+        }
+        let row = c.query_one(&sql, params![shop_id])?;
+        let ledger = Ledger::from_row(shop_id, &row)?;
+        let order = if order_id { Some(row.i64(3)?) } else { None };
+        let payment = if payment_id {
+            Some(row.i64(3 + usize::from(order_id))?)
+        } else {
+            None
         };
-        let row = c.query_one(sql, params![shop_id])?;
-        Ok((Ledger::from_row(shop_id, &row)?, row.i64(3)?))
+        Ok((ledger, order, payment))
     }
 
     fn from_row(shop_id: i64, row: &Row) -> Result<Ledger, StoreError> {
@@ -545,28 +545,30 @@ impl Ledger {
         self.events.push(("terminated", order.id, at));
     }
 
-    /// Inserts a payment of `amount` on an order that already has its row, and seals it.
-    /// The order's paid amount and status are [`settle_in_memory`]'s.
+    /// Writes payment `payment_id` of `amount` on an order written before it, and seals
+    /// it. The order's paid amount and status are [`settle_in_memory`]'s.
     fn record_payment(
         &mut self,
-        c: &mut dyn Conn,
+        w: &mut Writes,
         order: &mut OrderView,
         method: &MethodRow,
+        payment_id: i64,
         amount: Money,
         at: i64,
-    ) -> Result<(), StoreError> {
-        let payment_id = c.insert_id(
-            "insert into payments (shop_id, order_id, payment_method_id, name, amount, at)
-             values ($1, $2, $3, $4, $5, $6) returning id",
-            params![
-                order.shop_id,
-                order.id,
-                method.id,
-                method.name.as_str(),
-                amount.minor(),
-                at
+    ) {
+        w.insert(
+            "insert into payments (id, shop_id, order_id, payment_method_id, name, amount, at)",
+            vec![
+                Value::I64(payment_id),
+                Value::I64(order.shop_id),
+                Value::I64(order.id),
+                Value::I64(method.id),
+                Value::from(method.name.as_str()),
+                Value::I64(amount.minor()),
+                Value::I64(at),
             ],
-        )?;
+            7,
+        );
         self.append("payment", order.id, Some(payment_id), at, |seq| {
             PaymentEntry {
                 shop_id: order.shop_id,
@@ -586,13 +588,15 @@ impl Ledger {
             amount,
             at,
         });
-        Ok(())
     }
 
-    /// Writes the journal entries, the outbox events and the counters.
-    fn close(self, c: &mut dyn Conn) -> Result<(), StoreError> {
+    /// Adds the journal entries, the outbox events and the counters to `w`.
+    fn close(self, w: &mut Writes) {
+        if self.journal.is_empty() && self.events.is_empty() {
+            return;
+        }
         let mut values = Vec::with_capacity(self.journal.len() * 7);
-        for j in &self.journal {
+        for j in self.journal {
             values.extend([
                 Value::I64(self.shop_id),
                 Value::I64(j.seq),
@@ -600,15 +604,14 @@ impl Ledger {
                 Value::I64(j.order_id),
                 Value::from(j.payment_id),
                 Value::I64(j.at),
-                Value::Text(j.seal.clone()),
+                Value::Text(j.seal),
             ]);
         }
-        insert_rows(
-            c,
+        w.insert(
             "insert into journal (shop_id, seq, kind, order_id, payment_id, at, seal)",
+            values,
             7,
-            &values,
-        )?;
+        );
         let mut values = Vec::with_capacity(self.events.len() * 4);
         for (event, order_id, at) in &self.events {
             values.extend([
@@ -618,21 +621,21 @@ impl Ledger {
                 Value::I64(*at),
             ]);
         }
-        insert_rows(
-            c,
+        w.insert(
             "insert into outbox (shop_id, event_type, order_id, created_at)",
+            values,
             4,
-            &values,
-        )?;
-        if self.journal.is_empty() && self.events.is_empty() {
-            return Ok(());
-        }
-        c.execute(
-            "update shop_counters set next_order_number = $1, journal_seq = $2, journal_head = $3
-             where shop_id = $4",
-            params![self.next_number, self.seq, self.head, self.shop_id],
-        )?;
-        Ok(())
+        );
+        w.statement(
+            "update shop_counters set next_order_number = ?, journal_seq = ?, journal_head = ?
+             where shop_id = ?",
+            vec![
+                Value::I64(self.next_number),
+                Value::I64(self.seq),
+                Value::Text(self.head),
+                Value::I64(self.shop_id),
+            ],
+        );
     }
 }
 
@@ -645,36 +648,89 @@ fn settle_in_memory(ledger: &mut Ledger, order: &mut OrderView, settlement: Sett
     }
 }
 
-/// Inserts `values` as rows of `width` columns with one statement: `head` is the
-/// `insert into TABLE (COLUMNS)` part. Nothing to insert, nothing run.
-fn insert_rows(
-    c: &mut dyn Conn,
-    head: &str,
-    width: usize,
-    values: &[Value],
-) -> Result<(), StoreError> {
-    if values.is_empty() {
-        return Ok(());
-    }
-    let rows = values.len() / width;
-    let mut sql = String::with_capacity(head.len() + 8 + rows * width * 5);
-    sql.push_str(head);
-    sql.push_str(" values ");
-    let mut n = 0;
-    for r in 0..rows {
-        sql.push_str(if r == 0 { "(" } else { ", (" });
-        for col in 0..width {
-            n += 1;
-            if col > 0 {
-                sql.push_str(", ");
+/// The statements of a write, gathered to run together at its end: one after the other
+/// on SQLite; on PostgreSQL as one statement, every part but the last in a `with` clause,
+/// so that a sale's rows cost one round trip while it holds the shop's counter row.
+/// Parts only refer to one another through foreign keys, which PostgreSQL checks once the
+/// whole statement has run. Each part's text marks its parameters with `?`.
+#[derive(Default)]
+struct Writes {
+    parts: Vec<(String, Vec<Value>)>,
+}
+
+/// Most parameters in one part: PostgreSQL takes at most 65,535 in a statement.
+const MAX_PART_VALUES: usize = 11 * 100;
+
+impl Writes {
+    /// `values` as rows of `width` columns: `head` is `insert into TABLE (COLUMNS)`.
+    fn insert(&mut self, head: &str, values: Vec<Value>, width: usize) {
+        let mut values = values;
+        while !values.is_empty() {
+            let rest = values.split_off(values.len().min(MAX_PART_VALUES / width * width));
+            let rows = values.len() / width;
+            let mut sql = String::with_capacity(head.len() + 8 + rows * (width * 3 + 4));
+            sql.push_str(head);
+            sql.push_str(" values ");
+            for r in 0..rows {
+                sql.push_str(if r == 0 { "(" } else { ", (" });
+                for col in 0..width {
+                    sql.push_str(if col == 0 { "?" } else { ", ?" });
+                }
+                sql.push(')');
             }
-            sql.push('$');
-            sql.push_str(&n.to_string());
+            self.parts.push((sql, values));
+            values = rest;
         }
-        sql.push(')');
     }
-    c.execute(&sql, values)?;
-    Ok(())
+
+    fn statement(&mut self, sql: &str, values: Vec<Value>) {
+        self.parts.push((sql.to_string(), values));
+    }
+
+    fn run(self, c: &mut dyn Conn) -> Result<(), StoreError> {
+        match c.backend() {
+            Backend::Sqlite => {
+                for (sql, values) in self.parts {
+                    c.execute(&numbered(&[&sql]), &values)?;
+                }
+            }
+            Backend::Postgres => {
+                let Some(((last, _), rest)) = self.parts.split_last() else {
+                    return Ok(());
+                };
+                let mut texts: Vec<String> = rest
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (sql, _))| {
+                        format!("{}w{i} as ({sql})", if i == 0 { "with " } else { ", " })
+                    })
+                    .collect();
+                texts.push(format!(" {last}"));
+                let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+                let values: Vec<Value> = self.parts.into_iter().flat_map(|(_, v)| v).collect();
+                c.execute(&numbered(&texts), &values)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The texts joined, each `?` replaced by `$1`, `$2`… in order.
+fn numbered(texts: &[&str]) -> String {
+    let mut out = String::with_capacity(texts.iter().map(|t| t.len() * 2).sum());
+    let mut n = 0;
+    for t in texts {
+        for ch in t.chars() {
+            if ch == '?' {
+                n += 1;
+                out.push('$');
+                out.push_str(&n.to_string());
+            } else {
+                out.push(ch);
+            }
+        }
+    }
+    out
 }
 
 /// The view of a new order (pending, unpaid), before it has a number or a row.
@@ -738,42 +794,41 @@ fn new_order(
 }
 
 /// Writes a new order's row, in the state it has in memory, and its lines.
-fn insert_order(c: &mut dyn Conn, o: &OrderView) -> Result<(), StoreError> {
-    c.execute(
+fn insert_order(w: &mut Writes, o: &OrderView) {
+    w.insert(
         "insert into orders (id, shop_id, number, status, is_refund, refund_of, created_at,
              validated_at, terminated_at, value_date, user_id, cash_box_id, client_id,
              delivery_method, table_id, covers, pager_num, public_comment, private_comment,
-             total, vat, paid, change_given, invoice_token, seal)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-             $18, $19, $20, $21, $22, $23, $24, $25)",
-        params![
-            o.id,
-            o.shop_id,
-            o.number,
-            o.status.as_str(),
-            o.is_refund,
-            o.refund_of,
-            o.created_at,
-            o.validated_at,
-            o.terminated_at,
-            o.value_date,
-            o.user_id,
-            o.cash_box_id,
-            o.client_id,
-            o.delivery_method,
-            o.table_id,
-            o.covers,
-            o.pager_num.as_deref(),
-            o.public_comment.as_str(),
-            o.private_comment.as_str(),
-            o.total.minor(),
-            o.vat.minor(),
-            o.paid.minor(),
-            o.change.minor(),
-            o.invoice_token.as_str(),
-            o.seal.as_deref()
+             total, vat, paid, change_given, invoice_token, seal)",
+        vec![
+            Value::I64(o.id),
+            Value::I64(o.shop_id),
+            Value::from(o.number),
+            Value::from(o.status.as_str()),
+            Value::Bool(o.is_refund),
+            Value::from(o.refund_of),
+            Value::I64(o.created_at),
+            Value::from(o.validated_at),
+            Value::from(o.terminated_at),
+            Value::I64(o.value_date),
+            Value::I64(o.user_id),
+            Value::I64(o.cash_box_id),
+            Value::from(o.client_id),
+            Value::I64(o.delivery_method),
+            Value::from(o.table_id),
+            Value::from(o.covers),
+            Value::from(o.pager_num.as_deref()),
+            Value::from(o.public_comment.as_str()),
+            Value::from(o.private_comment.as_str()),
+            Value::I64(o.total.minor()),
+            Value::I64(o.vat.minor()),
+            Value::I64(o.paid.minor()),
+            Value::I64(o.change.minor()),
+            Value::from(o.invoice_token.as_str()),
+            Value::from(o.seal.as_deref()),
         ],
-    )?;
+        25,
+    );
     let mut values = Vec::with_capacity(o.lines.len() * 11);
     for l in &o.lines {
         values.extend([
@@ -790,38 +845,32 @@ fn insert_order(c: &mut dyn Conn, o: &OrderView) -> Result<(), StoreError> {
             Value::Text(variations_text(&l.variations)),
         ]);
     }
-    // A few statements of many lines rather than one of thousands of parameters.
-    for chunk in values.chunks(11 * 50) {
-        insert_rows(
-            c,
-            "insert into order_lines (shop_id, order_id, line_no, item_id, department_id, title,
-                 quantity, unit_price, total, vat_rate, variations)",
-            11,
-            chunk,
-        )?;
-    }
-    Ok(())
+    w.insert(
+        "insert into order_lines (shop_id, order_id, line_no, item_id, department_id, title,
+             quantity, unit_price, total, vat_rate, variations)",
+        values,
+        11,
+    );
 }
 
-/// Writes what validation and payments changed on an existing order's row.
-fn update_order(c: &mut dyn Conn, o: &OrderView) -> Result<(), StoreError> {
-    c.execute(
-        "update orders set number = $1, validated_at = $2, status = $3, seal = $4, paid = $5,
-             change_given = $6, terminated_at = $7
-         where shop_id = $8 and id = $9",
-        params![
-            o.number,
-            o.validated_at,
-            o.status.as_str(),
-            o.seal.as_deref(),
-            o.paid.minor(),
-            o.change.minor(),
-            o.terminated_at,
-            o.shop_id,
-            o.id
+/// Adds what validation and payments changed on an existing order's row to `w`.
+fn update_order(w: &mut Writes, o: &OrderView) {
+    w.statement(
+        "update orders set number = ?, validated_at = ?, status = ?, seal = ?, paid = ?,
+             change_given = ?, terminated_at = ?
+         where shop_id = ? and id = ?",
+        vec![
+            Value::from(o.number),
+            Value::from(o.validated_at),
+            Value::from(o.status.as_str()),
+            Value::from(o.seal.as_deref()),
+            Value::I64(o.paid.minor()),
+            Value::I64(o.change.minor()),
+            Value::from(o.terminated_at),
+            Value::I64(o.shop_id),
+            Value::I64(o.id),
         ],
-    )?;
-    Ok(())
+    );
 }
 
 /// A sale checked against the shop's data by [`check_sale`]: what [`write_sale`] needs.
@@ -960,7 +1009,8 @@ pub fn write_sale(
     };
 
     let now = now_micros();
-    let (mut ledger, id) = Ledger::open_for_new_order(c, shop.id)?;
+    let (mut ledger, id, payment_id) = Ledger::open(c, shop.id, true, method.is_some())?;
+    let id = id.ok_or_else(|| StoreError::Decode("no order id drawn".into()))?;
     let mut order = new_order(
         id,
         shop.id,
@@ -982,11 +1032,13 @@ pub fn write_sale(
         None => {}
     }
     // The row goes in once, in its final state; the payment row then refers to it.
-    insert_order(c, &order)?;
-    if let Some(m) = &method {
-        ledger.record_payment(c, &mut order, m, settlement.paid, now)?;
+    let mut w = Writes::default();
+    insert_order(&mut w, &order);
+    if let (Some(m), Some(payment_id)) = (method, payment_id) {
+        ledger.record_payment(&mut w, &mut order, m, payment_id, settlement.paid, now);
     }
-    ledger.close(c)?;
+    ledger.close(&mut w);
+    w.run(c)?;
     Ok(order)
 }
 
@@ -1189,13 +1241,15 @@ pub fn validate_order(c: &mut dyn Conn, shop_id: i64, id: i64) -> Result<OrderVi
     let mut o = get_order(c, shop_id, id)?.ok_or_else(|| not_found(id))?;
     if o.status == SaleStatus::Pending {
         let now = now_micros();
-        let mut ledger = Ledger::open(c, shop_id)?;
+        let (mut ledger, _, _) = Ledger::open(c, shop_id, false, false)?;
         ledger.validate(&mut o, now);
         if o.total == Money::ZERO {
             ledger.terminate(&mut o, now);
         }
-        update_order(c, &o)?;
-        ledger.close(c)?;
+        let mut w = Writes::default();
+        update_order(&mut w, &o);
+        ledger.close(&mut w);
+        w.run(c)?;
     }
     Ok(o)
 }
@@ -1239,14 +1293,17 @@ pub fn add_payment(
     )?;
     check_method_limits(&method, settlement.paid, shop.currency.digits())?;
     let now = now_micros();
-    let mut ledger = Ledger::open(c, shop.id)?;
+    let (mut ledger, _, payment_id) = Ledger::open(c, shop.id, false, true)?;
+    let payment_id = payment_id.ok_or_else(|| StoreError::Decode("no payment id drawn".into()))?;
     if o.status == SaleStatus::Pending {
         ledger.validate(&mut o, now);
     }
     settle_in_memory(&mut ledger, &mut o, settlement, now);
-    update_order(c, &o)?;
-    ledger.record_payment(c, &mut o, &method, settlement.paid, now)?;
-    ledger.close(c)?;
+    let mut w = Writes::default();
+    update_order(&mut w, &o);
+    ledger.record_payment(&mut w, &mut o, &method, payment_id, settlement.paid, now);
+    ledger.close(&mut w);
+    w.run(c)?;
     Ok(o)
 }
 
@@ -1387,7 +1444,10 @@ pub fn refund_order(
         value_date: None,
     };
     let now = now_micros();
-    let (mut ledger, id_new) = Ledger::open_for_new_order(c, shop.id)?;
+    let (mut ledger, id_new, payment_id) = Ledger::open(c, shop.id, true, true)?;
+    let (Some(id_new), Some(payment_id)) = (id_new, payment_id) else {
+        return Err(StoreError::Decode("no order or payment id drawn".into()).into());
+    };
     let mut order = new_order(
         id_new,
         shop.id,
@@ -1401,7 +1461,8 @@ pub fn refund_order(
     );
     ledger.validate(&mut order, now);
     settle_in_memory(&mut ledger, &mut order, settlement, now);
-    insert_order(c, &order)?;
+    let mut w = Writes::default();
+    insert_order(&mut w, &order);
     let mut values = Vec::with_capacity(refund_lines.len() * 6);
     for (i, (no, _)) in refund_lines.iter().enumerate() {
         values.extend([
@@ -1413,14 +1474,21 @@ pub fn refund_order(
             Value::I64(-order.lines[i].quantity.thousandths()),
         ]);
     }
-    insert_rows(
-        c,
+    w.insert(
         "insert into refund_lines (shop_id, original_order, original_line, refund_order,
              refund_line, quantity)",
+        values,
         6,
-        &values,
-    )?;
-    ledger.record_payment(c, &mut order, &method, settlement.paid, now)?;
-    ledger.close(c)?;
+    );
+    ledger.record_payment(
+        &mut w,
+        &mut order,
+        &method,
+        payment_id,
+        settlement.paid,
+        now,
+    );
+    ledger.close(&mut w);
+    w.run(c)?;
     Ok(order)
 }
