@@ -26,13 +26,18 @@ fn not_found() -> AppError {
     AppError::NotFound("no invoice at this address".into())
 }
 
-/// `SHOPID-HEX32` from `SHOPID-HEX32.pdf`; anything else cannot be a token.
+/// `SHOPID-ORDERID-HEX32` (or, for links given before, `SHOPID-HEX32`) from the file name
+/// `TOKEN.pdf`; anything else cannot be a token.
 fn token_of(file: &str) -> Option<&str> {
     let token = file.strip_suffix(".pdf")?;
-    let (shop, secret) = token.split_once('-')?;
-    let well_formed = !shop.is_empty()
-        && shop.len() <= 19
-        && shop.bytes().all(|b| b.is_ascii_digit())
+    let id = |s: &str| !s.is_empty() && s.len() <= 19 && s.bytes().all(|b| b.is_ascii_digit());
+    let (shop, rest) = token.split_once('-')?;
+    let secret = match rest.split_once('-') {
+        Some((order, secret)) if id(order) => secret,
+        Some(_) => return None,
+        None => rest,
+    };
+    let well_formed = id(shop)
         && secret.len() == 32
         && secret
             .bytes()
@@ -261,5 +266,12 @@ mod tests {
         assert_eq!(token_of(&format!("x-{hex}.pdf")), None);
         assert_eq!(token_of(&format!("12-{}.pdf", hex.to_uppercase())), None);
         assert_eq!(token_of("../etc/passwd.pdf"), None);
+        assert_eq!(
+            token_of(&format!("12-345-{hex}.pdf")),
+            Some(format!("12-345-{hex}").as_str())
+        );
+        assert_eq!(token_of(&format!("12--{hex}.pdf")), None, "no order id");
+        assert_eq!(token_of(&format!("12-3a-{hex}.pdf")), None);
+        assert_eq!(token_of(&format!("12-3-4-{hex}.pdf")), None);
     }
 }

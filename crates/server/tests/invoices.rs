@@ -237,8 +237,40 @@ async fn unknown_and_malformed_tokens_are_404() {
             assert_eq!(body["result"], "KO");
             assert_eq!(body["error"]["code"], "not_found");
         }
+        // The same secret under another order of the shop is no link either.
+        let (order_part, hex) = secret.split_once('-').expect("ORDERID-HEX32");
+        let other_order = order_part.parse::<i64>().unwrap() + 1;
+        let path = format!("/invoices/{shop_part}-{other_order}-{hex}.pdf");
+        assert_eq!(app.get(&path).await.status(), 404, "{}: {path}", db.backend);
         // The real link still works.
         assert_eq!(app.http.get(&link).send().await.unwrap().status(), 200);
+        app.stop().await;
+    }
+}
+
+/// Links handed out before tokens named their order (`SHOPID-HEX32`) keep working.
+#[tokio::test]
+async fn links_of_the_older_token_form_still_open() {
+    for db in TestDb::all() {
+        let app = TestApp::spawn(&db).await;
+        let (shop, espresso, _) = demo_shop(&app, "Café d'avant").await;
+        let line = espresso.to_string();
+        let body = sale(&app, &shop, &[("payment", "-1"), ("itemsList[]", &line)]).await;
+        let id = body["orderInternalID"].as_i64().expect("an id");
+        let old = format!("{}-{}", shop.shop_id, "0123456789abcdef0123456789abcdef");
+        let (shop_id, token) = (shop.shop_id, old.clone());
+        app.store
+            .write(move |c| {
+                c.execute(
+                    "update orders set invoice_token = $1 where shop_id = $2 and id = $3",
+                    comptoir_store::params![token.as_str(), shop_id, id],
+                )
+            })
+            .await
+            .unwrap();
+        let res = app.get(&format!("/invoices/{old}.pdf")).await;
+        assert_eq!(res.status(), 200, "{}", db.backend);
+        assert!(res.bytes().await.unwrap().starts_with(b"%PDF-"));
         app.stop().await;
     }
 }

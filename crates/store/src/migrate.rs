@@ -22,6 +22,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_sales.sql"),
         postgres: include_str!("../migrations/postgres/0002_sales.sql"),
     },
+    Migration {
+        version: 3,
+        sqlite: include_str!("../migrations/sqlite/0003_invoice_tokens.sql"),
+        postgres: include_str!("../migrations/postgres/0003_invoice_tokens.sql"),
+    },
 ];
 
 /// Applies every migration not yet applied. Safe to run from several processes at once.

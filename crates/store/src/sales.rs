@@ -786,7 +786,7 @@ fn new_order(
         vat: lines.vat(),
         paid: Money::ZERO,
         change: Money::ZERO,
-        invoice_token: format!("{shop_id}-{}", hex(&random_bytes::<16>())),
+        invoice_token: format!("{shop_id}-{id}-{}", hex(&random_bytes::<16>())),
         seal: None,
         lines: views,
         payments: Vec::new(),
@@ -1145,23 +1145,39 @@ pub fn get_order(c: &mut dyn Conn, shop_id: i64, id: i64) -> Result<Option<Order
     Ok(Some(o))
 }
 
-/// An order by its invoice token (`SHOPID-HEX`), with lines and payments.
+/// An order by its invoice token, with lines and payments. Tokens are
+/// `SHOPID-ORDERID-HEX32`, found through the primary key; links handed out before
+/// migration 3 are `SHOPID-HEX32`.
 pub fn order_by_invoice_token(
     c: &mut dyn Conn,
     token: &str,
 ) -> Result<Option<OrderView>, StoreError> {
-    let Some(shop_id) = token
-        .split_once('-')
-        .and_then(|(s, rest)| (rest.len() == 32).then_some(s))
-        .and_then(|s| s.parse::<i64>().ok())
-    else {
+    let Some((shop, rest)) = token.split_once('-') else {
         return Ok(None);
     };
-    let Some(row) = c.query_opt(
-        &format!("{ORDER_SELECT} where shop_id = $1 and invoice_token = $2"),
-        params![shop_id, token],
-    )?
-    else {
+    let Ok(shop_id) = shop.parse::<i64>() else {
+        return Ok(None);
+    };
+    let row = match rest.split_once('-') {
+        Some((id, secret)) if secret.len() == 32 => {
+            let Ok(id) = id.parse::<i64>() else {
+                return Ok(None);
+            };
+            c.query_opt(
+                &format!("{ORDER_SELECT} where shop_id = $1 and id = $2 and invoice_token = $3"),
+                params![shop_id, id, token],
+            )?
+        }
+        None if rest.len() == 32 => c.query_opt(
+            &format!(
+                "{ORDER_SELECT} where shop_id = $1 and invoice_token = $2
+                   and invoice_token not like '%-%-%'"
+            ),
+            params![shop_id, token],
+        )?,
+        _ => None,
+    };
+    let Some(row) = row else {
         return Ok(None);
     };
     let mut o = order_from_row(&row)?;
