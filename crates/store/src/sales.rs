@@ -195,21 +195,29 @@ fn load_catalog(
 ) -> Result<MemoryCatalog, StoreError> {
     let ids = referenced_ids(specs);
     let mut cat = MemoryCatalog::new(shop.default_vat_rate, shop.prices_include_vat);
-    for id in ids.items {
-        if let Some(r) = c.query_opt(
-            "select i.name, i.price, i.department_id, coalesce(i.vat_rate, d.vat_rate), i.active
+    // One statement for all the items (SQL texts per count of ids, each prepared once).
+    let items: Vec<i64> = ids.items.into_iter().collect();
+    for chunk in items.chunks(100) {
+        let mut sql = String::from(
+            "select i.id, i.name, i.price, i.department_id, coalesce(i.vat_rate, d.vat_rate),
+                 i.active
              from items i join departments d on d.shop_id = i.shop_id and d.id = i.department_id
-             where i.shop_id = $1 and i.id = $2",
-            params![shop.id, id],
-        )? {
+             where i.shop_id = ? and i.id in (?",
+        );
+        sql.push_str(&", ?".repeat(chunk.len() - 1));
+        sql.push(')');
+        let mut values = Vec::with_capacity(chunk.len() + 1);
+        values.push(Value::I64(shop.id));
+        values.extend(chunk.iter().map(|id| Value::I64(*id)));
+        for r in c.query(&numbered(&[&sql]), &values)? {
             cat.items.insert(
-                id,
+                r.i64(0)?,
                 CatalogItem {
-                    name: r.string(0)?,
-                    unit_price: Money::from_minor(r.i64(1)?),
-                    department_id: Some(r.i64(2)?),
-                    vat_rate: rate(r.i64(3)?)?,
-                    active: r.bool(4)?,
+                    name: r.string(1)?,
+                    unit_price: Money::from_minor(r.i64(2)?),
+                    department_id: Some(r.i64(3)?),
+                    vat_rate: rate(r.i64(4)?)?,
+                    active: r.bool(5)?,
                 },
             );
         }
@@ -718,16 +726,29 @@ impl Writes {
 /// The texts joined, each `?` replaced by `$1`, `$2`… in order.
 fn numbered(texts: &[&str]) -> String {
     let mut out = String::with_capacity(texts.iter().map(|t| t.len() * 2).sum());
-    let mut n = 0;
+    let mut n = 0u32;
+    let mut digits = [0u8; 10];
     for t in texts {
-        for ch in t.chars() {
-            if ch == '?' {
-                n += 1;
-                out.push('$');
-                out.push_str(&n.to_string());
-            } else {
-                out.push(ch);
+        // `?` is ASCII: the pieces between them are whole characters.
+        let mut pieces = t.split('?');
+        if let Some(first) = pieces.next() {
+            out.push_str(first);
+        }
+        for piece in pieces {
+            n += 1;
+            out.push('$');
+            let mut i = digits.len();
+            let mut v = n;
+            loop {
+                i -= 1;
+                digits[i] = b'0' + (v % 10) as u8;
+                v /= 10;
+                if v == 0 {
+                    break;
+                }
             }
+            out.push_str(std::str::from_utf8(&digits[i..]).unwrap_or("0"));
+            out.push_str(piece);
         }
     }
     out
@@ -1507,4 +1528,18 @@ pub fn refund_order(
     ledger.close(&mut w);
     w.run(c)?;
     Ok(order)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_are_numbered_across_parts() {
+        assert_eq!(numbered(&["a ? b ?", "(?)", "none"]), "a $1 b $2($3)none");
+        let many = "?,".repeat(12);
+        assert_eq!(numbered(&[&many]).matches('$').count(), 12);
+        assert!(numbered(&[&many]).ends_with("$11,$12,"));
+        assert_eq!(numbered(&["é?ü"]), "é$1ü");
+    }
 }
