@@ -648,24 +648,22 @@ fn run() -> Result<bool, String> {
     }
     let p99 = sales.percentile_ms(0.99);
     println!();
+    // The targets are for SQLite; on PostgreSQL the figures are reported as they are.
+    let verdict = |ok: bool| match (args.postgres.is_some(), ok) {
+        (true, _) => "a SQLite target",
+        (false, true) => "met",
+        (false, false) => "MISSED",
+    };
     if let Some(h) = &healthz {
         let ratio = sales.rate() / h.rate();
         println!(
             "sales/healthz: {ratio:.3} (target >= {TARGET_RATIO}: {})",
-            if ratio >= TARGET_RATIO {
-                "met"
-            } else {
-                "MISSED"
-            }
+            verdict(ratio >= TARGET_RATIO)
         );
     }
     println!(
         "sales p99: {p99:.2} ms (target <= {TARGET_P99_MS} ms: {})",
-        if p99 <= TARGET_P99_MS {
-            "met"
-        } else {
-            "MISSED"
-        }
+        verdict(p99 <= TARGET_P99_MS)
     );
     if let Some(kib) = peak_rss {
         println!("server peak RSS: {:.1} MiB", kib as f64 / 1024.0);
