@@ -13,7 +13,7 @@ pub enum Backend {
 }
 
 /// A parameter or a column value. Integers are always 64-bit; booleans are booleans.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Value {
     Null,
     I64(i64),
@@ -155,6 +155,13 @@ pub trait Conn {
     ) -> Result<(), StoreError>;
     /// Runs several statements separated by `;` (migrations), without parameters.
     fn batch(&mut self, sql: &str) -> Result<(), StoreError>;
+    /// [`Conn::query`] for reference data that the writes it runs beside do not change
+    /// (catalog, payment methods, users, cash boxes): the SQLite writer answers a repeated
+    /// query from memory for the rest of its batch, during which no other connection can
+    /// write. Elsewhere it is `query`.
+    fn query_cached(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {
+        self.query(sql, params)
+    }
     /// Runs an `insert … returning id` of one row and gives the id.
     fn insert_id(&mut self, sql: &str, params: &[Value]) -> Result<i64, StoreError> {
         let mut rows = self.query(sql, params)?;
@@ -169,6 +176,19 @@ impl dyn Conn + '_ {
     /// The one row of a query, or `None`.
     pub fn query_opt(&mut self, sql: &str, params: &[Value]) -> Result<Option<Row>, StoreError> {
         let mut rows = self.query(sql, params)?;
+        if rows.len() > 1 {
+            return Err(StoreError::Decode("expected at most one row".into()));
+        }
+        Ok(rows.pop())
+    }
+
+    /// [`Conn::query_cached`] of at most one row.
+    pub fn query_opt_cached(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+    ) -> Result<Option<Row>, StoreError> {
+        let mut rows = self.query_cached(sql, params)?;
         if rows.len() > 1 {
             return Err(StoreError::Decode("expected at most one row".into()));
         }

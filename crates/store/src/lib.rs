@@ -310,7 +310,10 @@ impl Store {
     /// SQLite a savepoint copies every page a write touches, on PostgreSQL it costs round
     /// trips): should it fail after changing rows all the same, the other writes of its
     /// batch fail with it, and nothing of them is written. On PostgreSQL one of a few
-    /// writer threads runs the shop's queued writes in one transaction.
+    /// writer threads runs the shop's queued writes in one transaction. A checked write
+    /// must not change or remove catalog rows, payment methods, users or cash boxes: on
+    /// SQLite its batch-mates may answer their lookups of those from memory
+    /// ([`db::Conn::query_cached`]).
     pub async fn write_checked<T, E>(
         &self,
         shop_id: i64,

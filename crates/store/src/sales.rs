@@ -209,7 +209,7 @@ fn load_catalog(
         let mut values = Vec::with_capacity(chunk.len() + 1);
         values.push(Value::I64(shop.id));
         values.extend(chunk.iter().map(|id| Value::I64(*id)));
-        for r in c.query(&numbered(&[&sql]), &values)? {
+        for r in c.query_cached(&numbered(&[&sql]), &values)? {
             cat.items.insert(
                 r.i64(0)?,
                 CatalogItem {
@@ -223,7 +223,7 @@ fn load_catalog(
         }
     }
     for id in ids.variations {
-        if let Some(r) = c.query_opt(
+        if let Some(r) = c.query_opt_cached(
             "select item_id, name, price_change from variations where shop_id = $1 and id = $2",
             params![shop.id, id],
         )? {
@@ -238,7 +238,7 @@ fn load_catalog(
         }
     }
     for id in ids.departments {
-        if let Some(r) = c.query_opt(
+        if let Some(r) = c.query_opt_cached(
             "select name, vat_rate from departments where shop_id = $1 and id = $2",
             params![shop.id, id],
         )? {
@@ -276,7 +276,7 @@ pub fn payment_method(
     field: &str,
 ) -> Result<MethodRow, SaleFailure> {
     let row = c
-        .query_opt(
+        .query_opt_cached(
             "select name, kind, min_amount, max_amount from payment_methods
              where shop_id = $1 and id = $2",
             params![shop_id, id],
@@ -345,7 +345,7 @@ fn exists(c: &mut dyn Conn, table: &str, shop_id: i64, id: i64) -> Result<bool, 
 
 /// The shop's `webservice` user, if it exists yet.
 fn find_webservice_user(c: &mut dyn Conn, shop_id: i64) -> Result<Option<i64>, StoreError> {
-    c.query_opt(
+    c.query_opt_cached(
         "select id from users where shop_id = $1 and login = $2",
         params![shop_id, format!("webservice@shop-{shop_id}")],
     )?
@@ -383,7 +383,7 @@ fn webservice_user(c: &mut dyn Conn, shop_id: i64) -> Result<i64, StoreError> {
 fn cash_box(c: &mut dyn Conn, shop_id: i64, asked: Option<i64>) -> Result<i64, SaleFailure> {
     let row = match asked {
         Some(id) => c
-            .query_opt(
+            .query_opt_cached(
                 "select id, is_open from cash_boxes where shop_id = $1 and id = $2",
                 params![shop_id, id],
             )?
@@ -398,7 +398,7 @@ fn cash_box(c: &mut dyn Conn, shop_id: i64, asked: Option<i64>) -> Result<i64, S
         None => {
             // The "Web" box, else the first virtual one, else the first. A shop has a few
             // boxes: sorting them here spares SQLite a sorter at every sale.
-            let boxes = c.query(
+            let boxes = c.query_cached(
                 "select id, is_open, name = 'Web', is_virtual from cash_boxes where shop_id = $1",
                 params![shop_id],
             )?;

@@ -4,7 +4,8 @@
 //! checkpoints the WAL into the database file, so the writer never stalls on it.
 
 use crate::StoreError;
-use crate::db::{Conn, SqliteConn};
+use crate::db::{Backend, Conn, Row, SqliteConn, Value};
+use std::collections::HashMap;
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
@@ -181,8 +182,68 @@ fn undo(c: &mut dyn Conn) {
     let _ = c.execute("release w", &[]);
 }
 
-fn run(mut conn: SqliteConn, rx: &mpsc::Receiver<Job>) {
+/// The writer's connection, with the answers of [`Conn::query_cached`] for the current
+/// batch. The batch holds SQLite's write lock, so no other connection changes anything
+/// meanwhile; the memo is emptied when a batch starts, after every guarded write (which
+/// may change anything) and after every write that failed. Checked writes (sales) do not
+/// change the tables it is used for.
+struct WriterConn {
+    conn: SqliteConn,
+    memo: HashMap<(String, Vec<Value>), Vec<Row>>,
+}
+
+/// Entries past which the memo starts over.
+const MEMO_MAX: usize = 4096;
+
+impl Conn for WriterConn {
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreError> {
+        self.conn.execute(sql, params)
+    }
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {
+        self.conn.query(sql, params)
+    }
+    fn query_each(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        f: &mut dyn FnMut(Row) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        self.conn.query_each(sql, params, f)
+    }
+    fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        self.conn.batch(sql)
+    }
+    fn insert_id(&mut self, sql: &str, params: &[Value]) -> Result<i64, StoreError> {
+        self.conn.insert_id(sql, params)
+    }
+    fn query_cached(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {
+        let key = (sql.to_string(), params.to_vec());
+        if let Some(rows) = self.memo.get(&key) {
+            return Ok(rows.clone());
+        }
+        let rows = self.conn.query(sql, params)?;
+        // Only what exists is remembered: a sale may create what was missing (its shop's
+        // `webservice` user), never remove what exists.
+        if !rows.is_empty() {
+            if self.memo.len() >= MEMO_MAX {
+                self.memo.clear();
+            }
+            self.memo.insert(key, rows.clone());
+        }
+        Ok(rows)
+    }
+}
+
+fn run(conn: SqliteConn, rx: &mpsc::Receiver<Job>) {
+    let mut conn = WriterConn {
+        conn,
+        memo: HashMap::new(),
+    };
     while let Ok(first) = rx.recv() {
+        conn.memo.clear();
         let mut jobs = vec![first];
         while jobs.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -206,17 +267,23 @@ fn run(mut conn: SqliteConn, rx: &mpsc::Receiver<Job>) {
                 }
                 in_transaction = true;
             }
-            let changes = conn.0.total_changes();
+            let changes = conn.conn.0.total_changes();
             let guarded = job.guarded;
             match (job.run)(&mut conn) {
-                Some(d) => delivers.push(d),
-                None if !guarded && conn.0.total_changes() != changes => {
+                Some(d) => {
+                    delivers.push(d);
+                    if guarded {
+                        conn.memo.clear();
+                    }
+                }
+                None if !guarded && conn.conn.0.total_changes() != changes => {
                     // An unguarded write failed halfway: only the whole batch can undo it.
+                    conn.memo.clear();
                     let _ = (&mut conn as &mut dyn Conn).batch("rollback");
                 }
-                None => {}
+                None => conn.memo.clear(),
             }
-            if conn.0.is_autocommit() {
+            if conn.conn.0.is_autocommit() {
                 // SQLite rolled the whole transaction back (I/O error, full disk, ...): the
                 // writes of this batch so far are gone. Say so, and go on in a new one.
                 let e = StoreError::Commit("SQLite rolled the transaction back".into());
@@ -381,6 +448,50 @@ mod tests {
         assert!(fifth.recv().unwrap().is_ok());
         assert!(refused.recv().unwrap().is_err());
         assert!(sixth.recv().unwrap().is_ok());
+        drop(w);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn cached_lookups_are_forgotten_after_a_guarded_write_of_the_same_batch() {
+        let (w, dir) = writer();
+        let setup = submit(&w, |c| {
+            c.batch(
+                "create table r (id integer primary key, v text); insert into r values (1, 'old')",
+            )
+        });
+        setup.recv().unwrap().unwrap();
+        let (go, wait) = channel::<()>();
+        let (started, running) = channel::<()>();
+        let held = submit(&w, move |_| {
+            let _ = started.send(());
+            let _ = wait.recv();
+            Ok(())
+        });
+        running.recv().unwrap();
+        let read = |c: &mut dyn Conn| -> Result<String, StoreError> {
+            c.query_cached("select v from r where id = $1", &[Value::I64(1)])?[0].string(0)
+        };
+        let (tx, seen) = channel::<String>();
+        let (t1, t2) = (tx.clone(), tx.clone());
+        let first = submit_checked(&w, move |c| {
+            let _ = t1.send(read(c)?);
+            Ok(())
+        });
+        let change = submit(&w, |c| {
+            c.execute("update r set v = 'new' where id = 1", &[])
+                .map(|_| ())
+        });
+        let after = submit_checked(&w, move |c| {
+            let _ = t2.send(read(c)?);
+            Ok(())
+        });
+        go.send(()).unwrap();
+        for r in [held, first, change, after] {
+            r.recv().unwrap().unwrap();
+        }
+        drop(tx);
+        assert_eq!(seen.iter().collect::<Vec<_>>(), vec!["old", "new"]);
         drop(w);
         let _ = std::fs::remove_dir_all(dir);
     }
