@@ -2217,6 +2217,111 @@ async fn browsers_may_call_webapp_from_any_origin_with_a_preflight() {
 
 // ---- 8. idempotency ---------------------------------------------------------------------
 
+/// A key older than the 7-day window is as good as new: a request refused with it writes
+/// nothing (not even the old record's removal), and a new request with it records anew.
+#[tokio::test]
+async fn an_expired_idempotency_key_is_used_anew_and_a_refusal_with_it_writes_nothing() {
+    for db in TestDb::all() {
+        let app = TestApp::spawn(&db).await;
+        let s = demo_shop(&app, "Idem old").await;
+        let b = db.backend;
+        let first = post(
+            &app,
+            "webapp.php",
+            &s.form(&[
+                ("payment", "<Cash>"),
+                ("itemsList[]", "<Espresso>"),
+                ("idempotencyKey", "old-1"),
+            ]),
+        )
+        .await;
+        assert_eq!(first.status, 200, "{b}: {}", first.text);
+        let shop_id = s.id;
+        app.store
+            .write(move |c| {
+                c.execute(
+                    "update idempotency_keys set created_at = created_at - $1 where shop_id = $2",
+                    params![8 * 24 * 3600 * 1_000_000i64, shop_id],
+                )
+            })
+            .await
+            .unwrap();
+        let before = written(&app).await;
+        let refused = post(
+            &app,
+            "webapp.php",
+            &s.form(&[
+                ("payment", "<Cash>"),
+                ("itemsList[]", "999999"),
+                ("idempotencyKey", "old-1"),
+            ]),
+        )
+        .await;
+        assert_eq!(refused.status, 422, "{b}: {}", refused.text);
+        assert_eq!(written(&app).await, before, "{b}: a refusal writes nothing");
+
+        // Refused beside 40 sales, likely in their batch: they all stand.
+        let url = app.url("/workers/webapp.php");
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(41));
+        let mut tasks = Vec::new();
+        for i in 0..41 {
+            let form = if i == 0 {
+                s.form(&[
+                    ("payment", "<Cash>"),
+                    ("itemsList[]", "999999"),
+                    ("idempotencyKey", "old-1"),
+                ])
+            } else {
+                s.form(&[("payment", "<Cash>"), ("itemsList[]", "<Espresso>")])
+            };
+            let (http, url, barrier) = (app.http.clone(), url.clone(), barrier.clone());
+            let body = encode_form(&pairs(&form));
+            tasks.push(tokio::spawn(async move {
+                barrier.wait().await;
+                http.post(url)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(body)
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+                    .unwrap_or(0)
+            }));
+        }
+        let mut statuses = Vec::new();
+        for t in tasks {
+            statuses.push(t.await.unwrap());
+        }
+        assert_eq!(statuses[0], 422, "{b}");
+        assert!(statuses[1..].iter().all(|s| *s == 200), "{b}: {statuses:?}");
+        let anew = post(
+            &app,
+            "webapp.php",
+            &s.form(&[
+                ("payment", "<Cash>"),
+                ("itemsList[]", "<Tea>"),
+                ("idempotencyKey", "old-1"),
+            ]),
+        )
+        .await;
+        assert_eq!(anew.status, 200, "{b}: {}", anew.text);
+        assert!(anew.header("idempotent-replayed").is_none(), "{b}");
+        assert_ne!(internal_id(&anew.json), internal_id(&first.json), "{b}");
+        let again = post(
+            &app,
+            "webapp.php",
+            &s.form(&[
+                ("payment", "<Cash>"),
+                ("itemsList[]", "<Tea>"),
+                ("idempotencyKey", "old-1"),
+            ]),
+        )
+        .await;
+        assert_eq!(again.header("idempotent-replayed"), Some("true"), "{b}");
+        assert_eq!(again.text, anew.text, "{b}");
+        app.stop().await;
+    }
+}
+
 #[tokio::test]
 async fn a_replayed_idempotency_key_returns_the_first_answer_and_records_one_order() {
     for db in TestDb::all() {

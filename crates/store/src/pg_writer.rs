@@ -94,41 +94,40 @@ fn run(pool: &Pool<PgConn>, rx: &mpsc::Receiver<Job>) {
 /// earlier writes fail with it, and the rest run in a new transaction.
 fn run_group(pool: &Pool<PgConn>, conn: &mut Option<PgConn>, jobs: Vec<Job>) {
     let mut delivers: Vec<Deliver> = Vec::with_capacity(jobs.len());
+    // Whether `conn` is inside this group's transaction.
     let mut open = false;
     for job in jobs {
-        if conn.as_ref().is_none_or(PgConn::is_closed) {
-            *conn = None;
-            match pool.connect() {
-                Ok(c) => *conn = Some(c),
-                Err(e) => {
-                    run_failed(job.run, &e);
-                    continue;
-                }
-            }
+        if !open && let Err(e) = begin(pool, conn) {
+            run_failed(job.run, &e);
+            continue;
         }
         let Some(c) = conn.as_mut() else { continue };
-        if !open {
-            if let Err(e) = c.batch("begin") {
-                run_failed(job.run, &e);
-                continue;
-            }
-            open = true;
-        }
+        open = true;
         let mut tracked = Tracked { c, wrote: false };
-        match (job.run)(&mut tracked) {
-            Some(d) => delivers.push(d),
+        // A panicking write must not take the lane down with it; what it wrote is undone.
+        let ran =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (job.run)(&mut tracked)));
+        let failed = match ran {
+            Ok(Some(d)) => {
+                delivers.push(d);
+                false
+            }
             // The probe fails in a failed transaction ("current transaction is aborted"),
             // whose commit would silently roll back.
-            None if !tracked.wrote && tracked.c.batch("select 1").is_ok() => {}
-            None => {
-                let _ = tracked.c.batch("rollback");
-                open = false;
-                let e = StoreError::Commit(
-                    "rolled back with a write of the same group that failed".into(),
-                );
-                for d in delivers.drain(..) {
-                    d(Err(&e));
-                }
+            Ok(None) => tracked.wrote || tracked.c.batch("select 1").is_err(),
+            Err(_) => {
+                tracing::error!("a write panicked in a PostgreSQL writer lane");
+                true
+            }
+        };
+        // A connection lost mid-group took the group's transaction with it.
+        if failed || tracked.c.is_closed() {
+            let _ = tracked.c.batch("rollback");
+            open = false;
+            let e =
+                StoreError::Commit("rolled back with a write of the same group that failed".into());
+            for d in delivers.drain(..) {
+                d(Err(&e));
             }
         }
     }
@@ -142,6 +141,25 @@ fn run_group(pool: &Pool<PgConn>, conn: &mut Option<PgConn>, jobs: Vec<Job>) {
     }
     for d in delivers {
         d(result.as_ref().map(|_| ()));
+    }
+}
+
+/// Opens a transaction on the lane's connection, connecting first if it has none or it
+/// broke; a connection that went stale while idle gets one more try on a fresh one.
+fn begin(pool: &Pool<PgConn>, conn: &mut Option<PgConn>) -> Result<(), StoreError> {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        if conn.as_ref().is_none_or(PgConn::is_closed) {
+            *conn = None;
+            *conn = Some(pool.connect()?);
+        }
+        let Some(c) = conn.as_mut() else { continue };
+        match c.batch("begin") {
+            Ok(()) => return Ok(()),
+            Err(e) if tries >= 2 || !c.is_closed() => return Err(e),
+            Err(_) => {}
+        }
     }
 }
 

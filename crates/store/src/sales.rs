@@ -147,11 +147,9 @@ pub fn check_idempotency(
     else {
         return Ok(None);
     };
+    // An expired key is as good as unused: reading writes nothing, so that a request
+    // refused afterwards leaves its batch alone; the record is replaced when saved.
     if row.i64(2)? < now_micros() - IDEMPOTENCY_WINDOW_MICROS {
-        c.execute(
-            "delete from idempotency_keys where shop_id = $1 and idem_key = $2",
-            params![shop_id, idem.key.as_str()],
-        )?;
         return Ok(None);
     }
     if row.str(0)? != idem.request_hash {
@@ -166,13 +164,35 @@ pub fn check_idempotency(
     Ok(Some(row.string(1)?))
 }
 
-/// Remembers the answer given to an idempotency key, in the transaction of the write.
+/// Waits for the shop's writes in other transactions to commit (PostgreSQL: the shop's
+/// counter row, which every sale locks), so that a key they recorded is then visible.
+/// SQLite's single writer needs nothing.
+pub fn lock_shop(c: &mut dyn Conn, shop_id: i64) -> Result<(), StoreError> {
+    if c.backend() == Backend::Postgres {
+        c.query(
+            "select 1 from shop_counters where shop_id = $1 for update",
+            params![shop_id],
+        )?;
+    }
+    Ok(())
+}
+
+/// Remembers the answer given to an idempotency key, in the transaction of the write,
+/// in place of an expired record of the same key.
 pub fn save_idempotency(
     c: &mut dyn Conn,
     shop_id: i64,
     idem: &IdempotencyInput,
     response: &str,
 ) -> Result<(), StoreError> {
+    c.execute(
+        "delete from idempotency_keys where shop_id = $1 and idem_key = $2 and created_at < $3",
+        params![
+            shop_id,
+            idem.key.as_str(),
+            now_micros() - IDEMPOTENCY_WINDOW_MICROS
+        ],
+    )?;
     c.execute(
         "insert into idempotency_keys (shop_id, idem_key, request_hash, response, created_at)
          values ($1, $2, $3, $4, $5)",
@@ -1020,6 +1040,10 @@ pub fn write_sale(
     } = checked;
     let settlement = *settlement;
     let cash_box_id = *cash_box_id;
+    // The shop's counters first: whatever else this sale waits for (another process
+    // creating the same web user), it then waits holding the only lock it takes.
+    let (mut ledger, id, payment_id) = Ledger::open(c, shop.id, true, method.is_some())?;
+    let id = id.ok_or_else(|| StoreError::Decode("no order id drawn".into()))?;
     let user_id = match user_id {
         Some(id) => *id,
         None => webservice_user(c, shop.id)?,
@@ -1030,8 +1054,6 @@ pub fn write_sale(
     };
 
     let now = now_micros();
-    let (mut ledger, id, payment_id) = Ledger::open(c, shop.id, true, method.is_some())?;
-    let id = id.ok_or_else(|| StoreError::Decode("no order id drawn".into()))?;
     let mut order = new_order(
         id,
         shop.id,
@@ -1275,10 +1297,12 @@ pub fn each_order(
 
 /// Validates a pending order (validateOrder.php); validating twice changes nothing.
 pub fn validate_order(c: &mut dyn Conn, shop_id: i64, id: i64) -> Result<OrderView, SaleFailure> {
+    // The shop's counters before the order: concurrent writers of the shop (another
+    // process on PostgreSQL) have committed by then, so the order is read as it is.
+    let (mut ledger, _, _) = Ledger::open(c, shop_id, false, false)?;
     let mut o = get_order(c, shop_id, id)?.ok_or_else(|| not_found(id))?;
     if o.status == SaleStatus::Pending {
         let now = now_micros();
-        let (mut ledger, _, _) = Ledger::open(c, shop_id, false, false)?;
         ledger.validate(&mut o, now);
         if o.total == Money::ZERO {
             ledger.terminate(&mut o, now);
@@ -1309,6 +1333,9 @@ pub fn add_payment(
     method_id: i64,
     amount: Option<Money>,
 ) -> Result<OrderView, SaleFailure> {
+    // Counters (and on PostgreSQL the shop's lock) before the order is read.
+    let (mut ledger, _, payment_id) = Ledger::open(c, shop.id, false, true)?;
+    let payment_id = payment_id.ok_or_else(|| StoreError::Decode("no payment id drawn".into()))?;
     let mut o = get_order(c, shop.id, id)?.ok_or_else(|| not_found(id))?;
     if o.status == SaleStatus::Terminated {
         return Err(Rejection::new(
@@ -1330,8 +1357,6 @@ pub fn add_payment(
     )?;
     check_method_limits(&method, settlement.paid, shop.currency.digits())?;
     let now = now_micros();
-    let (mut ledger, _, payment_id) = Ledger::open(c, shop.id, false, true)?;
-    let payment_id = payment_id.ok_or_else(|| StoreError::Decode("no payment id drawn".into()))?;
     if o.status == SaleStatus::Pending {
         ledger.validate(&mut o, now);
     }
@@ -1353,6 +1378,12 @@ pub fn refund_order(
     method_id: i64,
     lines: &[(i64, Option<Quantity>)],
 ) -> Result<OrderView, SaleFailure> {
+    // Counters (and on PostgreSQL the shop's lock) before the order and its earlier
+    // refunds are read, so that two refunds never both take the last units.
+    let (mut ledger, id_new, payment_id) = Ledger::open(c, shop.id, true, true)?;
+    let (Some(id_new), Some(payment_id)) = (id_new, payment_id) else {
+        return Err(StoreError::Decode("no order or payment id drawn".into()).into());
+    };
     let original = get_order(c, shop.id, id)?.ok_or_else(|| not_found(id))?;
     if original.status == SaleStatus::Pending {
         return Err(Rejection::new(
@@ -1481,10 +1512,6 @@ pub fn refund_order(
         value_date: None,
     };
     let now = now_micros();
-    let (mut ledger, id_new, payment_id) = Ledger::open(c, shop.id, true, true)?;
-    let (Some(id_new), Some(payment_id)) = (id_new, payment_id) else {
-        return Err(StoreError::Decode("no order or payment id drawn".into()).into());
-    };
     let mut order = new_order(
         id_new,
         shop.id,

@@ -269,19 +269,39 @@ fn run(conn: SqliteConn, rx: &mpsc::Receiver<Job>) {
             }
             let changes = conn.conn.0.total_changes();
             let guarded = job.guarded;
-            match (job.run)(&mut conn) {
-                Some(d) => {
+            // A panicking write must not stop the writer; what it wrote is undone.
+            let ran =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (job.run)(&mut conn)));
+            let undo_batch = match ran {
+                Ok(Some(d)) => {
                     delivers.push(d);
                     if guarded {
                         conn.memo.clear();
                     }
+                    false
                 }
-                None if !guarded && conn.conn.0.total_changes() != changes => {
-                    // An unguarded write failed halfway: only the whole batch can undo it.
+                // An unguarded write failed halfway: only the whole batch can undo it.
+                Ok(None) => {
                     conn.memo.clear();
-                    let _ = (&mut conn as &mut dyn Conn).batch("rollback");
+                    !guarded && conn.conn.0.total_changes() != changes
                 }
-                None => conn.memo.clear(),
+                Err(_) => {
+                    tracing::error!("a write panicked in the SQLite writer");
+                    conn.memo.clear();
+                    true
+                }
+            };
+            if undo_batch {
+                let _ = (&mut conn as &mut dyn Conn).batch("rollback");
+                if !conn.conn.0.is_autocommit() {
+                    // Still inside the transaction: none of it may be committed.
+                    let e = StoreError::Commit("the batch could not be rolled back".into());
+                    for d in delivers.drain(..) {
+                        d(Err(&e));
+                    }
+                    let _ = (&mut conn as &mut dyn Conn).batch("rollback");
+                    in_transaction = !conn.conn.0.is_autocommit();
+                }
             }
             if conn.conn.0.is_autocommit() {
                 // SQLite rolled the whole transaction back (I/O error, full disk, ...): the

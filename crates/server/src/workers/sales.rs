@@ -411,10 +411,13 @@ async fn write_idempotent<P: Send + 'static>(
     let result = state
         .store
         .write_checked(shop.id, move |c| {
-            if let Some(i) = &idem_w
-                && let Some(first) = sales::check_idempotency(c, shop.id, i, "idempotencyKey")?
-            {
-                return Ok((Answer::Body(first), true));
+            if let Some(i) = &idem_w {
+                // Another process may be recording this key: its commit comes first, then
+                // the key is seen here and replayed instead of failing on the unique key.
+                sales::lock_shop(c, shop.id)?;
+                if let Some(first) = sales::check_idempotency(c, shop.id, i, "idempotencyKey")? {
+                    return Ok((Answer::Body(first), true));
+                }
             }
             let checked = check(c)?;
             let order = write(c, checked)?;
