@@ -365,11 +365,9 @@ async fn idempotent_write<P: Send + 'static>(
         Some(i) => Some(state.in_flight.enter(authed.shop.id, &i.key)?),
         None => None,
     };
-    let mut check = Some(check);
     if on == CheckOn::Reader {
         let shop_id = authed.shop.id;
         let idem_r = idem.clone();
-        let check = check.take().expect("not taken yet");
         // A replay answers what the first request got, whatever the checks say now.
         let checked = state
             .store
@@ -382,12 +380,11 @@ async fn idempotent_write<P: Send + 'static>(
                 check(c).map(Ok)
             })
             .await?;
-        match checked {
-            Err(first) => return Ok(json_response(first, true)),
-            Ok(p) => return write_idempotent(state, authed, idem, |_| Ok(p), write).await,
-        }
+        return match checked {
+            Err(first) => Ok(json_response(first, true)),
+            Ok(p) => write_idempotent(state, authed, idem, |_| Ok(p), write).await,
+        };
     }
-    let check = check.take().expect("not taken yet");
     write_idempotent(state, authed, idem, check, write).await
 }
 
