@@ -78,7 +78,11 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition, with the pool figures given.
-    pub fn render(&self, pool: comptoir_store::PoolStats) -> String {
+    pub fn render(
+        &self,
+        pool: comptoir_store::PoolStats,
+        commits: comptoir_store::CommitStats,
+    ) -> String {
         let m = self.lock();
         let mut out = String::new();
         out.push_str("# HELP comptoir_http_requests_total HTTP requests by route and status.\n");
@@ -135,6 +139,20 @@ impl Metrics {
         out.push_str("# HELP comptoir_db_pool_max_connections Most pooled connections (readers on SQLite).\n");
         out.push_str("# TYPE comptoir_db_pool_max_connections gauge\n");
         let _ = writeln!(out, "comptoir_db_pool_max_connections {}", pool.max);
+        out.push_str(
+            "# HELP comptoir_db_group_committed_writes_total Writes acknowledged through group commit (SQLite writer, PostgreSQL sales lanes).\n",
+        );
+        out.push_str("# TYPE comptoir_db_group_committed_writes_total counter\n");
+        let _ = writeln!(
+            out,
+            "comptoir_db_group_committed_writes_total {}",
+            commits.writes
+        );
+        out.push_str(
+            "# HELP comptoir_db_group_commits_total Commits (one WAL flush each) that carried those writes.\n",
+        );
+        out.push_str("# TYPE comptoir_db_group_commits_total counter\n");
+        let _ = writeln!(out, "comptoir_db_group_commits_total {}", commits.commits);
         let mut last = "";
         for ((name, labels), n) in &m.counters {
             if *name != last {
@@ -179,6 +197,8 @@ pub async fn handler(State(state): State<crate::AppState>) -> impl IntoResponse 
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(state.store.pool_stats()),
+        state
+            .metrics
+            .render(state.store.pool_stats(), state.store.commit_stats()),
     )
 }

@@ -74,6 +74,11 @@ async fn metrics_count_requests_by_route_and_status_and_show_the_pool() {
         body.contains("comptoir_db_pool_connections{state=\"in_use\"}"),
         "{body}"
     );
+    assert!(
+        body.contains("# TYPE comptoir_db_group_commits_total counter")
+            && body.contains("comptoir_db_group_committed_writes_total "),
+        "{body}"
+    );
     app.stop().await;
 }
 

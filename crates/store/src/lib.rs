@@ -149,6 +149,39 @@ const PG_WRITER_LANES: usize = 4;
 #[derive(Clone)]
 pub struct Store {
     engine: Arc<Engine>,
+    commits: Arc<CommitCounters>,
+}
+
+/// Group commit at work (`/metrics`): the writes acknowledged by the SQLite writer or the
+/// PostgreSQL sales lanes, and the commits (one fsync each) that carried them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CommitStats {
+    pub writes: u64,
+    pub commits: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct CommitCounters {
+    writes: std::sync::atomic::AtomicU64,
+    commits: std::sync::atomic::AtomicU64,
+}
+
+impl CommitCounters {
+    /// One commit that carried `writes` acknowledged writes.
+    pub(crate) fn record(&self, writes: usize) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.commits.fetch_add(1, Relaxed);
+        self.writes
+            .fetch_add(u64::try_from(writes).unwrap_or(u64::MAX), Relaxed);
+    }
+
+    pub(crate) fn stats(&self) -> CommitStats {
+        use std::sync::atomic::Ordering::Relaxed;
+        CommitStats {
+            writes: self.writes.load(Relaxed),
+            commits: self.commits.load(Relaxed),
+        }
+    }
 }
 
 /// Connection pool figures for `/metrics`.
@@ -173,9 +206,11 @@ impl Store {
                 let mut writer = open()?;
                 migrate::run(&mut writer)?;
                 let checkpointer = open()?;
+                let commits = Arc::new(CommitCounters::default());
                 Store {
+                    commits: Arc::clone(&commits),
                     engine: Arc::new(Engine::Sqlite {
-                        writer: writer::Writer::start(writer, checkpointer),
+                        writer: writer::Writer::start(writer, checkpointer, commits),
                         readers: Pool::new(8, Box::new(open)),
                     }),
                 }
@@ -196,8 +231,10 @@ impl Store {
                 migrate::run(&mut first)?;
                 let pool = Arc::new(Pool::new(16, Box::new(connect)));
                 pool.put(first);
-                let writers = pg_writer::PgWriters::start(&pool, PG_WRITER_LANES);
+                let commits = Arc::new(CommitCounters::default());
+                let writers = pg_writer::PgWriters::start(&pool, PG_WRITER_LANES, &commits);
                 Store {
+                    commits,
                     engine: Arc::new(Engine::Postgres { pool, writers }),
                 }
             }
@@ -339,6 +376,11 @@ impl Store {
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.read(|c| c.query_one("select 1", params![]).map(|_| ()))
             .await
+    }
+
+    /// Writes acknowledged through group commit, and the commits that carried them.
+    pub fn commit_stats(&self) -> CommitStats {
+        self.commits.stats()
     }
 
     pub fn pool_stats(&self) -> PoolStats {

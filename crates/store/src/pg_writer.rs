@@ -29,14 +29,18 @@ pub(crate) struct PgWriters {
 
 impl PgWriters {
     /// Starts `lanes` writer threads taking their connections from `pool`.
-    pub(crate) fn start(pool: &Arc<Pool<PgConn>>, lanes: usize) -> PgWriters {
+    pub(crate) fn start(
+        pool: &Arc<Pool<PgConn>>,
+        lanes: usize,
+        commits: &Arc<crate::CommitCounters>,
+    ) -> PgWriters {
         let lanes = (0..lanes.max(1))
             .map(|i| {
                 let (tx, rx) = mpsc::channel::<Job>();
-                let pool = Arc::clone(pool);
+                let (pool, commits) = (Arc::clone(pool), Arc::clone(commits));
                 std::thread::Builder::new()
                     .name(format!("comptoir-pg-writer-{i}"))
-                    .spawn(move || run(&pool, &rx))
+                    .spawn(move || run(&pool, &rx, &commits))
                     .expect("spawn a PostgreSQL writer thread");
                 tx
             })
@@ -68,7 +72,7 @@ impl PgWriters {
     }
 }
 
-fn run(pool: &Pool<PgConn>, rx: &mpsc::Receiver<Job>) {
+fn run(pool: &Pool<PgConn>, rx: &mpsc::Receiver<Job>, commits: &crate::CommitCounters) {
     let mut conn: Option<PgConn> = None;
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
@@ -83,7 +87,7 @@ fn run(pool: &Pool<PgConn>, rx: &mpsc::Receiver<Job>) {
             let (group, rest): (Vec<Job>, Vec<Job>) =
                 jobs.into_iter().partition(|j| j.shop_id == shop_id);
             jobs = rest;
-            run_group(pool, &mut conn, group);
+            run_group(pool, &mut conn, group, commits);
         }
     }
 }
@@ -92,7 +96,12 @@ fn run(pool: &Pool<PgConn>, rx: &mpsc::Receiver<Job>) {
 /// a write that failed without writing leaves the transaction as it was. One that failed
 /// after writing, or left the transaction failed, rolls the group back: the group's
 /// earlier writes fail with it, and the rest run in a new transaction.
-fn run_group(pool: &Pool<PgConn>, conn: &mut Option<PgConn>, jobs: Vec<Job>) {
+fn run_group(
+    pool: &Pool<PgConn>,
+    conn: &mut Option<PgConn>,
+    jobs: Vec<Job>,
+    commits: &crate::CommitCounters,
+) {
     let mut delivers: Vec<Deliver> = Vec::with_capacity(jobs.len());
     // Whether `conn` is inside this group's transaction.
     let mut open = false;
@@ -138,6 +147,8 @@ fn run_group(pool: &Pool<PgConn>, conn: &mut Option<PgConn>, jobs: Vec<Job>) {
     let result = c.batch("commit");
     if result.is_err() {
         let _ = c.batch("rollback");
+    } else {
+        commits.record(delivers.len());
     }
     for d in delivers {
         d(result.as_ref().map(|_| ()));
@@ -266,6 +277,7 @@ mod tests {
                     .map(|_| ())
             }
         };
+        let counters = crate::CommitCounters::default();
         // Ok, then a failed statement that writes nothing, last of its group.
         run_group(
             &pool,
@@ -277,6 +289,7 @@ mod tests {
                         .map(|_| ())
                 }),
             ],
+            &counters,
         );
         // A clean refusal leaves its group alone.
         run_group(
@@ -287,6 +300,7 @@ mod tests {
                 job(&tx, 4, |_| Err(StoreError::Invalid("refused".into()))),
                 job(&tx, 5, insert(5)),
             ],
+            &counters,
         );
         drop(tx);
         let mut answers: Vec<(i64, bool)> = rx.iter().collect();
@@ -302,6 +316,14 @@ mod tests {
             .map(|r| r.i64(0).unwrap())
             .collect();
         assert_eq!(stored, vec![3, 5]);
+        // One commit, of the second group's two writes; the first group committed nothing.
+        assert_eq!(
+            counters.stats(),
+            crate::CommitStats {
+                writes: 2,
+                commits: 1
+            }
+        );
         admin
             .batch(&format!("drop schema {schema} cascade"))
             .unwrap();

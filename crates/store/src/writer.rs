@@ -45,7 +45,11 @@ pub(crate) struct Writer {
 impl Writer {
     /// Starts the writer thread on `conn`, and the checkpoint thread on `checkpointer`,
     /// another connection to the same database.
-    pub(crate) fn start(conn: SqliteConn, checkpointer: SqliteConn) -> Writer {
+    pub(crate) fn start(
+        conn: SqliteConn,
+        checkpointer: SqliteConn,
+        commits: Arc<crate::CommitCounters>,
+    ) -> Writer {
         // A savepoint keeps the original of every page a write changes, in a temporary
         // sub-journal: in memory, not in a temporary file written at every sale. The page
         // cache stays at its default size: at every commit SQLite walks all of it.
@@ -58,7 +62,7 @@ impl Writer {
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("comptoir-sqlite-writer".into())
-            .spawn(move || run(conn, &rx))
+            .spawn(move || run(conn, &rx, &commits))
             .expect("spawn the SQLite writer thread");
         let (stop, stopped) = mpsc::channel::<()>();
         std::thread::Builder::new()
@@ -237,7 +241,7 @@ impl Conn for WriterConn {
     }
 }
 
-fn run(conn: SqliteConn, rx: &mpsc::Receiver<Job>) {
+fn run(conn: SqliteConn, rx: &mpsc::Receiver<Job>, commits: &crate::CommitCounters) {
     let mut conn = WriterConn {
         conn,
         memo: HashMap::new(),
@@ -320,6 +324,8 @@ fn run(conn: SqliteConn, rx: &mpsc::Receiver<Job>) {
         let commit = c.execute("commit", &[]).map(|_| ());
         if commit.is_err() {
             let _ = c.execute("rollback", &[]);
+        } else {
+            commits.record(delivers.len());
         }
         for d in delivers {
             d(commit.as_ref().map(|_| ()));
@@ -377,7 +383,7 @@ mod tests {
             .execute_batch("create table t (id integer primary key)")
             .unwrap();
         let checkpointer = crate::open_sqlite(&dir.join("w.db")).unwrap();
-        (Writer::start(conn, checkpointer), dir)
+        (Writer::start(conn, checkpointer, Arc::default()), dir)
     }
 
     /// Queues a write; its answer arrives on the receiver.

@@ -449,3 +449,42 @@ async fn checked_writes_are_stored_exactly_when_acknowledged() {
         assert!(!stored.is_empty(), "{}: nothing stored", db.backend);
     }
 }
+
+/// Group commit on both backends: 200 concurrent sales-like writes of one shop are all
+/// acknowledged, carried by far fewer commits (one WAL flush each) than writes.
+#[tokio::test]
+async fn concurrent_checked_writes_share_commits() {
+    for db in TestDb::all() {
+        let store = db.store().await;
+        let shop = create_shop(&store, "Batch", Licence::Extended)
+            .await
+            .shop_id;
+        store
+            .write(|c| c.batch("create table shared (id bigint primary key)"))
+            .await
+            .unwrap();
+        let before = store.commit_stats();
+        let mut tasks = Vec::new();
+        for i in 0..200i64 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                store
+                    .write_checked(shop, move |c| {
+                        c.execute("insert into shared (id) values ($1)", params![i])
+                    })
+                    .await
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        let after = store.commit_stats();
+        let (writes, commits) = (after.writes - before.writes, after.commits - before.commits);
+        assert_eq!(writes, 200, "{}", db.backend);
+        assert!(
+            commits <= 100,
+            "{}: 200 writes took {commits} commits",
+            db.backend
+        );
+    }
+}
