@@ -72,8 +72,23 @@ impl PgWriters {
     }
 }
 
+/// What a lane keeps beside its connection.
+#[derive(Default)]
+struct LaneState {
+    /// Counters of the shops whose row the open transaction holds, as it last wrote them.
+    counters: std::collections::HashMap<i64, (i64, i64, String)>,
+    /// Ids drawn ahead from the `orders` and `payments` sequences. A drawn id is never
+    /// handed out again, committed or not, so they outlive transactions.
+    order_ids: Vec<i64>,
+    payment_ids: Vec<i64>,
+}
+
+/// Ids drawn at once when a lane's supply runs out.
+const IDS_AHEAD: i64 = 64;
+
 fn run(pool: &Pool<PgConn>, rx: &mpsc::Receiver<Job>, commits: &crate::CommitCounters) {
     let mut conn: Option<PgConn> = None;
+    let mut state = LaneState::default();
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
         while jobs.len() < MAX_BATCH {
@@ -87,7 +102,7 @@ fn run(pool: &Pool<PgConn>, rx: &mpsc::Receiver<Job>, commits: &crate::CommitCou
             let (group, rest): (Vec<Job>, Vec<Job>) =
                 jobs.into_iter().partition(|j| j.shop_id == shop_id);
             jobs = rest;
-            run_group(pool, &mut conn, group, commits);
+            run_group(pool, &mut conn, &mut state, group, commits);
         }
     }
 }
@@ -99,9 +114,12 @@ fn run(pool: &Pool<PgConn>, rx: &mpsc::Receiver<Job>, commits: &crate::CommitCou
 fn run_group(
     pool: &Pool<PgConn>,
     conn: &mut Option<PgConn>,
+    state: &mut LaneState,
     jobs: Vec<Job>,
     commits: &crate::CommitCounters,
 ) {
+    // Held counters belong to one transaction.
+    state.counters.clear();
     let mut delivers: Vec<Deliver> = Vec::with_capacity(jobs.len());
     // Whether `conn` is inside this group's transaction.
     let mut open = false;
@@ -112,7 +130,11 @@ fn run_group(
         }
         let Some(c) = conn.as_mut() else { continue };
         open = true;
-        let mut tracked = Tracked { c, wrote: false };
+        let mut tracked = Tracked {
+            c,
+            wrote: false,
+            state: &mut *state,
+        };
         // A panicking write must not take the lane down with it; what it wrote is undone.
         let ran =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (job.run)(&mut tracked)));
@@ -132,6 +154,7 @@ fn run_group(
         // A connection lost mid-group took the group's transaction with it.
         if failed || tracked.c.is_closed() {
             let _ = tracked.c.batch("rollback");
+            tracked.state.counters.clear();
             open = false;
             let e =
                 StoreError::Commit("rolled back with a write of the same group that failed".into());
@@ -174,10 +197,12 @@ fn begin(pool: &Pool<PgConn>, conn: &mut Option<PgConn>) -> Result<(), StoreErro
     }
 }
 
-/// A connection that notes whether a statement other than a `select` ran on it.
+/// A connection that notes whether a statement other than a `select` ran on it, and
+/// keeps the lane's held counters and drawn ids.
 struct Tracked<'a> {
     c: &'a mut PgConn,
     wrote: bool,
+    state: &'a mut LaneState,
 }
 
 impl Tracked<'_> {
@@ -217,6 +242,32 @@ impl Conn for Tracked<'_> {
     fn insert_id(&mut self, sql: &str, params: &[Value]) -> Result<i64, StoreError> {
         self.wrote = true;
         self.c.insert_id(sql, params)
+    }
+    fn held_counters(&mut self, shop_id: i64) -> Option<(i64, i64, String)> {
+        self.state.counters.get(&shop_id).cloned()
+    }
+    fn hold_counters(&mut self, shop_id: i64, counters: (i64, i64, String)) {
+        self.state.counters.insert(shop_id, counters);
+    }
+    fn drawn_id(&mut self, table: &'static str) -> Result<Option<i64>, StoreError> {
+        let supply = match table {
+            "orders" => &mut self.state.order_ids,
+            "payments" => &mut self.state.payment_ids,
+            _ => return Ok(None),
+        };
+        if supply.is_empty() {
+            let rows = self.c.query(
+                &format!(
+                    "select nextval(pg_get_serial_sequence('{table}', 'id'))
+                     from generate_series(1, $1)"
+                ),
+                &[Value::I64(IDS_AHEAD)],
+            )?;
+            for r in rows.iter().rev() {
+                supply.push(r.i64(0)?);
+            }
+        }
+        Ok(supply.pop())
     }
 }
 
@@ -282,6 +333,7 @@ mod tests {
         run_group(
             &pool,
             &mut conn,
+            &mut LaneState::default(),
             vec![
                 job(&tx, 1, insert(1)),
                 job(&tx, 2, |c| {
@@ -295,6 +347,7 @@ mod tests {
         run_group(
             &pool,
             &mut conn,
+            &mut LaneState::default(),
             vec![
                 job(&tx, 3, insert(3)),
                 job(&tx, 4, |_| Err(StoreError::Invalid("refused".into()))),

@@ -492,6 +492,31 @@ impl Ledger {
         order_id: bool,
         payment_id: bool,
     ) -> Result<(Ledger, Option<i64>, Option<i64>), StoreError> {
+        // Later sales of a PostgreSQL lane's group: the counters are this transaction's
+        // own (it holds the row), and ids come from a supply drawn ahead: no round trip.
+        if let Some((next_number, seq, head)) = c.held_counters(shop_id) {
+            let order = if order_id {
+                c.drawn_id("orders")?
+            } else {
+                None
+            };
+            let payment = if payment_id {
+                c.drawn_id("payments")?
+            } else {
+                None
+            };
+            if order.is_some() == order_id && payment.is_some() == payment_id {
+                let ledger = Ledger {
+                    shop_id,
+                    next_number,
+                    seq,
+                    head,
+                    journal: Vec::with_capacity(2),
+                    events: Vec::with_capacity(2),
+                };
+                return Ok((ledger, order, payment));
+            }
+        }
         let next_id = |table: &str| match c.backend() {
             Backend::Sqlite => format!(", (select coalesce(max(id), 0) + 1 from {table})"),
             Backend::Postgres => format!(", nextval(pg_get_serial_sequence('{table}', 'id'))"),
@@ -618,10 +643,26 @@ impl Ledger {
         });
     }
 
-    /// Adds the journal entries, the outbox events and the counters to `w`.
-    fn close(self, w: &mut Writes) {
+    /// Adds the journal entries, the outbox events and the counters to `w`, runs it, and
+    /// notes the counters on the connection (see [`Conn::held_counters`]).
+    fn write(self, c: &mut dyn Conn, mut w: Writes) -> Result<(), StoreError> {
+        let (shop_id, counters) = (
+            self.shop_id,
+            (self.next_number, self.seq, self.head.clone()),
+        );
+        let changed = self.close(&mut w);
+        w.run(c)?;
+        if changed {
+            c.hold_counters(shop_id, counters);
+        }
+        Ok(())
+    }
+
+    /// Adds the journal entries, the outbox events and the counters to `w`; whether the
+    /// counters changed.
+    fn close(self, w: &mut Writes) -> bool {
         if self.journal.is_empty() && self.events.is_empty() {
-            return;
+            return false;
         }
         let mut values = Vec::with_capacity(self.journal.len() * 7);
         for j in self.journal {
@@ -664,6 +705,7 @@ impl Ledger {
                 Value::I64(self.shop_id),
             ],
         );
+        true
     }
 }
 
@@ -1080,8 +1122,7 @@ pub fn write_sale(
     if let (Some(m), Some(payment_id)) = (method, payment_id) {
         ledger.record_payment(&mut w, &mut order, m, payment_id, settlement.paid, now);
     }
-    ledger.close(&mut w);
-    w.run(c)?;
+    ledger.write(c, w)?;
     Ok(order)
 }
 
@@ -1309,8 +1350,7 @@ pub fn validate_order(c: &mut dyn Conn, shop_id: i64, id: i64) -> Result<OrderVi
         }
         let mut w = Writes::default();
         update_order(&mut w, &o);
-        ledger.close(&mut w);
-        w.run(c)?;
+        ledger.write(c, w)?;
     }
     Ok(o)
 }
@@ -1364,8 +1404,7 @@ pub fn add_payment(
     let mut w = Writes::default();
     update_order(&mut w, &o);
     ledger.record_payment(&mut w, &mut o, &method, payment_id, settlement.paid, now);
-    ledger.close(&mut w);
-    w.run(c)?;
+    ledger.write(c, w)?;
     Ok(o)
 }
 
@@ -1552,8 +1591,7 @@ pub fn refund_order(
         settlement.paid,
         now,
     );
-    ledger.close(&mut w);
-    w.run(c)?;
+    ledger.write(c, w)?;
     Ok(order)
 }
 

@@ -488,3 +488,84 @@ async fn concurrent_checked_writes_share_commits() {
         );
     }
 }
+
+/// Sales that fail after writing (their batch or group rolls back) beside sales that
+/// stand: the acknowledged ones are numbered 1..N without a gap and the chain verifies,
+/// on both backends. On PostgreSQL this covers the counters a lane keeps for the rest of
+/// a group, which must be forgotten with a rolled-back transaction.
+#[tokio::test]
+async fn sales_failing_after_writing_leave_the_numbers_and_the_chain_whole() {
+    use comptoir_store::journal::{self, Verification};
+    use comptoir_store::sales::{self, ClientInput, SaleFailure, SaleInput};
+    for db in TestDb::all() {
+        let store = db.store().await;
+        let shop_id = create_shop(&store, "Chain", Licence::Extended)
+            .await
+            .shop_id;
+        comptoir_testkit::import_demo(&store, shop_id).await;
+        let (shop, item) = store
+            .read(move |c| {
+                let shop = shops::get_shop(c, shop_id)?.expect("the shop");
+                let item = c
+                    .query_one(
+                        "select min(id) from items where shop_id = $1 and active",
+                        params![shop_id],
+                    )?
+                    .i64(0)?;
+                Ok::<_, StoreError>((shop, item))
+            })
+            .await
+            .unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..120i64 {
+            let (store, shop) = (store.clone(), shop.clone());
+            tasks.push(tokio::spawn(async move {
+                let input = SaleInput {
+                    entries: vec![item.to_string()],
+                    payment: comptoir_core::sale::PaymentParam::Unpaid,
+                    payment_amount: None,
+                    user_id: None,
+                    client: ClientInput::None,
+                    delivery_method: 4,
+                    cash_box_id: None,
+                    table_id: None,
+                    covers: None,
+                    pager_num: None,
+                    public_comment: String::new(),
+                    private_comment: String::new(),
+                    value_date: None,
+                };
+                store
+                    .write_checked(shop.id, move |c| {
+                        let order = sales::record_sale(c, &shop, &input)?;
+                        if i % 9 == 4 {
+                            return Err(SaleFailure::Store(StoreError::Invalid(format!(
+                                "sale {i} fails after writing"
+                            ))));
+                        }
+                        Ok(order.number)
+                    })
+                    .await
+                    .ok()
+                    .flatten()
+            }));
+        }
+        let mut numbers = Vec::new();
+        for t in tasks {
+            numbers.extend(t.await.unwrap());
+        }
+        numbers.sort_unstable();
+        let expected: Vec<i64> = (1..=numbers.len() as i64).collect();
+        assert!(!numbers.is_empty(), "{}: nothing stood", db.backend);
+        assert_eq!(numbers, expected, "{}: acknowledged numbers", db.backend);
+        let verdict = store
+            .read(move |c| journal::verify(c, shop_id))
+            .await
+            .unwrap();
+        assert!(
+            matches!(verdict, Verification::Intact { .. }),
+            "{}: {verdict:?}",
+            db.backend
+        );
+    }
+}
