@@ -43,21 +43,7 @@ fn id_of(store: &Store, sql: &str, shop_id: i64, name: &str) -> i64 {
 }
 
 fn input(entries: &[String], payment: PaymentParam) -> SaleInput {
-    SaleInput {
-        entries: entries.to_vec(),
-        payment,
-        payment_amount: None,
-        user_id: None,
-        client: ClientInput::None,
-        delivery_method: 4,
-        cash_box_id: None,
-        table_id: None,
-        covers: None,
-        pager_num: None,
-        public_comment: String::new(),
-        private_comment: String::new(),
-        value_date: None,
-    }
+    SaleInput::new(entries.to_vec(), payment)
 }
 
 fn record(store: &Store, shop: &Shop, input: SaleInput) -> OrderView {

@@ -125,6 +125,29 @@ pub struct SaleInput {
     pub value_date: Option<i64>,
 }
 
+impl SaleInput {
+    /// A sale of `entries` paid by `payment`, with webapp.php's defaults for everything
+    /// else: the `webservice` user, the Web cash box, delivery method 4, no client,
+    /// table or comments, dated now.
+    pub fn new(entries: Vec<String>, payment: PaymentParam) -> SaleInput {
+        SaleInput {
+            entries,
+            payment,
+            payment_amount: None,
+            user_id: None,
+            client: ClientInput::None,
+            delivery_method: 4,
+            cash_box_id: None,
+            table_id: None,
+            covers: None,
+            pager_num: None,
+            public_comment: String::new(),
+            private_comment: String::new(),
+            value_date: None,
+        }
+    }
+}
+
 /// What recording gave: a new order, or the first answer to this idempotency key.
 #[derive(Clone, Debug)]
 pub enum Recorded {
@@ -506,15 +529,7 @@ impl Ledger {
                 None
             };
             if order.is_some() == order_id && payment.is_some() == payment_id {
-                let ledger = Ledger {
-                    shop_id,
-                    next_number,
-                    seq,
-                    head,
-                    journal: Vec::with_capacity(2),
-                    events: Vec::with_capacity(2),
-                };
-                return Ok((ledger, order, payment));
+                return Ok((Ledger::new(shop_id, next_number, seq, head), order, payment));
             }
         }
         let next_id = |table: &str| match c.backend() {
@@ -544,14 +559,23 @@ impl Ledger {
     }
 
     fn from_row(shop_id: i64, row: &Row) -> Result<Ledger, StoreError> {
-        Ok(Ledger {
+        Ok(Ledger::new(
             shop_id,
-            next_number: row.i64(0)?,
-            seq: row.i64(1)?,
-            head: row.string(2)?,
+            row.i64(0)?,
+            row.i64(1)?,
+            row.string(2)?,
+        ))
+    }
+
+    fn new(shop_id: i64, next_number: i64, seq: i64, head: String) -> Ledger {
+        Ledger {
+            shop_id,
+            next_number,
+            seq,
+            head,
             journal: Vec::with_capacity(2),
             events: Vec::with_capacity(2),
-        })
+        }
     }
 
     /// Chains an entry whose canonical bytes `canonical(seq)` gives; returns its seal.
@@ -1536,19 +1560,11 @@ pub fn refund_order(
         NewOrderLines::from_lines(refund_lines.iter().map(|(_, l)| l.clone()).collect())?;
     let settlement = settle(new_lines.total(), Payment::Method { cash: false }, None)?;
     let input = SaleInput {
-        entries: Vec::new(),
-        payment: PaymentParam::Method(method_id),
-        payment_amount: None,
         user_id: Some(original.user_id),
-        client: ClientInput::None,
         delivery_method: original.delivery_method,
         cash_box_id: Some(original.cash_box_id),
-        table_id: None,
-        covers: None,
-        pager_num: None,
-        public_comment: String::new(),
         private_comment: format!("refund of order {}", original.number.unwrap_or(original.id)),
-        value_date: None,
+        ..SaleInput::new(Vec::new(), PaymentParam::Method(method_id))
     };
     let now = now_micros();
     let mut order = new_order(

@@ -398,6 +398,25 @@ mod tests {
         rx
     }
 
+    /// Keeps the writer busy with a write of its own until `go` is sent, so that the writes
+    /// queued meanwhile form one batch. Returns that write's answer and `go`.
+    fn hold(
+        w: &Writer,
+    ) -> (
+        Receiver<Result<(), StoreError>>,
+        std::sync::mpsc::Sender<()>,
+    ) {
+        let (go, wait) = channel::<()>();
+        let (started, running) = channel::<()>();
+        let held = submit(w, move |_| {
+            let _ = started.send(());
+            let _ = wait.recv();
+            Ok(())
+        });
+        running.recv().unwrap();
+        (held, go)
+    }
+
     fn insert(id: i64) -> impl FnOnce(&mut dyn Conn) -> Result<(), StoreError> + Send {
         move |c| {
             c.execute("insert into t (id) values ($1)", params![id])
@@ -420,14 +439,7 @@ mod tests {
     #[test]
     fn an_unguarded_write_failing_halfway_takes_its_batch_and_a_clean_refusal_does_not() {
         let (w, dir) = writer();
-        let (go, wait) = channel::<()>();
-        let (started, running) = channel::<()>();
-        let held = submit(&w, move |_| {
-            let _ = started.send(());
-            let _ = wait.recv();
-            Ok(())
-        });
-        running.recv().unwrap();
+        let (held, go) = hold(&w);
         let first = submit_checked(&w, insert(1));
         let refused = submit_checked(&w, |_| Err(StoreError::Invalid("refused".into())));
         let second = submit_checked(&w, insert(2));
@@ -458,14 +470,7 @@ mod tests {
         ids.recv().unwrap().unwrap();
 
         // A refusal before any change leaves the batch alone.
-        let (go, wait) = channel::<()>();
-        let (started, running) = channel::<()>();
-        let held = submit(&w, move |_| {
-            let _ = started.send(());
-            let _ = wait.recv();
-            Ok(())
-        });
-        running.recv().unwrap();
+        let (held, go) = hold(&w);
         let fifth = submit_checked(&w, insert(5));
         let refused = submit_checked(&w, |_| Err(StoreError::Invalid("refused".into())));
         let sixth = submit_checked(&w, insert(6));
@@ -487,14 +492,7 @@ mod tests {
             )
         });
         setup.recv().unwrap().unwrap();
-        let (go, wait) = channel::<()>();
-        let (started, running) = channel::<()>();
-        let held = submit(&w, move |_| {
-            let _ = started.send(());
-            let _ = wait.recv();
-            Ok(())
-        });
-        running.recv().unwrap();
+        let (held, go) = hold(&w);
         let read = |c: &mut dyn Conn| -> Result<String, StoreError> {
             c.query_cached("select v from r where id = $1", &[Value::I64(1)])?[0].string(0)
         };
@@ -526,14 +524,7 @@ mod tests {
     fn a_failed_write_is_undone_alone_and_a_vanished_transaction_fails_only_its_writes() {
         let (w, dir) = writer();
         // Hold the writer so that the next writes form one batch.
-        let (go, wait) = channel::<()>();
-        let (started, running) = channel::<()>();
-        let held = submit(&w, move |_| {
-            let _ = started.send(());
-            let _ = wait.recv();
-            Ok(())
-        });
-        running.recv().unwrap();
+        let (held, go) = hold(&w);
         let first = submit(&w, insert(1));
         let failed = submit(&w, |c| {
             c.execute("insert into t (id) values (2)", &[])?;

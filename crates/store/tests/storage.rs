@@ -496,7 +496,7 @@ async fn concurrent_checked_writes_share_commits() {
 #[tokio::test]
 async fn sales_failing_after_writing_leave_the_numbers_and_the_chain_whole() {
     use comptoir_store::journal::{self, Verification};
-    use comptoir_store::sales::{self, ClientInput, SaleFailure, SaleInput};
+    use comptoir_store::sales::{self, SaleFailure, SaleInput};
     for db in TestDb::all() {
         let store = db.store().await;
         let shop_id = create_shop(&store, "Chain", Licence::Extended)
@@ -520,21 +520,10 @@ async fn sales_failing_after_writing_leave_the_numbers_and_the_chain_whole() {
         for i in 0..120i64 {
             let (store, shop) = (store.clone(), shop.clone());
             tasks.push(tokio::spawn(async move {
-                let input = SaleInput {
-                    entries: vec![item.to_string()],
-                    payment: comptoir_core::sale::PaymentParam::Unpaid,
-                    payment_amount: None,
-                    user_id: None,
-                    client: ClientInput::None,
-                    delivery_method: 4,
-                    cash_box_id: None,
-                    table_id: None,
-                    covers: None,
-                    pager_num: None,
-                    public_comment: String::new(),
-                    private_comment: String::new(),
-                    value_date: None,
-                };
+                let input = SaleInput::new(
+                    vec![item.to_string()],
+                    comptoir_core::sale::PaymentParam::Unpaid,
+                );
                 store
                     .write_checked(shop.id, move |c| {
                         let order = sales::record_sale(c, &shop, &input)?;
