@@ -1,9 +1,9 @@
 //! The `itemsList[]` grammar of `webapp.php`: one wire entry (`12_2`, `-3_4.50_Extra`,
 //! `Free_9.90_Gift wrap`) into one [`LineSpec`], with errors that say what was expected.
 
+use crate::error::{ErrorCode, SaleError};
 use crate::money::{Currency, DecimalError, MAX_MAJOR_UNITS, Money};
 use crate::quantity::Quantity;
-use crate::sale::{ErrorCode, SaleError};
 
 /// Most lines in one sale (spec "Limits").
 pub const MAX_LINES: usize = 500;
@@ -98,7 +98,7 @@ impl LineSpec {
 /// Indices are 0-based, as in the PHP array the integrator built (`$items[1]` is the
 /// second line), so the spec's `itemsList[1]` names the second entry sent.
 pub fn field_name(index: usize) -> String {
-    format!("itemsList[{index}]")
+    crate::error::list_field_name(index)
 }
 
 /// Parses one entry. `currency` gives the number of decimals a price may have.

@@ -1,6 +1,7 @@
 //! Money as an integer of minor units, currencies with their minor digits, and the one
 //! rounding rule of Comptoir (half away from zero), written down here and nowhere else.
 
+use crate::decimal::Fixed;
 use std::fmt;
 
 /// Largest absolute price accepted on the wire, in major units (spec: 10 000 000.00).
@@ -117,7 +118,7 @@ pub struct MoneyDisplay {
 
 impl fmt::Display for MoneyDisplay {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&format_scaled(self.money.0, self.digits))
+        fmt::Display::fmt(&Fixed::exact(self.money.0, self.digits), f)
     }
 }
 
@@ -149,35 +150,13 @@ pub(crate) const fn pow10(digits: u8) -> i64 {
 
 /// Formats an integer scaled by `10^digits` as a decimal with exactly `digits` decimals.
 pub fn format_scaled(scaled: i64, digits: u8) -> String {
-    if digits == 0 {
-        return scaled.to_string();
-    }
-    let p = pow10(digits).unsigned_abs();
-    let sign = if scaled < 0 { "-" } else { "" };
-    let a = scaled.unsigned_abs();
-    format!(
-        "{sign}{}.{:0width$}",
-        a / p,
-        a % p,
-        width = usize::from(digits)
-    )
+    Fixed::exact(scaled, digits).to_string()
 }
 
 /// Formats an integer scaled by `10^digits` with trailing zeros of the fraction removed,
 /// keeping at least one decimal (`20.0`, `5.5`, `2.1`): the way rates print in JSON.
 pub fn format_scaled_trimmed(scaled: i64, digits: u8) -> String {
-    let full = format_scaled(scaled, digits);
-    match full.find('.') {
-        None => format!("{full}.0"),
-        Some(dot) => {
-            let trimmed = full.trim_end_matches('0');
-            if trimmed.len() == dot + 1 {
-                format!("{trimmed}0")
-            } else {
-                trimmed.to_string()
-            }
-        }
-    }
+    Fixed::trimmed(scaled, digits).to_string()
 }
 
 /// A decimal parsed exactly: `scaled / 10^digits`.

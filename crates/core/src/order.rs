@@ -1,16 +1,14 @@
 //! A recorded order as the web services show it, and its JSON answer (spec: "An order in
 //! JSON"). Times are RFC 3339 in the shop's time zone; money has the currency's digits.
 
-use crate::json_text::{
-    push_bool, push_escaped, push_i64, push_money, push_opt_i64, push_opt_str, push_quantity,
-    push_rate, push_str, push_u64,
-};
 use crate::money::Money;
+pub use crate::order_json::OrderJson;
 use crate::quantity::Quantity;
 use crate::sale::{SaleStatus, vat_breakdown};
 use crate::seal::{OrderEntry, SealedLine, SealedVat};
 use crate::vat::VatRate;
 use serde_json::Value;
+use std::fmt;
 
 /// One line of a recorded order.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -145,32 +143,38 @@ impl OrderView {
         format!("{base_url}/invoices/{}.pdf", self.invoice_token)
     }
 
-    /// The order in JSON (getOrder.php, and the extensions' answers), as a value for
-    /// callers that edit it (order lists). It is [`OrderView::to_json_string`] read back,
-    /// so the two never disagree; numbers keep their exact text (`1.80`).
+    /// The order's serde view (getOrder.php, the extensions' answers, downloads,
+    /// webhooks): serialise it, or drop `result` first for a download.
+    pub fn json<'a>(
+        &'a self,
+        digits: u8,
+        tz: &'a jiff::tz::TimeZone,
+        base_url: &'a str,
+    ) -> OrderJson<'a> {
+        OrderJson::new(self, digits, tz, base_url)
+    }
+
+    /// The order in JSON as a value, for callers that edit it; numbers keep their exact
+    /// text (`1.80`).
     pub fn to_json(&self, digits: u8, tz: &jiff::tz::TimeZone, base_url: &str) -> Value {
-        match serde_json::from_str(&self.to_json_string(digits, tz, base_url)) {
-            Ok(v) => v,
-            // Unreachable: the text is valid JSON (the tests read it back for every shape).
-            Err(_) => Value::Null,
-        }
+        // Every part serialises infallibly (numbers are valid decimals, keys are strings).
+        serde_json::to_value(self.json(digits, tz, base_url)).unwrap_or(Value::Null)
     }
 
     /// The order in JSON as text: the same bytes as `self.to_json(..).to_string()` (keys
-    /// in byte order, so `PDFinvoice`, `VAT`, `VATs` first), written in one pass for the
-    /// answer to every sale.
+    /// in byte order, so `PDFinvoice`, `VAT`, `VATs` first), the answer to every sale.
     pub fn to_json_string(&self, digits: u8, tz: &jiff::tz::TimeZone, base_url: &str) -> String {
-        let vats = self.vats();
+        // Room for the whole answer at once, as the hand-written answer had.
         let per_line: usize = self
             .lines
             .iter()
             .map(|l| 224 + l.title.len() + 21 * l.variations.len())
             .sum();
         let per_payment: usize = self.payments.iter().map(|p| 128 + p.name.len()).sum();
-        let mut out = String::with_capacity(
+        let mut out = Vec::with_capacity(
             768 + per_line
                 + per_payment
-                + 112 * vats.len()
+                + 112 * self.lines.len().min(4)
                 + base_url.len()
                 + self.invoice_token.len()
                 + self.public_comment.len()
@@ -178,128 +182,9 @@ impl OrderView {
                 + self.pager_num.as_ref().map_or(0, String::len)
                 + self.seal.as_ref().map_or(0, String::len),
         );
-        let o = &mut out;
-        let m = |o: &mut String, x: Money| push_money(o, x.minor(), digits);
-        let t = |o: &mut String, micros: i64| {
-            o.push('"');
-            write_rfc3339(o, micros, tz);
-            o.push('"');
-        };
-        let ot = |o: &mut String, micros: Option<i64>| match micros {
-            Some(at) => t(o, at),
-            None => o.push_str("null"),
-        };
-        // The link of `invoice_url`, escaped piece by piece.
-        o.push_str("{\"PDFinvoice\":\"");
-        push_escaped(o, base_url);
-        o.push_str("/invoices/");
-        push_escaped(o, &self.invoice_token);
-        o.push_str(".pdf\",\"VAT\":");
-        m(o, self.vat);
-        o.push_str(",\"VATs\":[");
-        for (i, v) in vats.iter().enumerate() {
-            if i > 0 {
-                o.push(',');
-            }
-            o.push_str("{\"amount\":");
-            m(o, v.amount);
-            o.push_str(",\"base\":");
-            m(o, v.base);
-            o.push_str(",\"rate\":");
-            push_rate(o, v.rate);
-            o.push_str(",\"total\":");
-            m(o, v.total);
-            o.push('}');
-        }
-        o.push_str("],\"cashBoxID\":");
-        push_i64(o, self.cash_box_id);
-        o.push_str(",\"change\":");
-        m(o, self.change);
-        o.push_str(",\"clientID\":");
-        push_opt_i64(o, self.client_id);
-        o.push_str(",\"covers\":");
-        push_opt_i64(o, self.covers);
-        o.push_str(",\"createdAt\":");
-        t(o, self.created_at);
-        o.push_str(",\"deliveryMethod\":");
-        push_i64(o, self.delivery_method);
-        o.push_str(",\"isRefund\":");
-        push_bool(o, self.is_refund);
-        o.push_str(",\"items\":[");
-        for (i, l) in self.lines.iter().enumerate() {
-            if i > 0 {
-                o.push(',');
-            }
-            o.push_str("{\"departmentID\":");
-            push_opt_i64(o, l.department_id);
-            o.push_str(",\"itemID\":");
-            push_opt_i64(o, l.item_id);
-            o.push_str(",\"quantity\":");
-            push_quantity(o, l.quantity);
-            o.push_str(",\"title\":");
-            push_str(o, &l.title);
-            o.push_str(",\"total\":");
-            m(o, l.total);
-            o.push_str(",\"unitPrice\":");
-            m(o, l.unit_price);
-            o.push_str(",\"variations\":[");
-            for (j, id) in l.variations.iter().enumerate() {
-                if j > 0 {
-                    o.push(',');
-                }
-                push_i64(o, *id);
-            }
-            o.push_str("],\"vatRate\":");
-            push_rate(o, l.vat_rate);
-            o.push('}');
-        }
-        o.push_str("],\"orderID\":");
-        push_opt_i64(o, self.number);
-        o.push_str(",\"orderInternalID\":");
-        push_i64(o, self.id);
-        o.push_str(",\"pagerNum\":");
-        push_opt_str(o, self.pager_num.as_deref());
-        o.push_str(",\"paid\":");
-        m(o, self.paid);
-        o.push_str(",\"payments\":[");
-        for (i, p) in self.payments.iter().enumerate() {
-            if i > 0 {
-                o.push(',');
-            }
-            o.push_str("{\"amount\":");
-            m(o, p.amount);
-            o.push_str(",\"at\":");
-            t(o, p.at);
-            o.push_str(",\"name\":");
-            push_str(o, &p.name);
-            o.push_str(",\"paymentMethodID\":");
-            push_i64(o, p.payment_method_id);
-            o.push('}');
-        }
-        o.push_str("],\"price\":");
-        m(o, self.total);
-        o.push_str(",\"privateComment\":");
-        push_str(o, &self.private_comment);
-        o.push_str(",\"publicComment\":");
-        push_str(o, &self.public_comment);
-        o.push_str(",\"refundOf\":");
-        push_opt_i64(o, self.refund_of);
-        o.push_str(",\"result\":\"OK\",\"seal\":");
-        push_opt_str(o, self.seal.as_deref());
-        o.push_str(",\"status\":");
-        push_str(o, self.status.as_str());
-        o.push_str(",\"tableID\":");
-        push_opt_i64(o, self.table_id);
-        o.push_str(",\"terminatedAt\":");
-        ot(o, self.terminated_at);
-        o.push_str(",\"userID\":");
-        push_i64(o, self.user_id);
-        o.push_str(",\"validatedAt\":");
-        ot(o, self.validated_at);
-        o.push_str(",\"valueDate\":");
-        t(o, self.value_date);
-        o.push('}');
-        out
+        // Writing into a Vec cannot fail, and serde_json writes UTF-8 only.
+        let _ = serde_json::to_writer(&mut out, &self.json(digits, tz, base_url));
+        String::from_utf8(out).unwrap_or_default()
     }
 }
 
@@ -307,7 +192,8 @@ impl OrderView {
 /// (`2026-11-28T18:30:00+01:00`); empty outside the range of jiff's timestamps.
 pub fn rfc3339(micros: i64, tz: &jiff::tz::TimeZone) -> String {
     let mut s = String::with_capacity(32);
-    write_rfc3339(&mut s, micros, tz);
+    // Writing into a String cannot fail.
+    let _ = write_rfc3339(&mut s, micros, tz);
     s
 }
 
@@ -315,9 +201,13 @@ pub fn rfc3339(micros: i64, tz: &jiff::tz::TimeZone) -> String {
 /// cloning the time zone or reading a format. As jiff pads them, a year has four
 /// characters counting its sign (`0044`, `-044`, `-9999`), and an offset shows seconds
 /// only when it has some (`+00:09:21`, the local mean time of old Paris dates).
-fn write_rfc3339(out: &mut String, micros: i64, tz: &jiff::tz::TimeZone) {
+pub(crate) fn write_rfc3339(
+    out: &mut impl fmt::Write,
+    micros: i64,
+    tz: &jiff::tz::TimeZone,
+) -> fmt::Result {
     let Ok(ts) = jiff::Timestamp::from_microsecond(micros) else {
-        return;
+        return Ok(());
     };
     let offset = tz.to_offset(ts);
     let dt = offset.to_datetime(ts);
@@ -325,45 +215,29 @@ fn write_rfc3339(out: &mut String, micros: i64, tz: &jiff::tz::TimeZone) {
     let year = dt.year();
     let y = year.unsigned_abs();
     if year < 0 {
-        out.push('-');
-        if y < 100 {
-            out.push('0');
-        }
-        if y < 10 {
-            out.push('0');
-        }
-        push_u64(out, u64::from(y));
+        write!(out, "-{y:03}")?;
     } else {
-        push_two(out, y / 100);
-        push_two(out, y % 100);
+        write!(out, "{y:04}")?;
     }
-    out.push('-');
-    push_two(out, dt.month().unsigned_abs().into());
-    out.push('-');
-    push_two(out, dt.day().unsigned_abs().into());
-    out.push('T');
-    push_two(out, dt.hour().unsigned_abs().into());
-    out.push(':');
-    push_two(out, dt.minute().unsigned_abs().into());
-    out.push(':');
-    push_two(out, dt.second().unsigned_abs().into());
+    let two = |n: i8| n.unsigned_abs();
+    write!(
+        out,
+        "-{:02}-{:02}T{:02}:{:02}:{:02}",
+        two(dt.month()),
+        two(dt.day()),
+        two(dt.hour()),
+        two(dt.minute()),
+        two(dt.second())
+    )?;
     let seconds = offset.seconds();
-    out.push(if seconds < 0 { '-' } else { '+' });
     // Offsets stay within ±25:59:59: every part has two digits.
     let total = seconds.unsigned_abs();
-    push_two(out, (total / 3600 % 100) as u16);
-    out.push(':');
-    push_two(out, (total / 60 % 60) as u16);
+    let sign = if seconds < 0 { '-' } else { '+' };
+    write!(out, "{sign}{:02}:{:02}", total / 3600, total / 60 % 60)?;
     if !total.is_multiple_of(60) {
-        out.push(':');
-        push_two(out, (total % 60) as u16);
+        write!(out, ":{:02}", total % 60)?;
     }
-}
-
-/// The last two digits of `n`, zero-padded.
-fn push_two(out: &mut String, n: u16) {
-    out.push(char::from(b'0' + (n / 10 % 10) as u8));
-    out.push(char::from(b'0' + (n % 10) as u8));
+    Ok(())
 }
 
 #[cfg(test)]
@@ -656,6 +530,8 @@ mod tests {
             base in base_url(),
         ) {
             let text = o.to_json_string(digits, &tz, &base);
+            // The hand-written answer this view replaced: the same bytes.
+            prop_assert_eq!(&text, &crate::order_legacy::to_json_string(&o, digits, &tz, &base));
             let oracle = oracle_to_json(&o, digits, &tz, &base);
             prop_assert_eq!(&text, &oracle.to_string());
             // The value callers edit is the same value, and prints the same text.

@@ -1,6 +1,6 @@
 //! Quantities with up to three decimals (weighed goods), as integers of thousandths.
 
-use crate::money::{Decimal, Money, div_round_half_away, format_scaled};
+use crate::money::{Decimal, Money, div_round_half_away};
 
 /// Largest absolute quantity accepted (spec: |quantity| ≤ 100000).
 pub const MAX_QUANTITY: i64 = 100_000;
@@ -51,9 +51,7 @@ impl Quantity {
 
     /// `2`, `0.35`, `-1.5`: the shortest exact decimal.
     pub fn to_decimal_string(self) -> String {
-        let s = format_scaled(self.0, 3);
-        let s = s.trim_end_matches('0');
-        s.trim_end_matches('.').to_string()
+        crate::decimal::Fixed::shortest(self.0, 3).to_string()
     }
 }
 

@@ -2,7 +2,7 @@
 //! sorted keys and integers only; `seal = hex(SHA-256(previous seal in hex ‖ bytes))`,
 //! starting from 64 zeros. docs/inalterability.md shows how to re-verify it by hand.
 
-use crate::json_text::{HEX, push_bool, push_i64, push_opt_i64, push_str};
+use crate::json_text::{push_bool, push_i64, push_opt_i64, push_str};
 use sha2::{Digest, Sha256};
 
 /// The "previous seal" of a shop's first journal entry.
@@ -195,13 +195,7 @@ pub fn seal(previous: &str, canonical: &[u8]) -> String {
     let mut h = Sha256::new();
     h.update(previous.as_bytes());
     h.update(canonical);
-    let digest = h.finalize();
-    let mut hex = String::with_capacity(2 * digest.len());
-    for b in digest {
-        hex.push(char::from(HEX[usize::from(b >> 4)]));
-        hex.push(char::from(HEX[usize::from(b & 0xf)]));
-    }
-    hex
+    crate::hex::hex(&h.finalize())
 }
 
 #[cfg(test)]

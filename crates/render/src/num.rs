@@ -1,29 +1,12 @@
 //! Number formatting shared by the writers: fixed-point amounts written straight into a
 //! byte buffer, without allocating and without panicking for any digit count.
 
-/// Appends `scaled / 10^digits` with exactly `digits` decimals and a `.` (`29.40`, `-0.05`).
-///
-/// Unlike `comptoir_core::money::format_scaled`, any `digits` is accepted (the fraction is
-/// zero-padded), so no input can overflow.
+use comptoir_core::decimal::Fixed;
+
+/// Appends `scaled / 10^digits` with exactly `digits` decimals and a `.` (`29.40`, `-0.05`):
+/// core's one fixed-point formatter, for any `digits`, without allocating.
 pub(crate) fn push_fixed(out: &mut Vec<u8>, scaled: i64, digits: u8) {
-    let mut buf = itoa::Buffer::new();
-    let text = buf.format(scaled.unsigned_abs()).as_bytes();
-    if scaled < 0 {
-        out.push(b'-');
-    }
-    let d = usize::from(digits);
-    if d == 0 {
-        out.extend_from_slice(text);
-    } else if text.len() > d {
-        let (int, frac) = text.split_at(text.len() - d);
-        out.extend_from_slice(int);
-        out.push(b'.');
-        out.extend_from_slice(frac);
-    } else {
-        out.extend_from_slice(b"0.");
-        out.resize(out.len() + (d - text.len()), b'0');
-        out.extend_from_slice(text);
-    }
+    Fixed::exact(scaled, digits).with_str(|text| out.extend_from_slice(text.as_bytes()));
 }
 
 /// [`push_fixed`] into a new `String`.

@@ -1,10 +1,12 @@
-//! The server's one error type: each variant knows its status and the spec's error code;
-//! the body is `{"result":"KO","error":{"code","message","field"}}`. 5xx details are
-//! logged, never sent.
+//! The server's one error type and the one table from the spec's error codes to HTTP
+//! statuses; the body is `{"result":"KO","error":{"code","message","field"}}`. 5xx details
+//! are logged, never sent.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use comptoir_core::error::{ErrorCode, SaleError};
 use comptoir_store::StoreError;
+use comptoir_store::sales::SaleFailure;
 use serde_json::json;
 
 /// An error answer of the web services.
@@ -13,11 +15,11 @@ pub enum AppError {
     /// 400 `missing_parameter`.
     #[error("{field}: is required")]
     MissingParameter { field: String },
-    /// 400 `invalid_parameter`, or a 422 domain code such as `unknown_item`.
+    /// A refusal with its code (`invalid_parameter`, `unknown_item`, …): its status is
+    /// [`status_of`] the code.
     #[error("{message}")]
     Invalid {
-        status: StatusCode,
-        code: &'static str,
+        code: ErrorCode,
         field: Option<String>,
         message: String,
     },
@@ -34,7 +36,7 @@ pub enum AppError {
     NotFound(String),
     /// 409 with a code such as `cashbox_closed` or `idempotency_in_flight`.
     #[error("{message}")]
-    Conflict { code: &'static str, message: String },
+    Conflict { code: ErrorCode, message: String },
     /// 413 `payload_too_large`.
     #[error("the request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
@@ -51,8 +53,7 @@ impl AppError {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> AppError {
         let field = field.into();
         AppError::Invalid {
-            status: StatusCode::BAD_REQUEST,
-            code: "invalid_parameter",
+            code: ErrorCode::InvalidParameter,
             message: format!("{field}: {}", message.into()),
             field: Some(field),
         }
@@ -60,44 +61,49 @@ impl AppError {
 
     /// 422 with a domain code (`unknown_item`, `invalid_amount`, ...) naming `field`.
     pub fn unprocessable(
-        code: &'static str,
+        code: ErrorCode,
         field: impl Into<String>,
         message: impl Into<String>,
     ) -> AppError {
         let field = field.into();
         AppError::Invalid {
-            status: StatusCode::UNPROCESSABLE_ENTITY,
             code,
             message: format!("{field}: {}", message.into()),
             field: Some(field),
         }
     }
 
-    pub fn status(&self) -> StatusCode {
-        match self {
-            AppError::MissingParameter { .. } => StatusCode::BAD_REQUEST,
-            AppError::Invalid { status, .. } => *status,
-            AppError::Unauthorized => StatusCode::UNAUTHORIZED,
-            AppError::LicenceRequired => StatusCode::FORBIDDEN,
-            AppError::NotFound(_) => StatusCode::NOT_FOUND,
-            AppError::Conflict { .. } => StatusCode::CONFLICT,
-            AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    /// A refusal with `code` and no field (`unauthorized`, `forbidden`, …).
+    pub fn coded(code: ErrorCode, message: impl Into<String>) -> AppError {
+        AppError::Invalid {
+            code,
+            field: None,
+            message: message.into(),
         }
     }
 
-    pub fn code(&self) -> &'static str {
+    /// The HTTP status: [`status_of`] the code.
+    pub fn status(&self) -> StatusCode {
+        status_of(self.error_code())
+    }
+
+    /// The spec's code of this error.
+    pub fn error_code(&self) -> ErrorCode {
         match self {
-            AppError::MissingParameter { .. } => "missing_parameter",
-            AppError::Invalid { code, .. } | AppError::Conflict { code, .. } => code,
-            AppError::Unauthorized => "unauthorized",
-            AppError::LicenceRequired => "licence_required",
-            AppError::NotFound(_) => "not_found",
-            AppError::PayloadTooLarge(_) => "payload_too_large",
-            AppError::RateLimited(_) => "rate_limited",
-            AppError::Internal(_) => "internal",
+            AppError::MissingParameter { .. } => ErrorCode::MissingParameter,
+            AppError::Invalid { code, .. } | AppError::Conflict { code, .. } => *code,
+            AppError::Unauthorized => ErrorCode::Unauthorized,
+            AppError::LicenceRequired => ErrorCode::LicenceRequired,
+            AppError::NotFound(_) => ErrorCode::NotFound,
+            AppError::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
+            AppError::RateLimited(_) => ErrorCode::RateLimited,
+            AppError::Internal(_) => ErrorCode::Internal,
         }
+    }
+
+    /// The code as written in the body: `unknown_item`, …
+    pub fn code(&self) -> &'static str {
+        self.error_code().as_str()
     }
 
     fn field(&self) -> Option<&str> {
@@ -118,11 +124,68 @@ impl AppError {
     }
 }
 
+/// The one table from the spec's error codes to HTTP statuses (spec: "Errors").
+pub fn status_of(code: ErrorCode) -> StatusCode {
+    match code {
+        ErrorCode::MissingParameter | ErrorCode::InvalidParameter => StatusCode::BAD_REQUEST,
+        ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+        ErrorCode::LicenceRequired | ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+        ErrorCode::NotFound => StatusCode::NOT_FOUND,
+        ErrorCode::Conflict | ErrorCode::IdempotencyInFlight | ErrorCode::CashboxClosed => {
+            StatusCode::CONFLICT
+        }
+        ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorCode::UnknownItem
+        | ErrorCode::UnknownDepartment
+        | ErrorCode::UnknownVariation
+        | ErrorCode::UnknownClient
+        | ErrorCode::UnknownUser
+        | ErrorCode::UnknownCashbox
+        | ErrorCode::UnknownPaymentMethod
+        | ErrorCode::UnknownTable
+        | ErrorCode::InvalidAmount
+        | ErrorCode::IdempotencyConflict => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl From<SaleError> for AppError {
+    fn from(e: SaleError) -> Self {
+        AppError::Invalid {
+            code: e.code,
+            field: Some(e.field),
+            message: e.message,
+        }
+    }
+}
+
+impl From<SaleFailure> for AppError {
+    fn from(f: SaleFailure) -> Self {
+        match f {
+            SaleFailure::Rejected(first, _) => first.into(),
+            SaleFailure::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<StoreError> for AppError {
+    /// Every variant by name, so that a new one is mapped on purpose.
     fn from(e: StoreError) -> Self {
         match e {
+            StoreError::Invalid(message) => AppError::coded(ErrorCode::InvalidParameter, message),
+            StoreError::Conflict(message) => AppError::Conflict {
+                code: ErrorCode::Conflict,
+                message,
+            },
             StoreError::NotFound => AppError::NotFound("not found".into()),
-            other => AppError::Internal(other.to_string()),
+            e @ (StoreError::Sqlite(_)
+            | StoreError::Postgres(_)
+            | StoreError::Decode(_)
+            | StoreError::PoolTimeout(_)
+            | StoreError::Open(_)
+            | StoreError::Task(_)
+            | StoreError::Commit(_)) => AppError::Internal(e.to_string()),
         }
     }
 }
@@ -145,3 +208,37 @@ impl IntoResponse for AppError {
 
 /// What every handler returns.
 pub type AppResult<T> = Result<T, AppError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_has_the_status_of_the_spec() {
+        for code in ErrorCode::ALL {
+            let status = status_of(code).as_u16();
+            let expected = match code.as_str() {
+                "missing_parameter" | "invalid_parameter" => 400,
+                "unauthorized" => 401,
+                "licence_required" | "forbidden" => 403,
+                "not_found" => 404,
+                "conflict" | "idempotency_in_flight" | "cashbox_closed" => 409,
+                "payload_too_large" => 413,
+                "rate_limited" => 429,
+                "internal" => 500,
+                _ => 422,
+            };
+            assert_eq!(status, expected, "{code}");
+        }
+    }
+
+    #[test]
+    fn a_store_conflict_is_a_409_and_a_refusal_a_400() {
+        let e = AppError::from(StoreError::Conflict("taken".into()));
+        assert_eq!((e.status().as_u16(), e.code()), (409, "conflict"));
+        let e = AppError::from(StoreError::Invalid("bad".into()));
+        assert_eq!((e.status().as_u16(), e.code()), (400, "invalid_parameter"));
+        let e = AppError::from(StoreError::Decode("row".into()));
+        assert_eq!(e.status().as_u16(), 500);
+    }
+}

@@ -455,16 +455,8 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
     b
 }
 
-/// Lowercase hexadecimal.
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[usize::from(b >> 4)] as char);
-        s.push(DIGITS[usize::from(b & 15)] as char);
-    }
-    s
-}
+/// Lowercase hexadecimal (core's one encoder).
+pub use comptoir_core::hex::hex;
 
 #[cfg(test)]
 mod tests {

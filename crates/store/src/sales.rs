@@ -4,63 +4,32 @@
 
 use crate::db::{Backend, Conn, Row, Value};
 use crate::{StoreError, hex, now_micros, params, random_bytes};
-use comptoir_core::model::{Client, Shop};
+use comptoir_core::cash_box::{CashBoxRow, choose_cash_box};
+use comptoir_core::error::{ErrorCode, SaleError};
+use comptoir_core::model::Shop;
 use comptoir_core::money::Money;
 use comptoir_core::order::{LineView, OrderView, PaymentView, parse_variations, variations_text};
+use comptoir_core::payment::PaymentMethod;
 use comptoir_core::quantity::Quantity;
+use comptoir_core::refund::{check_refund_method, check_refundable, plan_refund};
 use comptoir_core::sale::{
     CatalogDepartment, CatalogItem, CatalogVariation, MemoryCatalog, NewOrderLines, Payment,
-    PaymentParam, SaleError, SaleStatus, Settlement, apply_refund_method, build_lines,
-    referenced_ids, settle,
+    PaymentParam, SaleStatus, Settlement, apply_refund_method, build_lines, referenced_ids, settle,
 };
+pub use comptoir_core::sale_input::{ClientInput, SaleInput};
 use comptoir_core::seal::{PaymentEntry, seal};
 use comptoir_core::vat::VatRate;
 use comptoir_core::{items_list, model::PaymentKind};
+use std::collections::HashMap;
 
 /// How long an idempotency key is remembered (spec: 7 days).
 pub const IDEMPOTENCY_WINDOW_MICROS: i64 = 7 * 24 * 3600 * 1_000_000;
 
-/// A refused request: nothing was written. `status` is the HTTP status to answer with.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Rejection {
-    pub status: u16,
-    pub code: &'static str,
-    pub field: Option<String>,
-    pub message: String,
-}
-
-impl Rejection {
-    pub fn new(status: u16, code: &'static str, field: &str, message: impl Into<String>) -> Self {
-        Rejection {
-            status,
-            code,
-            field: Some(field.to_string()),
-            message: format!("{field}: {}", message.into()),
-        }
-    }
-}
-
-impl From<SaleError> for Rejection {
-    fn from(e: SaleError) -> Self {
-        let code = e.code.as_str();
-        let status = match code {
-            "missing_parameter" | "invalid_parameter" => 400,
-            _ => 422,
-        };
-        Rejection {
-            status,
-            code,
-            field: Some(e.field),
-            message: e.message,
-        }
-    }
-}
-
 /// Why a sale was not recorded.
 #[derive(Debug)]
 pub enum SaleFailure {
-    /// The request was refused; the first rejection, and every one found.
-    Rejected(Rejection, Vec<Rejection>),
+    /// The request was refused; the first refusal, and every one found.
+    Rejected(SaleError, Vec<SaleError>),
     Store(StoreError),
 }
 
@@ -70,33 +39,17 @@ impl From<StoreError> for SaleFailure {
     }
 }
 
-impl From<Rejection> for SaleFailure {
-    fn from(r: Rejection) -> Self {
-        SaleFailure::Rejected(r.clone(), vec![r])
-    }
-}
-
 impl From<SaleError> for SaleFailure {
     fn from(e: SaleError) -> Self {
-        Rejection::from(e).into()
+        SaleFailure::Rejected(e.clone(), vec![e])
     }
 }
 
 fn rejected_all(errors: Vec<SaleError>) -> SaleFailure {
-    let all: Vec<Rejection> = errors.into_iter().map(Rejection::from).collect();
-    match all.first() {
-        Some(first) => SaleFailure::Rejected(first.clone(), all),
+    match errors.first() {
+        Some(first) => SaleFailure::Rejected(first.clone(), errors),
         None => SaleFailure::Store(StoreError::Decode("empty error list".into())),
     }
-}
-
-/// The client of a sale.
-#[derive(Clone, Debug)]
-pub enum ClientInput {
-    None,
-    Existing(i64),
-    /// Created, or the shop's client with the same e-mail reused.
-    New(Box<Client>),
 }
 
 /// An idempotency key and the hash of the request it protects.
@@ -104,48 +57,6 @@ pub enum ClientInput {
 pub struct IdempotencyInput {
     pub key: String,
     pub request_hash: String,
-}
-
-/// A sale as received, with every parameter parsed; catalog checks happen in [`record_sale`].
-#[derive(Clone, Debug)]
-pub struct SaleInput {
-    pub entries: Vec<String>,
-    pub payment: PaymentParam,
-    pub payment_amount: Option<Money>,
-    pub user_id: Option<i64>,
-    pub client: ClientInput,
-    pub delivery_method: i64,
-    pub cash_box_id: Option<i64>,
-    pub table_id: Option<i64>,
-    pub covers: Option<i64>,
-    pub pager_num: Option<String>,
-    pub public_comment: String,
-    pub private_comment: String,
-    /// Microseconds since the epoch; `None` means now.
-    pub value_date: Option<i64>,
-}
-
-impl SaleInput {
-    /// A sale of `entries` paid by `payment`, with webapp.php's defaults for everything
-    /// else: the `webservice` user, the Web cash box, delivery method 4, no client,
-    /// table or comments, dated now.
-    pub fn new(entries: Vec<String>, payment: PaymentParam) -> SaleInput {
-        SaleInput {
-            entries,
-            payment,
-            payment_amount: None,
-            user_id: None,
-            client: ClientInput::None,
-            delivery_method: 4,
-            cash_box_id: None,
-            table_id: None,
-            covers: None,
-            pager_num: None,
-            public_comment: String::new(),
-            private_comment: String::new(),
-            value_date: None,
-        }
-    }
 }
 
 /// What recording gave: a new order, or the first answer to this idempotency key.
@@ -176,9 +87,8 @@ pub fn check_idempotency(
         return Ok(None);
     }
     if row.str(0)? != idem.request_hash {
-        return Err(Rejection::new(
-            422,
-            "idempotency_conflict",
+        return Err(SaleError::new(
+            ErrorCode::IdempotencyConflict,
             field,
             "this key was already used with different parameters",
         )
@@ -301,23 +211,13 @@ fn rate(h: i64) -> Result<VatRate, StoreError> {
     VatRate::from_hundredths(h).ok_or_else(|| StoreError::Decode("invalid stored VAT rate".into()))
 }
 
-/// A payment method of the shop.
-#[derive(Clone, Debug)]
-pub struct MethodRow {
-    pub id: i64,
-    pub name: String,
-    pub kind: PaymentKind,
-    pub min_amount: Option<Money>,
-    pub max_amount: Option<Money>,
-}
-
 /// The shop's payment method `id`, or `unknown_payment_method` on `field`.
 pub fn payment_method(
     c: &mut dyn Conn,
     shop_id: i64,
     id: i64,
     field: &str,
-) -> Result<MethodRow, SaleFailure> {
+) -> Result<PaymentMethod, SaleFailure> {
     let row = c
         .query_opt_cached(
             "select name, kind, min_amount, max_amount from payment_methods
@@ -325,14 +225,13 @@ pub fn payment_method(
             params![shop_id, id],
         )?
         .ok_or_else(|| {
-            Rejection::new(
-                422,
-                "unknown_payment_method",
+            SaleError::new(
+                ErrorCode::UnknownPaymentMethod,
                 field,
                 format!("payment method {id} does not exist in this shop"),
             )
         })?;
-    Ok(MethodRow {
+    Ok(PaymentMethod {
         id,
         name: row.string(0)?,
         kind: PaymentKind::parse(row.str(1)?)
@@ -340,42 +239,6 @@ pub fn payment_method(
         min_amount: row.opt_i64(2)?.map(Money::from_minor),
         max_amount: row.opt_i64(3)?.map(Money::from_minor),
     })
-}
-
-/// The method's minimum and maximum amounts, on the magnitude of what is paid.
-fn check_method_limits(m: &MethodRow, paid: Money, digits: u8) -> Result<(), Rejection> {
-    let amount = paid.abs();
-    if let Some(min) = m.min_amount
-        && amount < min
-    {
-        return Err(Rejection::new(
-            422,
-            "invalid_amount",
-            "paymentAmount",
-            format!(
-                "{} accepts at least {}, got {}",
-                m.name,
-                min.format(digits),
-                amount.format(digits)
-            ),
-        ));
-    }
-    if let Some(max) = m.max_amount
-        && amount > max
-    {
-        return Err(Rejection::new(
-            422,
-            "invalid_amount",
-            "paymentAmount",
-            format!(
-                "{} accepts at most {}, got {}",
-                m.name,
-                max.format(digits),
-                amount.format(digits)
-            ),
-        ));
-    }
-    Ok(())
 }
 
 fn exists(c: &mut dyn Conn, table: &str, shop_id: i64, id: i64) -> Result<bool, StoreError> {
@@ -422,62 +285,37 @@ fn webservice_user(c: &mut dyn Conn, shop_id: i64) -> Result<i64, StoreError> {
     .i64(0)
 }
 
-/// The cash box of a sale: the one asked for, or the shop's "Web" box; it must be open.
+/// The cash box of a sale: the rows [`choose_cash_box`] needs, loaded, then its rule.
 fn cash_box(c: &mut dyn Conn, shop_id: i64, asked: Option<i64>) -> Result<i64, SaleFailure> {
-    let row = match asked {
-        Some(id) => c
-            .query_opt_cached(
-                "select id, is_open from cash_boxes where shop_id = $1 and id = $2",
-                params![shop_id, id],
-            )?
-            .ok_or_else(|| {
-                Rejection::new(
-                    422,
-                    "unknown_cashbox",
-                    "idcaisse",
-                    format!("cash box {id} does not exist in this shop"),
-                )
-            })?,
-        None => {
-            // The "Web" box, else the first virtual one, else the first. A shop has a few
-            // boxes: sorting them here spares SQLite a sorter at every sale.
-            let boxes = c.query_cached(
-                "select id, is_open, name = 'Web', is_virtual from cash_boxes where shop_id = $1",
-                params![shop_id],
-            )?;
-            let rank = |r: &Row| -> Result<_, StoreError> {
-                Ok((r.bool(2)?, r.bool(3)?, std::cmp::Reverse(r.i64(0)?)))
-            };
-            let mut best: Option<Row> = None;
-            for r in boxes {
-                if match &best {
-                    None => true,
-                    Some(b) => rank(&r)? > rank(b)?,
-                } {
-                    best = Some(r);
-                }
-            }
-            best.ok_or_else(|| {
-                Rejection::new(
-                    422,
-                    "unknown_cashbox",
-                    "idcaisse",
-                    "the shop has no cash box",
-                )
-            })?
-        }
+    let rows = match asked {
+        Some(id) => c.query_cached(
+            "select id, is_open, name = 'Web', is_virtual from cash_boxes
+             where shop_id = $1 and id = $2",
+            params![shop_id, id],
+        )?,
+        None => c.query_cached(
+            "select id, is_open, name = 'Web', is_virtual from cash_boxes where shop_id = $1",
+            params![shop_id],
+        )?,
     };
-    let id = row.i64(0)?;
-    if !row.bool(1)? {
-        return Err(Rejection::new(
-            409,
-            "cashbox_closed",
-            "idcaisse",
-            format!("cash box {id} is closed: open it before recording sales"),
-        )
-        .into());
+    // Decoded as the rule reads them, without collecting: the first bad row stops it.
+    let mut bad = None;
+    let boxes = rows.iter().map_while(|r| {
+        let decoded = (|| {
+            Ok::<_, StoreError>(CashBoxRow {
+                id: r.i64(0)?,
+                is_open: r.bool(1)?,
+                is_web: r.bool(2)?,
+                is_virtual: r.bool(3)?,
+            })
+        })();
+        decoded.map_err(|e| bad = Some(e)).ok()
+    });
+    let chosen = choose_cash_box(asked, boxes);
+    if let Some(e) = bad {
+        return Err(e.into());
     }
-    Ok(id)
+    Ok(chosen?)
 }
 
 /// One sealed journal entry, waiting to be written by [`Ledger::close`].
@@ -628,7 +466,7 @@ impl Ledger {
         &mut self,
         w: &mut Writes,
         order: &mut OrderView,
-        method: &MethodRow,
+        method: &PaymentMethod,
         payment_id: i64,
         amount: Money,
         at: i64,
@@ -984,7 +822,7 @@ fn update_order(w: &mut Writes, o: &OrderView) {
 #[derive(Clone, Debug)]
 pub struct CheckedSale {
     lines: NewOrderLines,
-    method: Option<MethodRow>,
+    method: Option<PaymentMethod>,
     settlement: Settlement,
     /// `None`: the shop's `webservice` user, which the write creates on first use.
     user_id: Option<i64>,
@@ -1030,20 +868,17 @@ pub fn check_sale(
     let payment = match (&input.payment, &method) {
         (PaymentParam::Pending, _) => Payment::Pending,
         (PaymentParam::Unpaid, _) | (PaymentParam::Method(_), None) => Payment::Unpaid,
-        (PaymentParam::Method(_), Some(m)) => Payment::Method {
-            cash: m.kind == PaymentKind::Cash,
-        },
+        (PaymentParam::Method(_), Some(m)) => m.payment(),
     };
     let settlement = settle(lines.total(), payment, input.payment_amount)?;
     if let Some(m) = &method {
-        check_method_limits(m, settlement.paid, currency.digits())?;
+        m.check_limits(settlement.paid, currency.digits())?;
     }
     let user_id = match input.user_id {
         Some(id) if exists(c, "users", shop.id, id)? => Some(id),
         Some(id) => {
-            return Err(Rejection::new(
-                422,
-                "unknown_user",
+            return Err(SaleError::new(
+                ErrorCode::UnknownUser,
                 "idUser",
                 format!("user {id} does not exist in this shop"),
             )
@@ -1055,9 +890,8 @@ pub fn check_sale(
     if let Some(t) = input.table_id
         && !exists(c, "dining_tables", shop.id, t)?
     {
-        return Err(Rejection::new(
-            422,
-            "unknown_table",
+        return Err(SaleError::new(
+            ErrorCode::UnknownTable,
             "idtable",
             format!("table {t} does not exist in this shop"),
         )
@@ -1067,9 +901,8 @@ pub fn check_sale(
         ClientInput::None => None,
         ClientInput::Existing(id) if exists(c, "clients", shop.id, *id)? => Some(*id),
         ClientInput::Existing(id) => {
-            return Err(Rejection::new(
-                422,
-                "unknown_client",
+            return Err(SaleError::new(
+                ErrorCode::UnknownClient,
                 "idClient",
                 format!("client {id} does not exist in this shop"),
             )
@@ -1379,10 +1212,9 @@ pub fn validate_order(c: &mut dyn Conn, shop_id: i64, id: i64) -> Result<OrderVi
     Ok(o)
 }
 
-fn not_found(id: i64) -> Rejection {
-    Rejection::new(
-        404,
-        "not_found",
+fn not_found(id: i64) -> SaleError {
+    SaleError::new(
+        ErrorCode::NotFound,
         "order_id",
         format!("order {id} does not exist in this shop"),
     )
@@ -1402,9 +1234,8 @@ pub fn add_payment(
     let payment_id = payment_id.ok_or_else(|| StoreError::Decode("no payment id drawn".into()))?;
     let mut o = get_order(c, shop.id, id)?.ok_or_else(|| not_found(id))?;
     if o.status == SaleStatus::Terminated {
-        return Err(Rejection::new(
-            409,
-            "conflict",
+        return Err(SaleError::new(
+            ErrorCode::Conflict,
             "order_id",
             format!("order {id} is already paid in full"),
         )
@@ -1412,14 +1243,8 @@ pub fn add_payment(
     }
     let method = payment_method(c, shop.id, method_id, "payment")?;
     let due = o.remaining();
-    let settlement = settle(
-        due,
-        Payment::Method {
-            cash: method.kind == PaymentKind::Cash,
-        },
-        amount,
-    )?;
-    check_method_limits(&method, settlement.paid, shop.currency.digits())?;
+    let settlement = settle(due, method.payment(), amount)?;
+    method.check_limits(settlement.paid, shop.currency.digits())?;
     let now = now_micros();
     if o.status == SaleStatus::Pending {
         ledger.validate(&mut o, now);
@@ -1448,114 +1273,18 @@ pub fn refund_order(
         return Err(StoreError::Decode("no order or payment id drawn".into()).into());
     };
     let original = get_order(c, shop.id, id)?.ok_or_else(|| not_found(id))?;
-    if original.status == SaleStatus::Pending {
-        return Err(Rejection::new(
-            409,
-            "conflict",
-            "order_id",
-            format!("order {id} is not validated: a pending order is changed, not refunded"),
-        )
-        .into());
-    }
-    if original.is_refund {
-        return Err(Rejection::new(
-            422,
-            "invalid_amount",
-            "order_id",
-            format!("order {id} is itself a refund"),
-        )
-        .into());
-    }
+    check_refundable(&original)?;
     let method = payment_method(c, shop.id, method_id, "payment")?;
-    if method.kind != PaymentKind::Refund {
-        return Err(Rejection::new(
-            400,
-            "invalid_parameter",
-            "payment",
-            format!("payment method {method_id} is not a refund method"),
-        )
-        .into());
-    }
+    check_refund_method(&method)?;
     // What earlier refunds of this order already took back, per original line.
-    let mut refunded: std::collections::HashMap<i64, i64> = std::collections::HashMap::new();
+    let mut refunded: HashMap<i64, i64> = HashMap::new();
     for r in c.query(
         "select original_line, quantity from refund_lines where shop_id = $1 and original_order = $2",
         params![shop.id, id],
     )? {
         *refunded.entry(r.i64(0)?).or_default() += r.i64(1)?;
     }
-    let wanted: Vec<(i64, Quantity)> = if lines.is_empty() {
-        original
-            .lines
-            .iter()
-            .map(|l| (l.line_no, l.quantity))
-            .collect()
-    } else {
-        let mut v = Vec::new();
-        for (i, (no, qty)) in lines.iter().enumerate() {
-            let field = format!("lines[{i}]");
-            let line = original
-                .lines
-                .iter()
-                .find(|l| l.line_no == *no)
-                .ok_or_else(|| {
-                    Rejection::new(
-                        400,
-                        "invalid_parameter",
-                        &field,
-                        format!("order {id} has no line {no}"),
-                    )
-                })?;
-            v.push((*no, qty.unwrap_or(line.quantity)));
-        }
-        v
-    };
-    let mut refund_lines = Vec::new();
-    for (i, (no, qty)) in wanted.iter().enumerate() {
-        let line = original
-            .lines
-            .iter()
-            .find(|l| l.line_no == *no)
-            .expect("checked above");
-        let already = refunded.get(no).copied().unwrap_or(0);
-        let left = line.quantity.thousandths() - already;
-        if qty.is_negative() || qty.thousandths() > left {
-            let field = if lines.is_empty() {
-                "order_id".to_string()
-            } else {
-                format!("lines[{i}]")
-            };
-            return Err(Rejection::new(
-                422,
-                "invalid_amount",
-                &field,
-                format!(
-                    "line {no}: {} left to refund, asked {}",
-                    Quantity::from_thousandths(left)
-                        .map_or_else(|| "nothing".to_string(), |q| q.to_decimal_string()),
-                    qty.to_decimal_string()
-                ),
-            )
-            .into());
-        }
-        *refunded.entry(*no).or_default() += qty.thousandths();
-        let neg = qty.neg();
-        refund_lines.push((
-            *no,
-            comptoir_core::sale::OrderLine::new(
-                line.item_id,
-                line.department_id,
-                line.title.clone(),
-                neg,
-                line.unit_price,
-                line.vat_rate,
-                line.variations.clone(),
-            )
-            .ok_or_else(|| {
-                Rejection::new(422, "invalid_amount", "lines", "the refund is too large")
-            })?,
-        ));
-    }
+    let refund_lines = plan_refund(&original, refunded, lines)?;
     let new_lines =
         NewOrderLines::from_lines(refund_lines.iter().map(|(_, l)| l.clone()).collect())?;
     let settlement = settle(new_lines.total(), Payment::Method { cash: false }, None)?;

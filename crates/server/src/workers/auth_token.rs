@@ -7,9 +7,10 @@ use crate::error::{AppError, AppResult};
 use axum::Router;
 use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use comptoir_core::error::ErrorCode;
 use comptoir_core::model::{Licence, Role};
 use comptoir_store::StoreError;
 use comptoir_store::auth::{LoginUser, find_user_by_login};
@@ -220,12 +221,7 @@ static DUMMY_HASH: LazyLock<String> =
     LazyLock::new(|| shops::hash_password(&shops::random_token(32)));
 
 fn unauthorized() -> AppError {
-    AppError::Invalid {
-        status: StatusCode::UNAUTHORIZED,
-        code: "unauthorized",
-        field: None,
-        message: "unknown login or wrong password".into(),
-    }
+    AppError::coded(ErrorCode::Unauthorized, "unknown login or wrong password")
 }
 
 fn required<'a>(form: &'a comptoir_core::form::Form, name: &str) -> AppResult<&'a str> {
@@ -289,8 +285,7 @@ async fn get_auth_token(
 
     if !matches!(user.role, Role::Admin | Role::Manager) {
         return Err(AppError::Invalid {
-            status: StatusCode::FORBIDDEN,
-            code: "forbidden",
+            code: ErrorCode::Forbidden,
             field: Some("login".into()),
             message: format!(
                 "login: a {} cannot get an API key; only an admin or a manager can",

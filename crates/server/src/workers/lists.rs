@@ -453,35 +453,12 @@ impl RowCells {
 /// Writes hundredths of a percent as the shortest decimal with at least one decimal
 /// (`2000` → `20.0`, `550` → `5.5`, `210` → `2.1`, `5` → `0.05`); returns its length.
 fn percent_text(hundredths: i64, buf: &mut [u8; NUM]) -> usize {
-    let a = hundredths.unsigned_abs();
-    let (mut int, frac) = (a / 100, a % 100);
-    // Digits are written from the end of a scratch, then moved to the front.
-    let mut tmp = [0u8; NUM];
-    let mut at = NUM;
-    let mut push = |b: u8| {
-        at -= 1;
-        tmp[at] = b;
-    };
-    if frac % 10 == 0 {
-        push(b'0' + (frac / 10) as u8);
-    } else {
-        push(b'0' + (frac % 10) as u8);
-        push(b'0' + (frac / 10) as u8);
-    }
-    push(b'.');
-    loop {
-        push(b'0' + (int % 10) as u8);
-        int /= 10;
-        if int == 0 {
-            break;
-        }
-    }
-    if hundredths < 0 {
-        push(b'-');
-    }
-    let len = NUM - at;
-    buf[..len].copy_from_slice(&tmp[at..]);
-    len
+    comptoir_core::decimal::Fixed::trimmed(hundredths, 2).with_str(|text| {
+        // At most 21 bytes: a sign, 17 digits, a point and two decimals.
+        let n = text.len().min(NUM);
+        buf[..n].copy_from_slice(&text.as_bytes()[..n]);
+        n
+    })
 }
 
 #[cfg(test)]

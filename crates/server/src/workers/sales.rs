@@ -7,16 +7,17 @@ use crate::AppState;
 use crate::error::{AppError, AppResult};
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use comptoir_core::error::{ErrorCode, SaleError};
 use comptoir_core::form::Form;
 use comptoir_core::model::{Client, Coordinate, Country, optional_text};
 use comptoir_core::quantity::Quantity;
 use comptoir_core::sale::{PaymentParam, parse_payment_amount};
 use comptoir_store::StoreError;
 use comptoir_store::sales::{
-    self, ClientInput, IdempotencyInput, OrderFilter, Rejection, SaleFailure, SaleInput,
+    self, ClientInput, IdempotencyInput, OrderFilter, SaleFailure, SaleInput,
 };
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
@@ -43,26 +44,6 @@ pub(super) fn router() -> Router<AppState> {
             "/workers/refundOrder.php",
             get(refund_order).post(refund_order),
         )
-}
-
-impl From<Rejection> for AppError {
-    fn from(r: Rejection) -> Self {
-        AppError::Invalid {
-            status: StatusCode::from_u16(r.status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY),
-            code: r.code,
-            field: r.field,
-            message: r.message,
-        }
-    }
-}
-
-impl From<SaleFailure> for AppError {
-    fn from(f: SaleFailure) -> Self {
-        match f {
-            SaleFailure::Rejected(first, _) => first.into(),
-            SaleFailure::Store(e) => e.into(),
-        }
-    }
 }
 
 /// Longest comment accepted (spec: 2000 characters).
@@ -177,10 +158,9 @@ fn client_input(form: &Form) -> AppResult<ClientInput> {
 /// against the catalog.
 fn sale_input(form: &Form, authed: &AuthedShop) -> AppResult<SaleInput> {
     let shop = &authed.shop;
-    let payment =
-        PaymentParam::parse(form.get("payment")).map_err(|e| AppError::from(Rejection::from(e)))?;
+    let payment = PaymentParam::parse(form.get("payment")).map_err(|e| AppError::from(e))?;
     let payment_amount = parse_payment_amount(form.get("paymentAmount"), shop.currency)
-        .map_err(|e| AppError::from(Rejection::from(e)))?;
+        .map_err(|e| AppError::from(e))?;
     let delivery_method = match form.get("deliveryMethod").map(str::trim) {
         None | Some("") => 4,
         Some(t) => t
@@ -255,7 +235,7 @@ impl InFlight {
             .insert(k.clone());
         if !fresh {
             return Err(AppError::Conflict {
-                code: "idempotency_in_flight",
+                code: ErrorCode::IdempotencyInFlight,
                 message: "a request with this idempotency key is still running; retry shortly"
                     .into(),
             });
@@ -495,9 +475,8 @@ async fn get_order(
         .await?
         .ok_or_else(|| {
             // Like the extensions' 404: the error names the `order_id` field.
-            AppError::from(Rejection::new(
-                404,
-                "not_found",
+            AppError::from(SaleError::new(
+                ErrorCode::NotFound,
                 "order_id",
                 format!("order {id} does not exist in this shop"),
             ))
@@ -533,8 +512,7 @@ async fn validate_order(
 
 /// The `payment` parameter of the extensions: a payment method id (no -1 or -2 here).
 fn method_id(form: &Form, what: &str) -> AppResult<i64> {
-    let parsed =
-        PaymentParam::parse(form.get("payment")).map_err(|e| AppError::from(Rejection::from(e)))?;
+    let parsed = PaymentParam::parse(form.get("payment")).map_err(|e| AppError::from(e))?;
     let PaymentParam::Method(id) = parsed else {
         return Err(AppError::invalid(
             "payment",
@@ -553,7 +531,7 @@ async fn add_payment(
     let id = order_id(&form)?;
     let method = method_id(&form, "payment methods")?;
     let amount = parse_payment_amount(form.get("paymentAmount"), authed.shop.currency)
-        .map_err(|e| AppError::from(Rejection::from(e)))?;
+        .map_err(|e| AppError::from(e))?;
     let shop = authed.shop.clone();
     idempotent_write(
         &state,
