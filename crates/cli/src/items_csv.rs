@@ -4,8 +4,6 @@
 use comptoir_core::model::{Item, Name, optional_text};
 use comptoir_core::money::{Decimal, Money, format_scaled};
 use comptoir_core::vat::VatRate;
-use comptoir_store::StoreError;
-use comptoir_store::db::Conn;
 
 /// The columns, in order.
 pub(crate) const COLUMNS: [&str; 10] = [
@@ -23,11 +21,7 @@ pub(crate) const COLUMNS: [&str; 10] = [
 
 /// One parsed line: the item (id 0 when new), its line number in the file, and which of
 /// [`COLUMNS`] the file has (an update keeps the stored value of a column it lacks).
-pub(crate) struct ItemLine {
-    pub(crate) line: u64,
-    pub(crate) item: Item,
-    pub(crate) present: [bool; 10],
-}
+pub(crate) use comptoir_store::item_rows::ItemRow as ItemLine;
 
 /// Parses an items CSV; every bad cell is reported as `line N, column C: expected ...`.
 pub(crate) fn parse(text: &str, digits: u8) -> Result<Vec<ItemLine>, String> {
@@ -172,90 +166,6 @@ pub(crate) fn parse(text: &str, digits: u8) -> Result<Vec<ItemLine>, String> {
         Ok(out)
     } else {
         Err(errors.join("\n"))
-    }
-}
-
-/// Writes parsed lines in the caller's transaction; a missing reference names its line.
-pub(crate) fn write(c: &mut dyn Conn, shop_id: i64, lines: &[ItemLine]) -> Result<(), StoreError> {
-    use comptoir_store::catalog::{
-        ITEM_SELECT, department_exists, insert_item, item_from_row, update_item, vat_rate_exists,
-    };
-    let mut errors = Vec::new();
-    for l in lines {
-        let it = &l.item;
-        if !department_exists(c, shop_id, it.department_id)? {
-            errors.push(format!(
-                "line {}, column department_id: department {} does not exist in this shop",
-                l.line, it.department_id
-            ));
-            continue;
-        }
-        if let Some(r) = it.vat_rate
-            && !vat_rate_exists(c, shop_id, r)?
-        {
-            errors.push(format!(
-                "line {}, column vat_rate: VAT rate {r} does not exist in this shop",
-                l.line
-            ));
-            continue;
-        }
-        if it.id == 0 {
-            insert_item(c, shop_id, it.department_id, it)?;
-            continue;
-        }
-        let Some(stored) = c
-            .query_opt(
-                &format!("{ITEM_SELECT} where shop_id = $1 and id = $2"),
-                comptoir_store::params![shop_id, it.id],
-            )?
-            .map(|r| item_from_row(&r))
-            .transpose()?
-        else {
-            errors.push(format!(
-                "line {}, column id: item {} does not exist in this shop",
-                l.line, it.id
-            ));
-            continue;
-        };
-        update_item(c, shop_id, &merged(stored, it, &l.present))?;
-    }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(StoreError::Invalid(errors.join("\n")))
-    }
-}
-
-/// `update` where the file has the column, `stored` elsewhere.
-fn merged(stored: Item, update: &Item, present: &[bool; 10]) -> Item {
-    let u = update.clone();
-    Item {
-        id: stored.id,
-        department_id: u.department_id,
-        name: u.name,
-        price: u.price,
-        vat_rate: if present[4] {
-            u.vat_rate
-        } else {
-            stored.vat_rate
-        },
-        barcode: if present[5] {
-            u.barcode
-        } else {
-            stored.barcode
-        },
-        reference: if present[6] {
-            u.reference
-        } else {
-            stored.reference
-        },
-        position: if present[7] {
-            u.position
-        } else {
-            stored.position
-        },
-        active: if present[8] { u.active } else { stored.active },
-        stock: if present[9] { u.stock } else { stored.stock },
     }
 }
 

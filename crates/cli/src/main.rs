@@ -495,7 +495,7 @@ async fn catalog_cmd(store: Store, cmd: CatalogCommand) -> Result<(), Failure> {
                     .map_err(|e| Failure::usage(format!("{name}: {e}")))?;
                 let n = rows.len();
                 store
-                    .write(move |c| items_csv::write(c, shop, &rows))
+                    .write(move |c| comptoir_store::item_rows::apply(c, shop, &rows))
                     .await
                     .map_err(|e| prefix_failure(e.into(), &name))?;
                 println!("imported {n} items into shop {shop}");

@@ -558,6 +558,7 @@ pub fn apply_refund_method(order: NewOrderLines) -> Result<NewOrderLines, SaleEr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::money::div_round_half_away;
     use proptest::prelude::*;
 
     const EUR: Currency = Currency::EUR;

@@ -15,8 +15,8 @@ use comptoir_render::invoice::{
     ClientBlock, DocumentKind, InvoiceLine, InvoiceModel, PaymentRow, VatBreakdownRow,
     render_invoice,
 };
-use comptoir_store::catalog::{CLIENT_SELECT, client_from_row};
-use comptoir_store::{StoreError, params, sales, shops};
+use comptoir_store::catalog;
+use comptoir_store::{StoreError, sales, shops};
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new().route("/invoices/{file}", get(invoice_pdf))
@@ -58,13 +58,7 @@ async fn invoice_pdf(
             };
             let shop = shops::get_shop(c, order.shop_id)?.ok_or(StoreError::NotFound)?;
             let client = match order.client_id {
-                Some(id) => c
-                    .query_opt(
-                        &format!("{CLIENT_SELECT} where shop_id = $1 and id = $2"),
-                        params![order.shop_id, id],
-                    )?
-                    .map(|r| client_from_row(&r))
-                    .transpose()?,
+                Some(id) => catalog::get_client(c, order.shop_id, id)?,
                 None => None,
             };
             Ok(Some((order, shop, client)))

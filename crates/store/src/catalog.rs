@@ -636,10 +636,10 @@ pub fn export(c: &mut dyn Conn, shop_id: i64) -> Result<Catalog, StoreError> {
 }
 
 /// The columns read by [`item_from_row`].
-pub const ITEM_SELECT: &str = "select id, department_id, name, price, vat_rate, barcode,
+pub(crate) const ITEM_SELECT: &str = "select id, department_id, name, price, vat_rate, barcode,
     reference, position, active, stock from items";
 
-pub fn item_from_row(r: &Row) -> Result<Item, StoreError> {
+pub(crate) fn item_from_row(r: &Row) -> Result<Item, StoreError> {
     Ok(Item {
         id: r.i64(0)?,
         department_id: r.i64(1)?,
@@ -654,12 +654,22 @@ pub fn item_from_row(r: &Row) -> Result<Item, StoreError> {
     })
 }
 
+/// The shop's client `id`, if it has one.
+pub fn get_client(c: &mut dyn Conn, shop_id: i64, id: i64) -> Result<Option<Client>, StoreError> {
+    c.query_opt(
+        &format!("{CLIENT_SELECT} where shop_id = $1 and id = $2"),
+        params![shop_id, id],
+    )?
+    .map(|r| client_from_row(&r))
+    .transpose()
+}
+
 /// The columns read by [`client_from_row`].
-pub const CLIENT_SELECT: &str = "select id, last_name, first_name, email, phone, phone2,
+const CLIENT_SELECT: &str = "select id, last_name, first_name, email, phone, phone2,
     address1, address2, address_comment, postcode, city, country, vat_number, company_number,
     barcode, lat, lng from clients";
 
-pub fn client_from_row(r: &Row) -> Result<Client, StoreError> {
+fn client_from_row(r: &Row) -> Result<Client, StoreError> {
     Ok(Client {
         id: r.i64(0)?,
         last_name: r.opt_string(1)?,

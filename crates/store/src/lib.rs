@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod catalog;
 pub mod db;
+pub mod item_rows;
 pub mod journal;
 pub mod lists;
 mod migrate;

@@ -10,7 +10,7 @@
 use crate::StoreError;
 use crate::db::{Backend, Conn, PgConn, Row, Value};
 use crate::pool::Pool;
-use crate::writer::{Deliver, Run, run_failed, unguarded};
+use crate::writer::{Deliver, Run, unguarded};
 use std::sync::{Arc, mpsc};
 
 /// Most writes taken from a lane's queue at once.
@@ -64,10 +64,8 @@ impl PgWriters {
             run: unguarded(f, answer),
         };
         if let Err(mpsc::SendError(job)) = self.lanes[lane].send(job) {
-            run_failed(
-                job.run,
-                &StoreError::Task("the PostgreSQL writer stopped".into()),
-            );
+            job.run
+                .fail(&StoreError::Task("the PostgreSQL writer stopped".into()));
         }
     }
 }
@@ -125,7 +123,7 @@ fn run_group(
     let mut open = false;
     for job in jobs {
         if !open && let Err(e) = begin(pool, conn) {
-            run_failed(job.run, &e);
+            job.run.fail(&e);
             continue;
         }
         let Some(c) = conn.as_mut() else { continue };
@@ -137,7 +135,7 @@ fn run_group(
         };
         // A panicking write must not take the lane down with it; what it wrote is undone.
         let ran =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (job.run)(&mut tracked)));
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run.run(&mut tracked)));
         let failed = match ran {
             Ok(Some(d)) => {
                 delivers.push(d);

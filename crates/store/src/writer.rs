@@ -22,9 +22,83 @@ const WRITER_CHECKPOINT_PAGES: u32 = 10_000;
 /// What a successful write still has to do once its batch commits: answer its caller.
 pub(crate) type Deliver = Box<dyn FnOnce(Result<(), &StoreError>) + Send>;
 
-/// A queued write itself: runs in the batch's transaction; `Some` when it succeeded,
-/// having answered its own error otherwise.
-pub(crate) type Run = Box<dyn FnOnce(&mut dyn Conn) -> Option<Deliver> + Send>;
+/// A queued write itself, with the two ways it can end: it runs in the batch's
+/// transaction, or it fails without running when no transaction could be had.
+pub(crate) struct Run(Box<dyn Queued>);
+
+/// What [`Run`] holds: the write and its caller's answer.
+trait Queued: Send {
+    /// Runs the write: `Some` when it succeeded, having answered its own error otherwise.
+    fn run(self: Box<Self>, c: &mut dyn Conn) -> Option<Deliver>;
+    /// Answers `cause` without running the write.
+    fn fail(self: Box<Self>, cause: &StoreError);
+}
+
+impl Run {
+    /// Runs the write in the caller's transaction: `Some` when it succeeded, having
+    /// answered its own error otherwise.
+    pub(crate) fn run(self, c: &mut dyn Conn) -> Option<Deliver> {
+        self.0.run(c)
+    }
+
+    /// Answers `cause` (as [`StoreError::Commit`]) without running the write: its batch
+    /// could not start.
+    pub(crate) fn fail(self, cause: &StoreError) {
+        self.0.fail(cause);
+    }
+}
+
+/// A write and its answer; `guarded`: inside a savepoint of its own.
+struct Write<F, A> {
+    f: F,
+    answer: A,
+    guarded: bool,
+}
+
+impl<T, E, F, A> Queued for Write<F, A>
+where
+    T: Send + 'static,
+    E: From<StoreError> + Send + 'static,
+    F: FnOnce(&mut dyn Conn) -> Result<T, E> + Send + 'static,
+    A: FnOnce(Result<T, E>) + Send + 'static,
+{
+    fn run(self: Box<Self>, c: &mut dyn Conn) -> Option<Deliver> {
+        let Write { f, answer, guarded } = *self;
+        if !guarded {
+            return match f(c) {
+                Ok(v) => Some(deliver(v, answer)),
+                Err(e) => {
+                    answer(Err(e));
+                    None
+                }
+            };
+        }
+        if let Err(e) = c.execute("savepoint w", &[]) {
+            answer(Err(e.into()));
+            return None;
+        }
+        match f(c) {
+            Ok(v) => match c.execute("release w", &[]) {
+                Ok(_) => Some(deliver(v, answer)),
+                Err(e) => {
+                    undo(c);
+                    answer(Err(e.into()));
+                    None
+                }
+            },
+            Err(e) => {
+                // Undo this write only; the others of the batch stand.
+                undo(c);
+                answer(Err(e));
+                None
+            }
+        }
+    }
+
+    fn fail(self: Box<Self>, cause: &StoreError) {
+        (self.answer)(Err(StoreError::Commit(cause.to_string()).into()));
+    }
+}
 
 /// A queued write.
 struct Job {
@@ -85,28 +159,11 @@ impl Writer {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        let run = Box::new(move |c: &mut dyn Conn| {
-            if let Err(e) = c.execute("savepoint w", &[]) {
-                answer(Err(e.into()));
-                return None;
-            }
-            match f(c) {
-                Ok(v) => match c.execute("release w", &[]) {
-                    Ok(_) => Some(deliver(v, answer)),
-                    Err(e) => {
-                        undo(c);
-                        answer(Err(e.into()));
-                        None
-                    }
-                },
-                Err(e) => {
-                    // Undo this write only; the others of the batch stand.
-                    undo(c);
-                    answer(Err(e));
-                    None
-                }
-            }
-        });
+        let run = Run(Box::new(Write {
+            f,
+            answer,
+            guarded: true,
+        }));
         self.queue(Job { run, guarded: true });
     }
 
@@ -145,13 +202,11 @@ where
     T: Send + 'static,
     E: From<StoreError> + Send + 'static,
 {
-    Box::new(move |c: &mut dyn Conn| match f(c) {
-        Ok(v) => Some(deliver(v, answer)),
-        Err(e) => {
-            answer(Err(e));
-            None
-        }
-    })
+    Run(Box::new(Write {
+        f,
+        answer,
+        guarded: false,
+    }))
 }
 
 /// The answer of a write that succeeded, given once its batch's commit is known.
@@ -263,9 +318,9 @@ fn run(conn: SqliteConn, rx: &mpsc::Receiver<Job>, commits: &crate::CommitCounte
                 if let Err(e) = (&mut conn as &mut dyn Conn).execute("begin immediate", &[]) {
                     // Without a transaction nothing can be written: fail the rest of the batch.
                     tracing::error!(error = %e, "SQLite writer cannot begin a transaction");
-                    run_failed(job.run, &e);
+                    job.run.fail(&e);
                     for job in jobs.by_ref() {
-                        run_failed(job.run, &e);
+                        job.run.fail(&e);
                     }
                     break;
                 }
@@ -275,7 +330,7 @@ fn run(conn: SqliteConn, rx: &mpsc::Receiver<Job>, commits: &crate::CommitCounte
             let guarded = job.guarded;
             // A panicking write must not stop the writer; what it wrote is undone.
             let ran =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (job.run)(&mut conn)));
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run.run(&mut conn)));
             let undo_batch = match ran {
                 Ok(Some(d)) => {
                     delivers.push(d);
@@ -331,39 +386,6 @@ fn run(conn: SqliteConn, rx: &mpsc::Receiver<Job>, commits: &crate::CommitCounte
             d(commit.as_ref().map(|_| ()));
         }
     }
-}
-
-/// Answers a job whose batch could not even start, without running it for real: it runs
-/// against a connection that refuses everything, so its own error path answers.
-pub(crate) fn run_failed(run: Run, cause: &StoreError) {
-    struct Refuse(String);
-    impl Conn for Refuse {
-        fn backend(&self) -> crate::db::Backend {
-            crate::db::Backend::Sqlite
-        }
-        fn execute(&mut self, _: &str, _: &[crate::db::Value]) -> Result<u64, StoreError> {
-            Err(StoreError::Commit(self.0.clone()))
-        }
-        fn query(
-            &mut self,
-            _: &str,
-            _: &[crate::db::Value],
-        ) -> Result<Vec<crate::db::Row>, StoreError> {
-            Err(StoreError::Commit(self.0.clone()))
-        }
-        fn query_each(
-            &mut self,
-            _: &str,
-            _: &[crate::db::Value],
-            _: &mut dyn FnMut(crate::db::Row) -> Result<(), StoreError>,
-        ) -> Result<(), StoreError> {
-            Err(StoreError::Commit(self.0.clone()))
-        }
-        fn batch(&mut self, _: &str) -> Result<(), StoreError> {
-            Err(StoreError::Commit(self.0.clone()))
-        }
-    }
-    let _ = run(&mut Refuse(cause.to_string()));
 }
 
 #[cfg(test)]

@@ -2,20 +2,20 @@
 //! entity's rows from the database to the socket as JSON, CSV or an HTML table, through a
 //! few 64 KiB chunks in flight, so memory does not grow with the row count.
 
+use super::stream::{Chunks, Stop, stream};
 use super::{Params, authenticate};
 use crate::AppState;
 use crate::error::{AppError, AppResult};
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use comptoir_render::list::{Cell, ListFormat, ListWriter, render_list};
+use comptoir_store::Store;
 use comptoir_store::lists::{Column, Field, Kind, List, MAX_COLUMNS};
-use comptoir_store::{Store, StoreError};
 use std::borrow::Cow;
-use tokio::sync::mpsc;
 
 /// What an endpoint lists.
 #[derive(Clone, Copy, Debug)]
@@ -123,10 +123,6 @@ const DELIVERY_METHODS: &[(i64, &str)] = &[
     (6, "Shipping"),
 ];
 
-/// Bytes gathered before a chunk goes to the socket.
-const CHUNK: usize = 64 * 1024;
-/// Chunks in flight between the database thread and the socket.
-const CHANNEL_DEPTH: usize = 4;
 /// Rows read per query: the connection goes back to the pool between pages.
 const PAGE_ROWS: usize = 2_000;
 
@@ -187,20 +183,7 @@ fn list_format(format: Option<&str>, sep: Option<&str>) -> AppResult<ListFormat>
         .ok_or_else(|| AppError::invalid("sep", "expected a comma, a semicolon, | or a tab"))
 }
 
-/// What the reader thread sends to the response body.
-#[derive(Debug)]
-enum Message {
-    Chunk(Bytes),
-    /// The closing bytes: the body ends right after them, without waiting for the thread
-    /// to let go of the channel (hyper then writes them with the chunked terminator in one
-    /// go, instead of a lone terminator that Nagle holds until the client's delayed ACK).
-    Last(Bytes),
-    Failed(StoreError),
-}
-
-/// Starts reading `list` on a blocking thread and answers with its bytes as they come.
-/// An error before the first chunk is a normal error answer; after it, the body is cut
-/// (no terminating chunk), so a client never takes a truncated list for a whole one.
+/// Streams `list` page by page (see [`stream`]).
 async fn stream_list(
     store: &Store,
     list: List,
@@ -208,108 +191,11 @@ async fn stream_list(
     format: ListFormat,
     digits: u8,
 ) -> AppResult<Body> {
-    let (tx, mut rx) = mpsc::channel::<Message>(CHANNEL_DEPTH);
     let store = store.clone();
-    let span = tracing::Span::current();
-    tokio::task::spawn_blocking(move || {
-        let _entered = span.enter();
-        produce(&store, list, shop_id, format, digits, &tx);
-    });
-    let first = match rx.recv().await {
-        // A list that fits in one chunk is answered whole, with its length.
-        Some(Message::Last(bytes)) => return Ok(Body::from(bytes)),
-        Some(Message::Chunk(bytes)) => bytes,
-        Some(Message::Failed(e)) => return Err(e.into()),
-        None => return Err(AppError::Internal("the list reader stopped early".into())),
-    };
-    let rest = futures_util::stream::unfold(Some(rx), |rx| async move {
-        let mut rx = rx?;
-        let cut = || std::io::Error::other("list download cut short");
-        match rx.recv().await {
-            Some(Message::Chunk(bytes)) => Some((Ok(bytes), Some(rx))),
-            Some(Message::Last(bytes)) => Some((Ok(bytes), None)),
-            // A reader that failed or vanished (a panic) ends the body with an error.
-            Some(Message::Failed(_)) | None => Some((Err(cut()), None)),
-        }
-    });
-    let stream = futures_util::StreamExt::chain(
-        futures_util::stream::once(std::future::ready(Ok(first))),
-        rest,
-    );
-    Ok(Body::from_stream(stream))
-}
-
-/// Why the reader stopped early.
-enum Stop {
-    /// The response was dropped (the client went away): stop quietly.
-    Gone,
-    Failed(StoreError),
-}
-
-/// The chunks of one download on their way to the socket.
-struct Chunks<'a> {
-    tx: &'a mpsc::Sender<Message>,
-    /// Chunks that did not fit in the channel while a connection was held; sent, waiting
-    /// if need be, once the page is read and the connection is back in the pool.
-    waiting: Vec<Message>,
-    sent_any: bool,
-}
-
-impl Chunks<'_> {
-    /// Sends without waiting, keeping the message for later if the channel is full.
-    fn offer(&mut self, message: Message) -> Result<(), Stop> {
-        if !self.waiting.is_empty() {
-            self.waiting.push(message);
-            return Ok(());
-        }
-        match self.tx.try_send(message) {
-            Ok(()) => {
-                self.sent_any = true;
-                Ok(())
-            }
-            Err(mpsc::error::TrySendError::Full(message)) => {
-                self.waiting.push(message);
-                Ok(())
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => Err(Stop::Gone),
-        }
-    }
-
-    /// Sends every waiting message, waiting for room in the channel.
-    fn flush(&mut self) -> Result<(), Stop> {
-        for message in self.waiting.drain(..) {
-            self.tx.blocking_send(message).map_err(|_| Stop::Gone)?;
-            self.sent_any = true;
-        }
-        Ok(())
-    }
-}
-
-/// Reads the list page by page into the writer and sends it in chunks (blocking thread).
-fn produce(
-    store: &Store,
-    list: List,
-    shop_id: i64,
-    format: ListFormat,
-    digits: u8,
-    tx: &mpsc::Sender<Message>,
-) {
-    let mut sender = Chunks {
-        tx,
-        waiting: Vec::new(),
-        sent_any: false,
-    };
-    match read_all(store, list, shop_id, format, digits, &mut sender) {
-        Ok(()) | Err(Stop::Gone) => {}
-        Err(Stop::Failed(e)) => {
-            if sender.sent_any {
-                tracing::error!(error = %e, list = ?list, "list download cut by a database error");
-            }
-            // Before the first chunk the handler answers with the error (and logs it).
-            let _ = sender.offer(Message::Failed(e));
-            let _ = sender.flush();
-        }
-    }
+    stream("list", move |chunks| {
+        read_all(&store, list, shop_id, format, digits, chunks)
+    })
+    .await
 }
 
 fn read_all(
@@ -318,43 +204,19 @@ fn read_all(
     shop_id: i64,
     format: ListFormat,
     digits: u8,
-    sender: &mut Chunks<'_>,
+    chunks: &mut Chunks<'_>,
 ) -> Result<(), Stop> {
     let columns = list.columns();
-    let mut out = Vec::with_capacity(CHUNK + 4096);
-    let mut writer = ListWriter::begin(format, &list.names(), &mut out);
+    let mut writer = ListWriter::begin(format, &list.names(), &mut chunks.out);
     let cells = RowCells::new(columns, digits);
-    let mut after = 0;
-    loop {
-        let mut gone = false;
-        let page = store.list_page_blocking(list, shop_id, after, PAGE_ROWS, &mut |fields| {
-            cells.write(&mut writer, fields, &mut out);
-            if out.len() >= CHUNK {
-                let chunk = Bytes::from(std::mem::replace(
-                    &mut out,
-                    Vec::with_capacity(CHUNK + 4096),
-                ));
-                if sender.offer(Message::Chunk(chunk)).is_err() {
-                    gone = true;
-                    return Err(StoreError::Task("the client went away".into()));
-                }
-            }
-            Ok(())
-        });
-        let page = match page {
-            Ok(p) => p,
-            Err(_) if gone => return Err(Stop::Gone),
-            Err(e) => return Err(Stop::Failed(e)),
-        };
-        sender.flush()?;
-        match page.next_after(PAGE_ROWS) {
-            Some(id) => after = id,
-            None => break,
-        }
-    }
-    writer.end(&mut out);
-    sender.offer(Message::Last(Bytes::from(out)))?;
-    sender.flush()
+    chunks.pages(PAGE_ROWS, |after, chunks| {
+        store.list_page_blocking(list, shop_id, after, PAGE_ROWS, &mut |fields| {
+            cells.write(&mut writer, fields, &mut chunks.out);
+            chunks.row_done()
+        })
+    })?;
+    writer.end(&mut chunks.out);
+    Ok(())
 }
 
 /// How a field becomes a cell.

@@ -6,6 +6,7 @@ pub mod auth_token;
 mod lists;
 mod orders_list;
 mod sales;
+mod stream;
 pub use sales::InFlight;
 
 use crate::AppState;

@@ -1,18 +1,17 @@
 //! Orders as downloads (getOrders.php, getPending.php): JSON (an array of order objects),
-//! CSV or HTML (one row per order), streamed from the database page by page.
+//! CSV or HTML (one row per order), streamed page by page like the other downloads.
 
 use super::AuthedShop;
+use super::stream::stream;
 use crate::AppState;
 use crate::error::{AppError, AppResult};
-use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use comptoir_core::form::Form;
 use comptoir_core::order::{OrderView, rfc3339};
 use comptoir_render::list::{Cell, ListFormat, ListWriter};
 use comptoir_store::StoreError;
-use comptoir_store::sales::{OrderFilter, each_order};
-use tokio::sync::mpsc;
+use comptoir_store::sales::OrderFilter;
 
 /// The columns of an order row in CSV and HTML.
 pub(super) const COLUMNS: &[&str] = &[
@@ -35,7 +34,8 @@ pub(super) const COLUMNS: &[&str] = &[
     "seal",
 ];
 
-const CHUNK: usize = 32 * 1024;
+/// Orders read per query: the connection goes back to the pool between pages.
+const PAGE_ORDERS: usize = 500;
 
 pub(super) async fn respond(
     state: &AppState,
@@ -53,72 +53,41 @@ pub(super) async fn respond(
     let shop = authed.shop.clone();
     let store = state.store.clone();
     let base = state.base_url.clone();
-    let (tx, mut rx) = mpsc::channel::<Result<Bytes, StoreError>>(4);
-    tokio::task::spawn_blocking(move || {
+    let body = stream("orders", move |chunks| {
         let digits = shop.currency.digits();
         let tz = shop.timezone.tz();
-        let mut buf = Vec::with_capacity(CHUNK * 2);
-        let mut first = true;
         let json = matches!(format, ListFormat::Json);
-        let mut writer = (!json).then(|| ListWriter::begin(format, COLUMNS, &mut buf));
+        let mut writer = (!json).then(|| ListWriter::begin(format, COLUMNS, &mut chunks.out));
         if json {
-            buf.push(b'[');
+            chunks.out.push(b'[');
         }
-        let result = store.read_blocking(|c| {
-            each_order(c, shop.id, &filter, &mut |o: OrderView| {
+        let mut first = true;
+        chunks.pages(PAGE_ORDERS, |after, chunks| {
+            store.orders_page_blocking(shop.id, &filter, after, PAGE_ORDERS, &mut |o| {
                 match writer.as_mut() {
                     None => {
                         if !first {
-                            buf.push(b',');
+                            chunks.out.push(b',');
                         }
                         first = false;
-                        let mut v = o.to_json(digits, &tz, &base);
-                        if let Some(m) = v.as_object_mut() {
-                            m.remove("result");
-                        }
-                        serde_json::to_writer(&mut buf, &v)
+                        // An order of a download is the answer's object without `result`.
+                        let view = o.json(digits, &tz, &base).without_result();
+                        serde_json::to_writer(&mut chunks.out, &view)
                             .map_err(|e| StoreError::Decode(e.to_string()))?;
                     }
-                    Some(w) => w.row(&row(&o, digits, &tz), &mut buf),
+                    Some(w) => w.row(&row(&o, digits, &tz), &mut chunks.out),
                 }
-                if buf.len() >= CHUNK {
-                    let chunk = Bytes::from(std::mem::take(&mut buf));
-                    tx.blocking_send(Ok(chunk))
-                        .map_err(|_| StoreError::Task("client went away".into()))?;
-                }
-                Ok(())
+                chunks.row_done()
             })
-        });
-        match result {
-            Ok(()) => {
-                match writer {
-                    Some(w) => w.end(&mut buf),
-                    None => buf.push(b']'),
-                }
-                let _ = tx.blocking_send(Ok(Bytes::from(buf)));
-            }
-            Err(e) => {
-                let _ = tx.blocking_send(Err(e));
-            }
+        })?;
+        match writer {
+            Some(w) => w.end(&mut chunks.out),
+            None => chunks.out.push(b']'),
         }
-    });
-    let first = match rx.recv().await {
-        Some(Ok(b)) => b,
-        Some(Err(e)) => return Err(e.into()),
-        None => return Err(AppError::Internal("the orders reader stopped".into())),
-    };
-    let rest = futures_util::stream::unfold(rx, |mut rx| async move {
-        let item = rx.recv().await?.map_err(|e| {
-            tracing::error!(error = %e, "orders download cut");
-            std::io::Error::other("the download was cut by a database error")
-        });
-        Some((item, rx))
-    });
-    let stream = futures_util::StreamExt::chain(
-        futures_util::stream::once(std::future::ready(Ok::<_, std::io::Error>(first))),
-        rest,
-    );
-    let mut res = Response::new(Body::from_stream(stream));
+        Ok(())
+    })
+    .await?;
+    let mut res = Response::new(body);
     let h = res.headers_mut();
     h.insert(
         header::CONTENT_TYPE,

@@ -1,0 +1,178 @@
+//! Streaming a download: a blocking thread reads pages of rows (a pooled connection per
+//! page, never held while a slow client reads), writes them into chunks, and sends them
+//! through a short channel to the response body, so memory does not grow with the rows.
+
+use crate::error::{AppError, AppResult};
+use axum::body::{Body, Bytes};
+use comptoir_store::StoreError;
+use comptoir_store::lists::Page;
+use tokio::sync::mpsc;
+
+/// Bytes gathered before a chunk goes to the socket.
+pub(super) const CHUNK: usize = 64 * 1024;
+/// Chunks in flight between the database thread and the socket.
+const CHANNEL_DEPTH: usize = 4;
+
+/// What the reader thread sends to the response body.
+#[derive(Debug)]
+enum Message {
+    Chunk(Bytes),
+    /// The closing bytes: the body ends right after them, without waiting for the thread
+    /// to let go of the channel (hyper then writes them with the chunked terminator in one
+    /// go, instead of a lone terminator that Nagle holds until the client's delayed ACK).
+    Last(Bytes),
+    Failed(StoreError),
+}
+
+/// Why the reader stopped early.
+pub(super) enum Stop {
+    /// The response was dropped (the client went away): stop quietly.
+    Gone,
+    Failed(StoreError),
+}
+
+/// The chunks of one download on their way to the socket, and the one being written.
+pub(super) struct Chunks<'a> {
+    tx: &'a mpsc::Sender<Message>,
+    /// Chunks that did not fit in the channel while a connection was held; sent, waiting
+    /// if need be, once the page is read and the connection is back in the pool.
+    waiting: Vec<Message>,
+    sent_any: bool,
+    gone: bool,
+    /// The chunk being written: rows go here.
+    pub(super) out: Vec<u8>,
+}
+
+impl Chunks<'_> {
+    /// Sends without waiting, keeping the message for later if the channel is full.
+    fn offer(&mut self, message: Message) -> Result<(), Stop> {
+        if !self.waiting.is_empty() {
+            self.waiting.push(message);
+            return Ok(());
+        }
+        match self.tx.try_send(message) {
+            Ok(()) => {
+                self.sent_any = true;
+                Ok(())
+            }
+            Err(mpsc::error::TrySendError::Full(message)) => {
+                self.waiting.push(message);
+                Ok(())
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(Stop::Gone),
+        }
+    }
+
+    /// Sends every waiting message, waiting for room in the channel.
+    fn flush(&mut self) -> Result<(), Stop> {
+        for message in self.waiting.drain(..) {
+            self.tx.blocking_send(message).map_err(|_| Stop::Gone)?;
+            self.sent_any = true;
+        }
+        Ok(())
+    }
+
+    /// Call after each row written into `out` (a connection is held): a full chunk is
+    /// offered without waiting. An error stops the page's query.
+    pub(super) fn row_done(&mut self) -> Result<(), StoreError> {
+        if self.out.len() >= CHUNK {
+            let chunk = Bytes::from(std::mem::replace(
+                &mut self.out,
+                Vec::with_capacity(CHUNK + 4096),
+            ));
+            if self.offer(Message::Chunk(chunk)).is_err() {
+                self.gone = true;
+                return Err(StoreError::Task("the client went away".into()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads pages of `limit` rows: `page(after, self)` reads the rows above `after` (on a
+    /// connection of its own) and gives what it read. Between pages, with the connection
+    /// back in the pool, the waiting chunks are sent.
+    pub(super) fn pages(
+        &mut self,
+        limit: usize,
+        mut page: impl FnMut(i64, &mut Self) -> Result<Page, StoreError>,
+    ) -> Result<(), Stop> {
+        let mut after = 0;
+        loop {
+            let read = match page(after, self) {
+                Ok(p) => p,
+                Err(_) if self.gone => return Err(Stop::Gone),
+                Err(e) => return Err(Stop::Failed(e)),
+            };
+            self.flush()?;
+            match read.next_after(limit) {
+                Some(id) => after = id,
+                None => return Ok(()),
+            }
+        }
+    }
+}
+
+/// Starts `produce` on a blocking thread and answers with the bytes it writes as they
+/// come: `produce` writes rows into `chunks.out` (page by page, [`Chunks::pages`]), and
+/// what it leaves there is the last chunk. An error before the first chunk is a normal
+/// error answer; after it, the body is cut (no terminating chunk), so a client never
+/// takes a truncated download for a whole one.
+pub(super) async fn stream(
+    what: &'static str,
+    produce: impl FnOnce(&mut Chunks<'_>) -> Result<(), Stop> + Send + 'static,
+) -> AppResult<Body> {
+    let (tx, mut rx) = mpsc::channel::<Message>(CHANNEL_DEPTH);
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || {
+        let _entered = span.enter();
+        let mut chunks = Chunks {
+            tx: &tx,
+            waiting: Vec::new(),
+            sent_any: false,
+            gone: false,
+            out: Vec::with_capacity(CHUNK + 4096),
+        };
+        let result = produce(&mut chunks).and_then(|()| {
+            let last = Bytes::from(std::mem::take(&mut chunks.out));
+            chunks.offer(Message::Last(last))?;
+            chunks.flush()
+        });
+        match result {
+            Ok(()) | Err(Stop::Gone) => {}
+            Err(Stop::Failed(e)) => {
+                if chunks.sent_any {
+                    tracing::error!(error = %e, download = what, "download cut by a database error");
+                }
+                // Before the first chunk the handler answers with the error (and logs it).
+                let _ = chunks.offer(Message::Failed(e));
+                let _ = chunks.flush();
+            }
+        }
+    });
+    let first = match rx.recv().await {
+        // A download that fits in one chunk is answered whole, with its length.
+        Some(Message::Last(bytes)) => return Ok(Body::from(bytes)),
+        Some(Message::Chunk(bytes)) => bytes,
+        Some(Message::Failed(e)) => return Err(e.into()),
+        None => {
+            return Err(AppError::Internal(
+                "the download reader stopped early".into(),
+            ));
+        }
+    };
+    let rest = futures_util::stream::unfold(Some(rx), |rx| async move {
+        let mut rx = rx?;
+        let cut = || std::io::Error::other("download cut short");
+        match rx.recv().await {
+            Some(Message::Chunk(bytes)) => Some((Ok(bytes), Some(rx))),
+            Some(Message::Last(bytes)) => Some((Ok(bytes), None)),
+            // A reader that failed or vanished (a panic) ends the body with an error.
+            Some(Message::Failed(_)) | None => Some((Err(cut()), None)),
+        }
+    });
+    let stream = futures_util::StreamExt::chain(
+        futures_util::stream::once(std::future::ready(Ok(first))),
+        rest,
+    );
+    Ok(Body::from_stream(stream))
+}

@@ -1,0 +1,250 @@
+//! Recording sales: an order, its lines and payments, the journal entries with their
+//! seals, the outbox events and the idempotency record, all in the caller's transaction.
+//! Also reading orders back, and the later steps: validate, pay, refund.
+
+use crate::db::{Backend, Conn, Row, Value};
+use crate::lists::Page;
+use crate::{StoreError, hex, now_micros, params, random_bytes};
+use comptoir_core::cash_box::{CashBoxRow, choose_cash_box};
+use comptoir_core::error::{ErrorCode, SaleError};
+use comptoir_core::model::Shop;
+use comptoir_core::money::Money;
+use comptoir_core::order::{LineView, OrderView, PaymentView, parse_variations, variations_text};
+use comptoir_core::payment::PaymentMethod;
+use comptoir_core::quantity::Quantity;
+use comptoir_core::refund::{check_refund_method, check_refundable, plan_refund};
+use comptoir_core::sale::{
+    CatalogDepartment, CatalogItem, CatalogVariation, MemoryCatalog, NewOrderLines, Payment,
+    PaymentParam, SaleStatus, Settlement, apply_refund_method, build_lines, referenced_ids, settle,
+};
+pub use comptoir_core::sale_input::{ClientInput, SaleInput};
+use comptoir_core::seal::{PaymentEntry, seal};
+use comptoir_core::vat::VatRate;
+use comptoir_core::{items_list, model::PaymentKind};
+use std::collections::HashMap;
+
+mod idempotency;
+mod ledger;
+mod lookups;
+mod orders;
+mod refunds;
+mod steps;
+
+pub use idempotency::{check_idempotency, lock_shop, save_idempotency};
+use ledger::*;
+pub use lookups::payment_method;
+use lookups::*;
+use orders::*;
+pub use orders::{OrderFilter, each_order, get_order, order_by_invoice_token, orders_page};
+pub use refunds::refund_order;
+use steps::not_found;
+pub use steps::{add_payment, validate_order};
+
+/// How long an idempotency key is remembered (spec: 7 days).
+pub const IDEMPOTENCY_WINDOW_MICROS: i64 = 7 * 24 * 3600 * 1_000_000;
+
+/// Why a sale was not recorded.
+#[derive(Debug)]
+pub enum SaleFailure {
+    /// The request was refused; the first refusal, and every one found.
+    Rejected(SaleError, Vec<SaleError>),
+    Store(StoreError),
+}
+
+impl From<StoreError> for SaleFailure {
+    fn from(e: StoreError) -> Self {
+        SaleFailure::Store(e)
+    }
+}
+
+impl From<SaleError> for SaleFailure {
+    fn from(e: SaleError) -> Self {
+        SaleFailure::Rejected(e.clone(), vec![e])
+    }
+}
+
+fn rejected_all(errors: Vec<SaleError>) -> SaleFailure {
+    match errors.first() {
+        Some(first) => SaleFailure::Rejected(first.clone(), errors),
+        None => SaleFailure::Store(StoreError::Decode("empty error list".into())),
+    }
+}
+
+/// An idempotency key and the hash of the request it protects.
+#[derive(Clone, Debug)]
+pub struct IdempotencyInput {
+    pub key: String,
+    pub request_hash: String,
+}
+
+/// What recording gave: a new order, or the first answer to this idempotency key.
+#[derive(Clone, Debug)]
+pub enum Recorded {
+    New(Box<OrderView>),
+    Replayed(String),
+}
+
+/// A sale checked against the shop's data by [`check_sale`]: what [`write_sale`] needs.
+#[derive(Clone, Debug)]
+pub struct CheckedSale {
+    lines: NewOrderLines,
+    method: Option<PaymentMethod>,
+    settlement: Settlement,
+    /// `None`: the shop's `webservice` user, which the write creates on first use.
+    user_id: Option<i64>,
+    cash_box_id: i64,
+    /// An existing client; a new one (`ClientInput::New`) is written by the write.
+    client_id: Option<i64>,
+}
+
+/// Records a sale (webapp.php) in the caller's transaction: [`check_sale`], then
+/// [`write_sale`]. A refused sale writes nothing, even outside a transaction.
+pub fn record_sale(
+    c: &mut dyn Conn,
+    shop: &Shop,
+    input: &SaleInput,
+) -> Result<OrderView, SaleFailure> {
+    let checked = check_sale(c, shop, input)?;
+    write_sale(c, shop, input, &checked)
+}
+
+/// Checks a sale against the catalog, payment methods, users, cash boxes, tables and
+/// clients, reading only: every refusal of a sale happens here. The server runs it on a
+/// reader connection, before the write is queued.
+pub fn check_sale(
+    c: &mut dyn Conn,
+    shop: &Shop,
+    input: &SaleInput,
+) -> Result<CheckedSale, SaleFailure> {
+    let currency = shop.currency;
+    let specs = items_list::parse_list(&input.entries, currency).map_err(rejected_all)?;
+    let catalog = load_catalog(c, shop, &specs)?;
+    let mut lines = build_lines(&specs, &catalog).map_err(rejected_all)?;
+
+    let method = match input.payment {
+        PaymentParam::Method(id) => Some(payment_method(c, shop.id, id, "payment")?),
+        _ => None,
+    };
+    if method
+        .as_ref()
+        .is_some_and(|m| m.kind == PaymentKind::Refund)
+    {
+        lines = apply_refund_method(lines)?;
+    }
+    let payment = match (&input.payment, &method) {
+        (PaymentParam::Pending, _) => Payment::Pending,
+        (PaymentParam::Unpaid, _) | (PaymentParam::Method(_), None) => Payment::Unpaid,
+        (PaymentParam::Method(_), Some(m)) => m.payment(),
+    };
+    let settlement = settle(lines.total(), payment, input.payment_amount)?;
+    if let Some(m) = &method {
+        m.check_limits(settlement.paid, currency.digits())?;
+    }
+    let user_id = match input.user_id {
+        Some(id) if exists(c, "users", shop.id, id)? => Some(id),
+        Some(id) => {
+            return Err(SaleError::new(
+                ErrorCode::UnknownUser,
+                "idUser",
+                format!("user {id} does not exist in this shop"),
+            )
+            .into());
+        }
+        None => find_webservice_user(c, shop.id)?,
+    };
+    let cash_box_id = cash_box(c, shop.id, input.cash_box_id)?;
+    if let Some(t) = input.table_id
+        && !exists(c, "dining_tables", shop.id, t)?
+    {
+        return Err(SaleError::new(
+            ErrorCode::UnknownTable,
+            "idtable",
+            format!("table {t} does not exist in this shop"),
+        )
+        .into());
+    }
+    let client_id = match &input.client {
+        ClientInput::None => None,
+        ClientInput::Existing(id) if exists(c, "clients", shop.id, *id)? => Some(*id),
+        ClientInput::Existing(id) => {
+            return Err(SaleError::new(
+                ErrorCode::UnknownClient,
+                "idClient",
+                format!("client {id} does not exist in this shop"),
+            )
+            .into());
+        }
+        ClientInput::New(_) => None,
+    };
+    Ok(CheckedSale {
+        lines,
+        method,
+        settlement,
+        user_id,
+        cash_box_id,
+        client_id,
+    })
+}
+
+/// Writes a sale that [`check_sale`] accepted, in the caller's transaction. The order is
+/// written once, in its final state: about ten statements for a paid sale, and no
+/// refusal once the first row is written.
+pub fn write_sale(
+    c: &mut dyn Conn,
+    shop: &Shop,
+    input: &SaleInput,
+    checked: &CheckedSale,
+) -> Result<OrderView, SaleFailure> {
+    let CheckedSale {
+        lines,
+        method,
+        settlement,
+        user_id,
+        cash_box_id,
+        client_id,
+    } = checked;
+    let settlement = *settlement;
+    let cash_box_id = *cash_box_id;
+    // The shop's counters first: whatever else this sale waits for (another process
+    // creating the same web user), it then waits holding the only lock it takes.
+    let (mut ledger, id, payment_id) = Ledger::open(c, shop.id, true, method.is_some())?;
+    let id = id.ok_or_else(|| StoreError::Decode("no order id drawn".into()))?;
+    let user_id = match user_id {
+        Some(id) => *id,
+        None => webservice_user(c, shop.id)?,
+    };
+    let client_id = match &input.client {
+        ClientInput::New(k) => Some(crate::catalog::upsert_client(c, shop.id, k)?),
+        _ => *client_id,
+    };
+
+    let now = now_micros();
+    let mut order = new_order(
+        id,
+        shop.id,
+        lines,
+        input,
+        user_id,
+        cash_box_id,
+        client_id,
+        None,
+        now,
+    );
+    if settlement.status != SaleStatus::Pending {
+        ledger.validate(&mut order, now);
+    }
+    match &method {
+        Some(_) => settle_in_memory(&mut ledger, &mut order, settlement, now),
+        // Validated with nothing to pay (a zero total): terminated at once.
+        None if settlement.status == SaleStatus::Terminated => ledger.terminate(&mut order, now),
+        None => {}
+    }
+    // The row goes in once, in its final state; the payment row then refers to it.
+    let mut w = Writes::default();
+    insert_order(&mut w, &order);
+    if let (Some(m), Some(payment_id)) = (method, payment_id) {
+        ledger.record_payment(&mut w, &mut order, m, payment_id, settlement.paid, now);
+    }
+    ledger.write(c, w)?;
+    Ok(order)
+}

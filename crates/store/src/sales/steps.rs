@@ -1,0 +1,67 @@
+//! The later steps of an order: validateOrder.php and addPayment.php.
+
+use super::*;
+
+/// Validates a pending order (validateOrder.php); validating twice changes nothing.
+pub fn validate_order(c: &mut dyn Conn, shop_id: i64, id: i64) -> Result<OrderView, SaleFailure> {
+    // The shop's counters before the order: concurrent writers of the shop (another
+    // process on PostgreSQL) have committed by then, so the order is read as it is.
+    let (mut ledger, _, _) = Ledger::open(c, shop_id, false, false)?;
+    let mut o = get_order(c, shop_id, id)?.ok_or_else(|| not_found(id))?;
+    if o.status == SaleStatus::Pending {
+        let now = now_micros();
+        ledger.validate(&mut o, now);
+        if o.total == Money::ZERO {
+            ledger.terminate(&mut o, now);
+        }
+        let mut w = Writes::default();
+        update_order(&mut w, &o);
+        ledger.write(c, w)?;
+    }
+    Ok(o)
+}
+
+pub(super) fn not_found(id: i64) -> SaleError {
+    SaleError::new(
+        ErrorCode::NotFound,
+        "order_id",
+        format!("order {id} does not exist in this shop"),
+    )
+}
+
+/// Adds a payment (addPayment.php): validates a pending order first; terminates it when
+/// the payments cover the total; a terminated order cannot be paid (409).
+pub fn add_payment(
+    c: &mut dyn Conn,
+    shop: &Shop,
+    id: i64,
+    method_id: i64,
+    amount: Option<Money>,
+) -> Result<OrderView, SaleFailure> {
+    // Counters (and on PostgreSQL the shop's lock) before the order is read.
+    let (mut ledger, _, payment_id) = Ledger::open(c, shop.id, false, true)?;
+    let payment_id = payment_id.ok_or_else(|| StoreError::Decode("no payment id drawn".into()))?;
+    let mut o = get_order(c, shop.id, id)?.ok_or_else(|| not_found(id))?;
+    if o.status == SaleStatus::Terminated {
+        return Err(SaleError::new(
+            ErrorCode::Conflict,
+            "order_id",
+            format!("order {id} is already paid in full"),
+        )
+        .into());
+    }
+    let method = payment_method(c, shop.id, method_id, "payment")?;
+    let due = o.remaining();
+    let settlement = settle(due, method.payment(), amount)?;
+    method.check_limits(settlement.paid, shop.currency.digits())?;
+    let now = now_micros();
+    if o.status == SaleStatus::Pending {
+        ledger.validate(&mut o, now);
+    }
+    settle_in_memory(&mut ledger, &mut o, settlement, now);
+    let mut w = Writes::default();
+    update_order(&mut w, &o);
+    ledger.record_payment(&mut w, &mut o, &method, payment_id, settlement.paid, now);
+    ledger.write(c, w)?;
+    Ok(o)
+}
