@@ -1,8 +1,9 @@
 //! Chains written before the code was reshaped (issue #8) still verify: a SQLite database
 //! written by main's binary at b6adce2 (tests/fixtures/main-b6adce2.sql) passes
 //! `comptoir verify` and scripts/verify_chain.py with the head main recorded. The fixture
-//! is a SQLite dump, so this test runs on SQLite only; the chain format is the same on
-//! PostgreSQL, which verify.rs covers with chains written by this code.
+//! holds main's rows as SQLite inserts, loaded into the schema `comptoir migrate` makes
+//! (migrations are never edited), so this test runs on SQLite only; the chain format is
+//! the same on PostgreSQL, which verify.rs covers with chains written by this code.
 
 mod common;
 
@@ -11,6 +12,16 @@ use std::process::Command;
 const FIXTURE: &str = include_str!("fixtures/main-b6adce2.sql");
 /// `shop_counters.journal_head` as main wrote it, after 11 entries.
 const HEAD: &str = "4b84bd9ea3188f76a6fcf1bc529ea868c79bfcfcb2e7cf81e5bfd697ec539b3f";
+
+/// Runs `comptoir --db URL ARGS...`.
+fn comptoir_at(url: &str, args: &[&str]) -> std::process::Output {
+    Command::new(common::BIN)
+        .args(["--db", url])
+        .args(args)
+        .env_remove("COMPTOIR_DB")
+        .output()
+        .expect("run comptoir")
+}
 
 /// A fresh folder holding the fixture as a database file; removed when dropped.
 struct FixtureDb {
@@ -26,8 +37,11 @@ impl FixtureDb {
         ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("temp dir");
-        let conn = rusqlite::Connection::open(dir.join("main.db")).expect("create the database");
-        // The dump creates its tables in name order: references are checked once loaded.
+        let url = format!("sqlite://{}", dir.join("main.db").display());
+        let o = comptoir_at(&url, &["migrate"]);
+        assert!(o.status.success(), "{}", common::stderr(&o));
+        let conn = rusqlite::Connection::open(dir.join("main.db")).expect("open the database");
+        // The rows come in table-name order: references hold once all are in.
         conn.execute_batch("pragma foreign_keys = off")
             .expect("foreign keys off");
         conn.execute_batch(FIXTURE).expect("load the fixture");
@@ -49,11 +63,7 @@ impl Drop for FixtureDb {
 fn a_chain_written_by_main_before_the_reshaping_still_verifies() {
     let db = FixtureDb::new();
     let url = format!("sqlite://{}", db.path().display());
-    let o = Command::new(common::BIN)
-        .args(["--db", &url, "verify", "--shop", "1"])
-        .env_remove("COMPTOIR_DB")
-        .output()
-        .expect("run comptoir");
+    let o = comptoir_at(&url, &["verify", "--shop", "1"]);
     let (out, err) = (common::stdout(&o), common::stderr(&o));
     assert_eq!(o.status.code(), Some(0), "{out}{err}");
     assert_eq!(out.trim(), format!("chain ok: 11 entries, head {HEAD}"));

@@ -63,10 +63,10 @@ impl Fixed {
 }
 
 /// Room for the decimal digits of any `u64`.
-type DigitBuf = [u8; 20];
+pub(crate) type DigitBuf = [u8; 20];
 
 /// Writes the decimal digits of `n` at the end of `buf`; returns where they start.
-fn digits_of(mut n: u64, buf: &mut DigitBuf) -> usize {
+pub(crate) fn digits_of(mut n: u64, buf: &mut DigitBuf) -> usize {
     let mut start = buf.len();
     loop {
         start -= 1;

@@ -1,21 +1,7 @@
 //! JSON text written straight into a `String`, byte for byte what serde_json prints for
 //! the same values: the seal's canonical bytes (a frozen format) are written with it.
 
-/// Room for the decimal digits of any `u64`.
-type DigitBuf = [u8; 20];
-
-/// Writes the decimal digits of `n` at the end of `buf`; returns where they start.
-fn digits_of(mut n: u64, buf: &mut DigitBuf) -> usize {
-    let mut start = buf.len();
-    loop {
-        start -= 1;
-        buf[start] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            return start;
-        }
-    }
-}
+use crate::decimal::{DigitBuf, digits_of};
 
 /// Appends ASCII bytes (digits) to `out`.
 fn push_ascii(out: &mut String, bytes: &[u8]) {

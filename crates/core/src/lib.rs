@@ -13,12 +13,12 @@ pub mod model;
 pub mod money;
 pub mod order;
 pub mod order_json;
-#[cfg(test)]
-mod order_legacy;
 pub mod payment;
 pub mod quantity;
 pub mod refund;
 pub mod sale;
+pub mod sale_catalog;
 pub mod sale_input;
 pub mod seal;
 pub mod vat;
+pub mod vat_breakdown;

@@ -1,8 +1,6 @@
 //! Building a checked sale from parsed `itemsList[]` lines and the shop's catalog: unit
 //! prices, line totals, the VAT breakdown, the refund sign, and the payment rules.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-
 pub use crate::error::{ErrorCode, SaleError};
 use crate::items_list::{self, LIST_FIELD, LineSpec};
 use crate::money::{Currency, Money};
@@ -12,120 +10,11 @@ pub use crate::payment::{
 use crate::quantity::Quantity;
 use crate::vat::VatRate;
 
-/// A catalog item as the sale needs it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CatalogItem {
-    pub name: String,
-    /// In the shop's convention: VAT included unless
-    /// [`CatalogLookup::prices_include_vat`] is false.
-    pub unit_price: Money,
-    pub department_id: Option<i64>,
-    pub vat_rate: VatRate,
-    /// An inactive item cannot be sold.
-    pub active: bool,
-}
-
-/// A variation (declinaison) of one item, which changes its price.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CatalogVariation {
-    pub item_id: i64,
-    pub name: String,
-    /// Added to the item's catalog unit price, in the shop's convention; may be negative.
-    pub price_change: Money,
-}
-
-/// A department: the VAT rate of its free lines, and their default title.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CatalogDepartment {
-    pub name: String,
-    pub vat_rate: VatRate,
-}
-
-/// What building a sale reads from the shop's catalog; implemented over rows loaded for
-/// the ids of [`referenced_ids`], so lookups are plain memory reads.
-pub trait CatalogLookup {
-    /// The item with this id in the shop, active or not.
-    fn item(&self, id: i64) -> Option<&CatalogItem>;
-    /// The variation with this id in the shop, whichever item it belongs to.
-    fn variation(&self, id: i64) -> Option<&CatalogVariation>;
-    /// The department with this id in the shop.
-    fn department(&self, id: i64) -> Option<&CatalogDepartment>;
-    /// The rate of `Free_…` lines.
-    fn default_vat_rate(&self) -> VatRate;
-    /// The shop setting: catalog and wire prices include VAT (the usual case).
-    fn prices_include_vat(&self) -> bool;
-}
-
-/// A [`CatalogLookup`] held in hash maps.
-#[derive(Clone, Debug)]
-pub struct MemoryCatalog {
-    pub items: HashMap<i64, CatalogItem>,
-    pub variations: HashMap<i64, CatalogVariation>,
-    pub departments: HashMap<i64, CatalogDepartment>,
-    pub default_vat_rate: VatRate,
-    pub prices_include_vat: bool,
-}
-
-impl MemoryCatalog {
-    /// An empty catalog with the shop's two pricing settings.
-    pub fn new(default_vat_rate: VatRate, prices_include_vat: bool) -> Self {
-        MemoryCatalog {
-            items: HashMap::new(),
-            variations: HashMap::new(),
-            departments: HashMap::new(),
-            default_vat_rate,
-            prices_include_vat,
-        }
-    }
-}
-
-impl CatalogLookup for MemoryCatalog {
-    fn item(&self, id: i64) -> Option<&CatalogItem> {
-        self.items.get(&id)
-    }
-    fn variation(&self, id: i64) -> Option<&CatalogVariation> {
-        self.variations.get(&id)
-    }
-    fn department(&self, id: i64) -> Option<&CatalogDepartment> {
-        self.departments.get(&id)
-    }
-    fn default_vat_rate(&self) -> VatRate {
-        self.default_vat_rate
-    }
-    fn prices_include_vat(&self) -> bool {
-        self.prices_include_vat
-    }
-}
-
-/// The catalog rows a list of lines refers to, so the store loads only those.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ReferencedIds {
-    pub items: BTreeSet<i64>,
-    pub variations: BTreeSet<i64>,
-    pub departments: BTreeSet<i64>,
-}
-
-/// The item, variation and department ids that `specs` mention.
-pub fn referenced_ids(specs: &[LineSpec]) -> ReferencedIds {
-    let mut ids = ReferencedIds::default();
-    for spec in specs {
-        match spec {
-            LineSpec::Item {
-                item_id,
-                variations,
-                ..
-            } => {
-                ids.items.insert(*item_id);
-                ids.variations.extend(variations.iter().copied());
-            }
-            LineSpec::Department { department_id, .. } => {
-                ids.departments.insert(*department_id);
-            }
-            LineSpec::Free { .. } => {}
-        }
-    }
-    ids
-}
+pub use crate::sale_catalog::{
+    CatalogDepartment, CatalogItem, CatalogLookup, CatalogVariation, MemoryCatalog, ReferencedIds,
+    referenced_ids,
+};
+pub use crate::vat_breakdown::{OrderTotals, VatLine, vat_breakdown};
 
 /// `unit × quantity`, rounded half away from zero to the minor unit; `None` on overflow:
 /// [`Quantity::times`], under the name the sale rules use.
@@ -228,71 +117,6 @@ impl OrderLine {
             self.vat_rate,
             self.variations.clone(),
         )
-    }
-}
-
-/// One rate of the VAT breakdown (`VATs` in answers). `total` includes VAT, `base` excludes it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct VatLine {
-    pub rate: VatRate,
-    pub base: Money,
-    pub amount: Money,
-    pub total: Money,
-}
-
-/// The VAT breakdown of `(rate, total incl. VAT)` amounts: per rate, VAT is computed once
-/// on the sum of that rate's amounts (`total × rate / (100 + rate)`, half away from zero)
-/// and `base = total − VAT`. Sorted by rate, highest first. `None` on overflow.
-pub fn vat_breakdown(amounts: impl IntoIterator<Item = (VatRate, Money)>) -> Option<Vec<VatLine>> {
-    let mut per_rate: BTreeMap<VatRate, Money> = BTreeMap::new();
-    for (rate, amount) in amounts {
-        let sum = per_rate.entry(rate).or_insert(Money::ZERO);
-        *sum = sum.checked_add(amount)?;
-    }
-    per_rate
-        .into_iter()
-        .rev()
-        .map(|(rate, total)| {
-            let amount = rate.vat_in_inclusive(total);
-            Some(VatLine {
-                rate,
-                base: total.checked_sub(amount)?,
-                amount,
-                total,
-            })
-        })
-        .collect()
-}
-
-/// The totals of an order, VAT included.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OrderTotals {
-    /// The sum of the line totals (`price` in answers).
-    pub total: Money,
-    /// The sum of the per-rate VAT amounts (`VAT`).
-    pub vat: Money,
-    /// The per-rate breakdown (`VATs`), highest rate first.
-    pub vats: Vec<VatLine>,
-}
-
-impl OrderTotals {
-    /// The totals of `lines`; `None` on overflow.
-    pub fn of(lines: &[OrderLine]) -> Option<OrderTotals> {
-        let mut total = Money::ZERO;
-        for line in lines {
-            total = total.checked_add(line.total)?;
-        }
-        let vats = vat_breakdown(lines.iter().map(|l| (l.vat_rate, l.total)))?;
-        let mut vat = Money::ZERO;
-        for v in &vats {
-            vat = vat.checked_add(v.amount)?;
-        }
-        Some(OrderTotals { total, vat, vats })
-    }
-
-    /// The sign of the total decides: a negative total is a refund.
-    pub fn is_refund(&self) -> bool {
-        self.total.is_negative()
     }
 }
 

@@ -104,6 +104,37 @@ pub fn payment_method(
     })
 }
 
+/// A row a sale names by id, with the field that names it.
+#[derive(Clone, Copy)]
+pub(super) enum Named {
+    User,
+    Table,
+    Client,
+}
+
+/// `id`, when the shop has that row; else the `unknown_*` refusal of its field.
+pub(super) fn must_exist(
+    c: &mut dyn Conn,
+    what: Named,
+    shop_id: i64,
+    id: i64,
+) -> Result<i64, SaleFailure> {
+    let (table, code, field, noun) = match what {
+        Named::User => ("users", ErrorCode::UnknownUser, "idUser", "user"),
+        Named::Table => ("dining_tables", ErrorCode::UnknownTable, "idtable", "table"),
+        Named::Client => ("clients", ErrorCode::UnknownClient, "idClient", "client"),
+    };
+    if exists(c, table, shop_id, id)? {
+        return Ok(id);
+    }
+    Err(SaleError::new(
+        code,
+        field,
+        format!("{noun} {id} does not exist in this shop"),
+    )
+    .into())
+}
+
 pub(super) fn exists(
     c: &mut dyn Conn,
     table: &str,

@@ -26,6 +26,7 @@ use std::collections::HashMap;
 mod idempotency;
 mod ledger;
 mod lookups;
+mod order_writes;
 mod orders;
 mod refunds;
 mod steps;
@@ -34,6 +35,7 @@ pub use idempotency::{check_idempotency, lock_shop, save_idempotency};
 use ledger::*;
 pub use lookups::payment_method;
 use lookups::*;
+pub use order_writes::{Answer, OrderWrite, Shape};
 use orders::*;
 pub use orders::{OrderFilter, each_order, get_order, order_by_invoice_token, orders_page};
 pub use refunds::refund_order;
@@ -141,40 +143,16 @@ pub fn check_sale(
         m.check_limits(settlement.paid, currency.digits())?;
     }
     let user_id = match input.user_id {
-        Some(id) if exists(c, "users", shop.id, id)? => Some(id),
-        Some(id) => {
-            return Err(SaleError::new(
-                ErrorCode::UnknownUser,
-                "idUser",
-                format!("user {id} does not exist in this shop"),
-            )
-            .into());
-        }
+        Some(id) => Some(must_exist(c, Named::User, shop.id, id)?),
         None => find_webservice_user(c, shop.id)?,
     };
     let cash_box_id = cash_box(c, shop.id, input.cash_box_id)?;
-    if let Some(t) = input.table_id
-        && !exists(c, "dining_tables", shop.id, t)?
-    {
-        return Err(SaleError::new(
-            ErrorCode::UnknownTable,
-            "idtable",
-            format!("table {t} does not exist in this shop"),
-        )
-        .into());
+    if let Some(t) = input.table_id {
+        must_exist(c, Named::Table, shop.id, t)?;
     }
     let client_id = match &input.client {
-        ClientInput::None => None,
-        ClientInput::Existing(id) if exists(c, "clients", shop.id, *id)? => Some(*id),
-        ClientInput::Existing(id) => {
-            return Err(SaleError::new(
-                ErrorCode::UnknownClient,
-                "idClient",
-                format!("client {id} does not exist in this shop"),
-            )
-            .into());
-        }
-        ClientInput::New(_) => None,
+        ClientInput::None | ClientInput::New(_) => None,
+        ClientInput::Existing(id) => Some(must_exist(c, Named::Client, shop.id, *id)?),
     };
     Ok(CheckedSale {
         lines,
@@ -195,37 +173,28 @@ pub fn write_sale(
     input: &SaleInput,
     checked: &CheckedSale,
 ) -> Result<OrderView, SaleFailure> {
-    let CheckedSale {
-        lines,
-        method,
-        settlement,
-        user_id,
-        cash_box_id,
-        client_id,
-    } = checked;
-    let settlement = *settlement;
-    let cash_box_id = *cash_box_id;
+    let (settlement, method) = (checked.settlement, &checked.method);
     // The shop's counters first: whatever else this sale waits for (another process
     // creating the same web user), it then waits holding the only lock it takes.
     let (mut ledger, id, payment_id) = Ledger::open(c, shop.id, true, method.is_some())?;
     let id = id.ok_or_else(|| StoreError::Decode("no order id drawn".into()))?;
-    let user_id = match user_id {
-        Some(id) => *id,
+    let user_id = match checked.user_id {
+        Some(id) => id,
         None => webservice_user(c, shop.id)?,
     };
     let client_id = match &input.client {
         ClientInput::New(k) => Some(crate::catalog::upsert_client(c, shop.id, k)?),
-        _ => *client_id,
+        _ => checked.client_id,
     };
 
     let now = now_micros();
     let mut order = new_order(
         id,
         shop.id,
-        lines,
+        &checked.lines,
         input,
         user_id,
-        cash_box_id,
+        checked.cash_box_id,
         client_id,
         None,
         now,
