@@ -108,6 +108,14 @@ pub struct Settlement {
     pub status: SaleStatus,
 }
 
+impl Settlement {
+    /// Whether the payment is recorded as a row: never a payment of 0.00. An order whose
+    /// total (or what remains of it) is zero is settled without one.
+    pub fn records_payment(&self) -> bool {
+        self.paid != Money::ZERO
+    }
+}
+
 /// The payment rules of `webapp.php` and `addPayment.php`.
 ///
 /// `due` is the order total (or what remains to be paid). `amount` defaults to `due`.
@@ -115,7 +123,8 @@ pub struct Settlement {
 /// both pay out 10. For a sale, a negative amount is `invalid_amount`. A zero amount
 /// against a non-zero due is `invalid_amount` (use `payment=-1`). When `|amount| > |due|`
 /// a cash method gives the difference as change, any other method is `invalid_amount`.
-/// The order is terminated when `|paid| ≥ |due|`, else validated (partly paid).
+/// The order is terminated when `|paid| ≥ |due|`, else validated (partly paid). With
+/// nothing due and no amount, nothing is paid ([`Settlement::records_payment`] is false).
 /// `Pending` and `Unpaid` ignore `amount`; `Unpaid` with nothing due is terminated.
 pub fn settle(
     due: Money,

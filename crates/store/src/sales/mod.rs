@@ -139,6 +139,9 @@ pub fn check_sale(
         (PaymentParam::Method(_), Some(m)) => m.payment(),
     };
     let settlement = settle(lines.total(), payment, input.payment_amount)?;
+    // A payment of 0.00 is never recorded (a zero total is complete without one), so
+    // the method's limits do not apply to it.
+    let method = method.filter(|_| settlement.records_payment());
     if let Some(m) = &method {
         m.check_limits(settlement.paid, currency.digits())?;
     }

@@ -53,7 +53,9 @@ pub fn add_payment(
     let method = payment_method(c, shop.id, method_id, "payment")?;
     let due = o.remaining();
     let settlement = settle(due, method.payment(), amount)?;
-    method.check_limits(settlement.paid, shop.currency.digits())?;
+    if settlement.records_payment() {
+        method.check_limits(settlement.paid, shop.currency.digits())?;
+    }
     let now = now_micros();
     if o.status == SaleStatus::Pending {
         ledger.validate(&mut o, now);
@@ -61,7 +63,10 @@ pub fn add_payment(
     settle_in_memory(&mut ledger, &mut o, settlement, now);
     let mut w = Writes::default();
     update_order(&mut w, &o);
-    ledger.record_payment(&mut w, &mut o, &method, payment_id, settlement.paid, now);
+    // A payment of 0.00 is never recorded: nothing was due.
+    if settlement.records_payment() {
+        ledger.record_payment(&mut w, &mut o, &method, payment_id, settlement.paid, now);
+    }
     ledger.write(c, w)?;
     Ok(o)
 }
