@@ -23,19 +23,30 @@ async fn payments(app: &TestApp, shop_id: i64) -> (i64, i64) {
         .expect("count payments")
 }
 
-async fn call(
-    app: &TestApp,
-    path: &str,
-    shop_id: i64,
-    key: &str,
-    extra: &[(&str, &str)],
-) -> (u16, Value) {
-    let id = shop_id.to_string();
-    let mut form = vec![("idboutique", id.as_str()), ("key", key)];
-    form.extend_from_slice(extra);
-    let res = app.post_form(path, &form).await;
-    let status = res.status().as_u16();
-    (status, res.json().await.expect("a JSON answer"))
+/// A shop of the app, called through its key.
+struct Caller<'a> {
+    app: &'a TestApp,
+    id: String,
+    key: String,
+}
+
+impl Caller<'_> {
+    async fn call(&self, path: &str, extra: &[(&str, &str)]) -> (u16, Value) {
+        let mut form = vec![("idboutique", self.id.as_str()), ("key", self.key.as_str())];
+        form.extend_from_slice(extra);
+        let res = self.app.post_form(path, &form).await;
+        let status = res.status().as_u16();
+        (status, res.json().await.expect("a JSON answer"))
+    }
+
+    /// webapp.php: one entry paid by `payment`.
+    async fn sale(&self, payment: &str, entry: &str) -> (u16, Value) {
+        self.call(
+            "/workers/webapp.php",
+            &[("payment", payment), ("itemsList[]", entry)],
+        )
+        .await
+    }
 }
 
 #[tokio::test]
@@ -44,18 +55,16 @@ async fn a_zero_total_sale_is_complete_without_a_payment_row() {
         let app = TestApp::spawn(&db).await;
         let shop = app.create_shop("Offert", Licence::Extended).await;
         import_demo(&app.store, shop.shop_id).await;
-        let (id, key) = (shop.shop_id, shop.api_key.as_str());
+        let id = shop.shop_id;
+        let caller = Caller {
+            app: &app,
+            id: id.to_string(),
+            key: shop.api_key.clone(),
+        };
 
         // Cash (1), Card (2, at least 1.00) and Meal voucher (4): an espresso offered.
         for method in ["1", "2", "4"] {
-            let (status, v) = call(
-                &app,
-                "/workers/webapp.php",
-                id,
-                key,
-                &[("payment", method), ("itemsList[]", "1_1__0")],
-            )
-            .await;
+            let (status, v) = caller.sale(method, "1_1__0").await;
             assert_eq!(status, 200, "{}, method {method}: {v}", db.backend);
             assert_eq!(v["status"], "terminated", "{}: {v}", db.backend);
             assert_eq!(v["payments"], Value::Array(vec![]), "{}: {v}", db.backend);
@@ -63,38 +72,22 @@ async fn a_zero_total_sale_is_complete_without_a_payment_row() {
         }
         assert_eq!(payments(&app, id).await, (0, 0), "{}", db.backend);
 
-        // Pending, then validated: terminated at validation; paying it is then refused.
-        let (_, pending) = call(
-            &app,
-            "/workers/webapp.php",
-            id,
-            key,
-            &[("payment", "-2"), ("itemsList[]", "1_1__0")],
-        )
-        .await;
+        // Pending, then paid with nothing due: validated and terminated, with no row.
+        let (_, pending) = caller.sale("-2", "1_1__0").await;
         let order = pending["orderInternalID"].to_string();
-        let (status, v) = call(
-            &app,
-            "/workers/addPayment.php",
-            id,
-            key,
-            &[("order_id", order.as_str()), ("payment", "1")],
-        )
-        .await;
+        let (status, v) = caller
+            .call(
+                "/workers/addPayment.php",
+                &[("order_id", order.as_str()), ("payment", "1")],
+            )
+            .await;
         assert_eq!(status, 200, "{}: {v}", db.backend);
         assert_eq!(v["status"], "terminated", "{}: {v}", db.backend);
         assert_eq!(v["payments"], Value::Array(vec![]), "{}: {v}", db.backend);
         assert_eq!(payments(&app, id).await, (0, 0), "{}", db.backend);
 
         // A real payment is still recorded.
-        let (status, v) = call(
-            &app,
-            "/workers/webapp.php",
-            id,
-            key,
-            &[("payment", "1"), ("itemsList[]", "1_1")],
-        )
-        .await;
+        let (status, v) = caller.sale("1", "1_1").await;
         assert_eq!(status, 200, "{}: {v}", db.backend);
         assert_eq!(payments(&app, id).await, (1, 0), "{}", db.backend);
         app.stop().await;

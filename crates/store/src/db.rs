@@ -22,46 +22,37 @@ pub enum Value {
     Bytes(Vec<u8>),
 }
 
-impl From<i64> for Value {
-    fn from(v: i64) -> Self {
-        Value::I64(v)
-    }
+/// `From<$t> for Value`, each by the conversion given.
+macro_rules! value_from {
+    ($($t:ty => $f:expr),+ $(,)?) => {$(
+        impl From<$t> for Value {
+            fn from(v: $t) -> Self {
+                $f(v)
+            }
+        }
+    )+};
 }
-impl From<bool> for Value {
-    fn from(v: bool) -> Self {
-        Value::Bool(v)
-    }
-}
-impl From<&str> for Value {
-    fn from(v: &str) -> Self {
-        Value::Text(v.to_string())
-    }
-}
-impl From<String> for Value {
-    fn from(v: String) -> Self {
-        Value::Text(v)
-    }
-}
-impl From<&String> for Value {
-    fn from(v: &String) -> Self {
-        Value::Text(v.clone())
-    }
-}
-impl From<Vec<u8>> for Value {
-    fn from(v: Vec<u8>) -> Self {
-        Value::Bytes(v)
-    }
-}
-impl From<&[u8]> for Value {
-    fn from(v: &[u8]) -> Self {
-        Value::Bytes(v.to_vec())
-    }
+
+value_from! {
+    i64 => Value::I64,
+    bool => Value::Bool,
+    &str => |v: &str| Value::Text(v.to_string()),
+    String => Value::Text,
+    &String => |v: &String| Value::Text(v.clone()),
+    Vec<u8> => Value::Bytes,
+    &[u8] => |v: &[u8]| Value::Bytes(v.to_vec()),
 }
 impl<T: Into<Value>> From<Option<T>> for Value {
     fn from(v: Option<T>) -> Self {
         v.map_or(Value::Null, Into::into)
     }
 }
+
+/// What [`Conn::query_each`] hands each row to.
+pub type EachRow<'f> = dyn FnMut(Row) -> Result<(), StoreError> + 'f;
+
+/// The result of a statement.
+pub type Sql<T> = Result<T, StoreError>;
 
 /// Builds a parameter slice: `params![shop_id, name]`.
 #[macro_export]
@@ -147,12 +138,7 @@ pub trait Conn {
     /// Runs a query and collects its rows.
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError>;
     /// Runs a query and hands rows one by one to `f`, without collecting them.
-    fn query_each(
-        &mut self,
-        sql: &str,
-        params: &[Value],
-        f: &mut dyn FnMut(Row) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError>;
+    fn query_each(&mut self, sql: &str, params: &[Value], f: &mut EachRow<'_>) -> Sql<()>;
     /// Runs several statements separated by `;` (migrations), without parameters.
     fn batch(&mut self, sql: &str) -> Result<(), StoreError>;
     /// [`Conn::query`] for reference data that the writes it runs beside do not change
@@ -346,12 +332,7 @@ impl Conn for SqliteConn {
         Ok(out)
     }
 
-    fn query_each(
-        &mut self,
-        sql: &str,
-        params: &[Value],
-        f: &mut dyn FnMut(Row) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
+    fn query_each(&mut self, sql: &str, params: &[Value], f: &mut EachRow<'_>) -> Sql<()> {
         let mut st = self.prepare(sql)?;
         let n = st.column_count();
         let mut rows = st.query(rusqlite::params_from_iter(params.iter()))?;
@@ -517,12 +498,7 @@ impl Conn for PgConn {
         r.map_err(|e| self.note(e))?.iter().map(pg_row).collect()
     }
 
-    fn query_each(
-        &mut self,
-        sql: &str,
-        params: &[Value],
-        f: &mut dyn FnMut(Row) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
+    fn query_each(&mut self, sql: &str, params: &[Value], f: &mut EachRow<'_>) -> Sql<()> {
         use postgres::fallible_iterator::FallibleIterator;
         let st = self.statement(sql)?;
         // The callback's own error stops the rows; a database error marks the connection.

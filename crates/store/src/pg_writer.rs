@@ -8,7 +8,7 @@
 //! the pool behind the requests it is to serve.
 
 use crate::StoreError;
-use crate::db::{Backend, Conn, PgConn, Row, Value};
+use crate::db::{Backend, Conn, EachRow, PgConn, Row, Sql, Value};
 use crate::pool::Pool;
 use crate::writer::{Deliver, Run, unguarded};
 use std::sync::{Arc, mpsc};
@@ -224,12 +224,7 @@ impl Conn for Tracked<'_> {
         self.note(sql);
         self.c.query(sql, params)
     }
-    fn query_each(
-        &mut self,
-        sql: &str,
-        params: &[Value],
-        f: &mut dyn FnMut(Row) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
+    fn query_each(&mut self, sql: &str, params: &[Value], f: &mut EachRow<'_>) -> Sql<()> {
         self.note(sql);
         self.c.query_each(sql, params, f)
     }

@@ -4,7 +4,7 @@
 //! checkpoints the WAL into the database file, so the writer never stalls on it.
 
 use crate::StoreError;
-use crate::db::{Backend, Conn, Row, SqliteConn, Value};
+use crate::db::{Backend, Conn, EachRow, Row, Sql, SqliteConn, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
@@ -264,12 +264,7 @@ impl Conn for WriterConn {
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {
         self.conn.query(sql, params)
     }
-    fn query_each(
-        &mut self,
-        sql: &str,
-        params: &[Value],
-        f: &mut dyn FnMut(Row) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
+    fn query_each(&mut self, sql: &str, params: &[Value], f: &mut EachRow<'_>) -> Sql<()> {
         self.conn.query_each(sql, params, f)
     }
     fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
