@@ -294,3 +294,76 @@ impl<'a> OrderJson<'a> {
         self
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{exact_number, money_json, rate_json};
+    use proptest::prelude::*;
+
+    /// What serde_json writes for an exact number of the view.
+    fn text(n: ExactNumber) -> String {
+        serde_json::to_string(&n).unwrap()
+    }
+
+    #[test]
+    fn money_at_the_edges_prints_like_money_json() {
+        for minor in [0, 5, -5, 100, -100, 1450, -1450, i64::MAX, i64::MIN] {
+            for digits in 0..=18 {
+                assert_eq!(
+                    text(money(Money::from_minor(minor), digits)),
+                    money_json(Money::from_minor(minor), digits).to_string(),
+                    "{minor} with {digits} digits"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn rates_and_quantities_print_like_their_values() {
+        for h in [0, 1, 10, 55, 100, 210, 550, 1000, 2000, 9999] {
+            let r = VatRate::from_hundredths(h).unwrap();
+            assert_eq!(text(rate(r)), rate_json(r).to_string());
+        }
+        for t in [
+            1,
+            -1,
+            10,
+            350,
+            -1500,
+            1000,
+            2000,
+            100_000,
+            100_000_000,
+            -100_000_000,
+        ] {
+            let q = Quantity::from_thousandths(t).unwrap();
+            assert_eq!(
+                text(quantity(q)),
+                exact_number(q.to_decimal_string()).to_string()
+            );
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn money_matches_money_json(minor in any::<i64>(), digits in 0u8..=6) {
+            prop_assert_eq!(
+                text(money(Money::from_minor(minor), digits)),
+                money_json(Money::from_minor(minor), digits).to_string()
+            );
+        }
+
+        #[test]
+        fn rates_and_quantities_match(h in 0i64..10_000, t in -100_000_000i64..=100_000_000) {
+            let r = VatRate::from_hundredths(h).unwrap();
+            prop_assert_eq!(text(rate(r)), rate_json(r).to_string());
+            if let Some(q) = Quantity::from_thousandths(t) {
+                prop_assert_eq!(
+                    text(quantity(q)),
+                    exact_number(q.to_decimal_string()).to_string()
+                );
+            }
+        }
+    }
+}
