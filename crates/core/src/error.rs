@@ -26,6 +26,8 @@ pub enum ErrorCode {
     UnknownPaymentMethod,
     UnknownTable,
     InvalidAmount,
+    /// A refund would pay out more than the order received (less earlier payouts).
+    RefundExceedsReceived,
     IdempotencyConflict,
     RateLimited,
     Internal,
@@ -54,6 +56,7 @@ impl ErrorCode {
             ErrorCode::UnknownPaymentMethod => "unknown_payment_method",
             ErrorCode::UnknownTable => "unknown_table",
             ErrorCode::InvalidAmount => "invalid_amount",
+            ErrorCode::RefundExceedsReceived => "refund_exceeds_received",
             ErrorCode::IdempotencyConflict => "idempotency_conflict",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Internal => "internal",
@@ -61,7 +64,7 @@ impl ErrorCode {
     }
 
     /// Every code, for the server's table test.
-    pub const ALL: [ErrorCode; 22] = [
+    pub const ALL: [ErrorCode; 23] = [
         ErrorCode::MissingParameter,
         ErrorCode::InvalidParameter,
         ErrorCode::Unauthorized,
@@ -81,6 +84,7 @@ impl ErrorCode {
         ErrorCode::UnknownPaymentMethod,
         ErrorCode::UnknownTable,
         ErrorCode::InvalidAmount,
+        ErrorCode::RefundExceedsReceived,
         ErrorCode::IdempotencyConflict,
         ErrorCode::RateLimited,
         ErrorCode::Internal,

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use crate::error::{ErrorCode, SaleError};
 use crate::model::PaymentKind;
+use crate::money::Money;
 use crate::order::OrderView;
 use crate::payment::{PaymentMethod, SaleStatus};
 use crate::quantity::Quantity;
@@ -113,4 +114,87 @@ pub fn plan_refund(
         plan.push((*no, refund_line));
     }
     Ok(plan)
+}
+
+/// The money of an order and its refunds: the rule that a refund never pays out money
+/// the order did not receive, and that the customer never pays more than is owed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Balance {
+    /// The order's total plus its refunds' totals (which are negative): what is owed.
+    pub owed: Money,
+    /// What the order's payments received, change given back deducted.
+    pub received: Money,
+    /// What its refunds paid out, as a positive amount.
+    pub paid_out: Money,
+}
+
+impl Balance {
+    /// The balance of `original`, given the sums over its refunds of their totals and of
+    /// what they paid (payments less change, negative or zero).
+    pub fn of(original: &OrderView, refunds_total: Money, refunds_paid: Money) -> Balance {
+        Balance {
+            owed: original.total + refunds_total,
+            received: original.paid - original.change,
+            paid_out: -refunds_paid,
+        }
+    }
+
+    /// What can still be paid out: the money received and not yet paid back.
+    pub fn refundable(&self) -> Money {
+        self.received - self.paid_out
+    }
+
+    /// What the customer can still pay on the order: what is owed less what the shop
+    /// holds. Zero or negative: nothing (a credit note may have made it negative).
+    pub fn due(&self) -> Money {
+        self.owed - self.refundable()
+    }
+
+    /// Refuses a refund that pays out `payout` (negative or zero) beyond
+    /// [`Balance::refundable`]: `refund_exceeds_received` on `payment`.
+    pub fn check_payout(&self, payout: Money, digits: u8) -> Result<(), SaleError> {
+        let can = self.refundable().max(Money::ZERO);
+        if -payout <= can {
+            return Ok(());
+        }
+        Err(SaleError::new(
+            ErrorCode::RefundExceedsReceived,
+            "payment",
+            format_args!(
+                "the order received {} and its refunds paid out {}: a refund can pay out at \
+                 most {}, not {} (paymentAmount=0 records a credit note without a payout)",
+                self.received.format(digits),
+                self.paid_out.format(digits),
+                can.format(digits),
+                (-payout).format(digits)
+            ),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(minor: i64) -> Money {
+        Money::from_minor(minor)
+    }
+
+    #[test]
+    fn a_refund_pays_out_at_most_what_was_received_and_not_paid_back() {
+        let b = Balance {
+            owed: m(1000),
+            received: m(400),
+            paid_out: m(100),
+        };
+        assert_eq!(b.refundable(), m(300));
+        assert_eq!(b.due(), m(700));
+        assert!(b.check_payout(m(-300), 2).is_ok());
+        assert!(b.check_payout(Money::ZERO, 2).is_ok());
+        let e = b.check_payout(m(-301), 2).unwrap_err();
+        assert_eq!(
+            (e.code, e.field.as_str()),
+            (ErrorCode::RefundExceedsReceived, "payment")
+        );
+    }
 }

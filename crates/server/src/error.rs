@@ -144,6 +144,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | ErrorCode::UnknownPaymentMethod
         | ErrorCode::UnknownTable
         | ErrorCode::InvalidAmount
+        | ErrorCode::RefundExceedsReceived
         | ErrorCode::IdempotencyConflict => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,

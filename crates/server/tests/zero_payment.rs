@@ -62,8 +62,8 @@ async fn a_zero_total_sale_is_complete_without_a_payment_row() {
             key: shop.api_key.clone(),
         };
 
-        // Cash (1), Card (2, at least 1.00) and Meal voucher (4): an espresso offered.
-        for method in ["1", "2", "4"] {
+        // Cash (1), Card (2, at least 1.00) and Meal voucher (5): an espresso offered.
+        for method in ["1", "2", "5"] {
             let (status, v) = caller.sale(method, "1_1__0").await;
             assert_eq!(status, 200, "{}, method {method}: {v}", db.backend);
             assert_eq!(v["status"], "terminated", "{}: {v}", db.backend);

@@ -406,11 +406,12 @@ fn payment_write(form: &Form, authed: &AuthedShop) -> AppResult<OrderWrite> {
 }
 
 /// refundOrder.php.
-fn refund_write(form: &Form, _: &AuthedShop) -> AppResult<OrderWrite> {
+fn refund_write(form: &Form, authed: &AuthedShop) -> AppResult<OrderWrite> {
     Ok(OrderWrite::Refund {
         order_id: order_id(form)?,
         method_id: method_id(form, "refund payment methods")?,
         lines: refund_lines(form)?,
+        amount: parse_payment_amount(form.get("paymentAmount"), authed.shop.currency)?,
     })
 }
 

@@ -223,3 +223,20 @@ pub(super) fn cash_box(
     }
     Ok(chosen?)
 }
+
+/// The money of order `id` and its refunds (see [`Balance`]): its own row as `original`,
+/// and the sums over its refunds.
+pub(super) fn balance(c: &mut dyn Conn, original: &OrderView) -> Result<Balance, StoreError> {
+    let r = c.query_one(
+        // PostgreSQL sums bigints as numeric: cast back.
+        "select cast(coalesce(sum(total), 0) as bigint),
+                cast(coalesce(sum(paid - change_given), 0) as bigint)
+         from orders where shop_id = $1 and refund_of = $2",
+        params![original.shop_id, original.id],
+    )?;
+    Ok(Balance::of(
+        original,
+        Money::from_minor(r.i64(0)?),
+        Money::from_minor(r.i64(1)?),
+    ))
+}

@@ -12,7 +12,7 @@ use comptoir_core::money::Money;
 use comptoir_core::order::{LineView, OrderView, PaymentView, parse_variations, variations_text};
 use comptoir_core::payment::PaymentMethod;
 use comptoir_core::quantity::Quantity;
-use comptoir_core::refund::{check_refund_method, check_refundable, plan_refund};
+use comptoir_core::refund::{Balance, check_refund_method, check_refundable, plan_refund};
 use comptoir_core::sale::{
     CatalogDepartment, CatalogItem, CatalogVariation, MemoryCatalog, NewOrderLines, Payment,
     PaymentParam, SaleStatus, Settlement, apply_refund_method, build_lines, referenced_ids, settle,
@@ -38,7 +38,7 @@ use lookups::*;
 pub use order_writes::{Answer, OrderWrite, Shape};
 use orders::*;
 pub use orders::{OrderFilter, each_order, get_order, order_by_invoice_token, orders_page};
-pub use refunds::refund_order;
+pub use refunds::{refund_order, refund_order_paying};
 use steps::not_found;
 pub use steps::{add_payment, validate_order};
 

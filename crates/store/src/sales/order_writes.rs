@@ -23,11 +23,13 @@ pub enum OrderWrite {
         method_id: i64,
         amount: Option<Money>,
     },
-    /// refundOrder.php: every line, or `(line_no, quantity)`.
+    /// refundOrder.php: every line, or `(line_no, quantity)`; `amount` is the payout
+    /// (`None`: in full, zero: a credit note).
     Refund {
         order_id: i64,
         method_id: i64,
         lines: Vec<(i64, Option<Quantity>)>,
+        amount: Option<Money>,
     },
 }
 
@@ -95,9 +97,10 @@ impl OrderWrite {
                     order_id,
                     method_id,
                     lines,
+                    amount,
                 },
                 _,
-            ) => refund_order(c, shop, *order_id, *method_id, lines),
+            ) => refund_order_paying(c, shop, *order_id, *method_id, lines, *amount),
         }
     }
 }

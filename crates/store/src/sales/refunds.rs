@@ -3,13 +3,27 @@
 use super::*;
 
 /// Refunds an order (refundOrder.php): a new negative order of the whole order or of
-/// `lines` (`(line_no, quantity)`), paid out with a refund method, dated now.
+/// `lines` (`(line_no, quantity)`), paid out in full with a refund method, dated now.
 pub fn refund_order(
     c: &mut dyn Conn,
     shop: &Shop,
     id: i64,
     method_id: i64,
     lines: &[(i64, Option<Quantity>)],
+) -> Result<OrderView, SaleFailure> {
+    refund_order_paying(c, shop, id, method_id, lines, None)
+}
+
+/// [`refund_order`] paying out `amount` (`paymentAmount`): `None` pays out the refund in
+/// full, zero records a credit note without a payout. A payout never exceeds what the
+/// order received less what its refunds already paid out (`refund_exceeds_received`).
+pub fn refund_order_paying(
+    c: &mut dyn Conn,
+    shop: &Shop,
+    id: i64,
+    method_id: i64,
+    lines: &[(i64, Option<Quantity>)],
+    amount: Option<Money>,
 ) -> Result<OrderView, SaleFailure> {
     // Counters (and on PostgreSQL the shop's lock) before the order and its earlier
     // refunds are read, so that two refunds never both take the last units.
@@ -32,7 +46,16 @@ pub fn refund_order(
     let refund_lines = plan_refund(&original, refunded, lines)?;
     let new_lines =
         NewOrderLines::from_lines(refund_lines.iter().map(|(_, l)| l.clone()).collect())?;
-    let settlement = settle(new_lines.total(), Payment::Method { cash: false }, None)?;
+    let settlement = match amount {
+        // A credit note: refunded, nothing paid out now.
+        Some(a) if a == Money::ZERO => Settlement {
+            paid: Money::ZERO,
+            change: Money::ZERO,
+            status: SaleStatus::Terminated,
+        },
+        _ => settle(new_lines.total(), Payment::Method { cash: false }, amount)?,
+    };
+    balance(c, &original)?.check_payout(settlement.paid, shop.currency.digits())?;
     let input = SaleInput {
         user_id: Some(original.user_id),
         delivery_method: original.delivery_method,
@@ -73,14 +96,16 @@ pub fn refund_order(
         values,
         6,
     );
-    ledger.record_payment(
-        &mut w,
-        &mut order,
-        &method,
-        payment_id,
-        settlement.paid,
-        now,
-    );
+    if settlement.records_payment() {
+        ledger.record_payment(
+            &mut w,
+            &mut order,
+            &method,
+            payment_id,
+            settlement.paid,
+            now,
+        );
+    }
     ledger.write(c, w)?;
     Ok(order)
 }

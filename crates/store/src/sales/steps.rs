@@ -51,10 +51,31 @@ pub fn add_payment(
         .into());
     }
     let method = payment_method(c, shop.id, method_id, "payment")?;
-    let due = o.remaining();
+    let digits = shop.currency.digits();
+    // What is due counts the order's refunds: a credit note lowers it, and the customer
+    // never pays more than is owed. Paying out more on a refund is held to what its
+    // original received.
+    let (due, original) = match o.refund_of {
+        None => {
+            let due = balance(c, &o)?.due();
+            if due.is_negative() {
+                return Err(SaleError::new(
+                    ErrorCode::Conflict,
+                    "order_id",
+                    format!("order {id} has nothing left to pay after its refunds"),
+                )
+                .into());
+            }
+            (due, None)
+        }
+        Some(of) => (o.remaining(), get_order(c, shop.id, of)?),
+    };
     let settlement = settle(due, method.payment(), amount)?;
+    if let Some(original) = &original {
+        balance(c, original)?.check_payout(settlement.paid, digits)?;
+    }
     if settlement.records_payment() {
-        method.check_limits(settlement.paid, shop.currency.digits())?;
+        method.check_limits(settlement.paid, digits)?;
     }
     let now = now_micros();
     if o.status == SaleStatus::Pending {
