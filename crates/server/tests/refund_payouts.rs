@@ -53,6 +53,22 @@ impl Caller<'_> {
         (status, res.json().await.expect("a JSON answer"))
     }
 
+    /// refundOrder.php of the whole order, paid out with `method`, `paymentAmount` if given.
+    async fn refund(&self, order: &str, method: &str, amount: Option<&str>) -> (u16, Value) {
+        let mut form = vec![("order_id", order), ("payment", method)];
+        form.extend(amount.map(|a| ("paymentAmount", a)));
+        self.call("/workers/refundOrder.php", &form).await
+    }
+
+    /// addPayment.php of what is due, with `method`.
+    async fn pay(&self, order: &str, method: &str) -> (u16, Value) {
+        self.call(
+            "/workers/addPayment.php",
+            &[("order_id", order), ("payment", method)],
+        )
+        .await
+    }
+
     /// The payment rows of order `order` (its internal id).
     async fn payment_rows(&self, order: &str) -> i64 {
         let (shop_id, order) = (self.id, order.parse::<i64>().expect("an id"));
@@ -92,36 +108,17 @@ async fn a_refund_never_pays_out_money_that_was_not_received() {
             .await;
         assert_eq!(status, 200, "{b}: {unpaid}");
         let unpaid = unpaid["orderInternalID"].to_string();
-        let (status, v) = s
-            .call(
-                "/workers/refundOrder.php",
-                &[("order_id", &unpaid), ("payment", &cash_refund)],
-            )
-            .await;
+        let (status, v) = s.refund(&unpaid, &cash_refund, None).await;
         assert_eq!(status, 422, "{b}: {v}");
         assert_eq!(v["error"]["code"], "refund_exceeds_received", "{b}: {v}");
         assert_eq!(v["error"]["field"], "payment", "{b}: {v}");
 
         // A credit note instead: no payout, and nothing is left to pay on the original.
-        let (status, note) = s
-            .call(
-                "/workers/refundOrder.php",
-                &[
-                    ("order_id", &unpaid),
-                    ("payment", &cash_refund),
-                    ("paymentAmount", "0"),
-                ],
-            )
-            .await;
+        let (status, note) = s.refund(&unpaid, &cash_refund, Some("0")).await;
         assert_eq!(status, 200, "{b}: {note}");
         assert_eq!(note["price"].to_string(), "-12.00", "{b}: {note}");
         assert_eq!(note["payments"], Value::Array(vec![]), "{b}: {note}");
-        let (status, v) = s
-            .call(
-                "/workers/addPayment.php",
-                &[("order_id", &unpaid), ("payment", &cash)],
-            )
-            .await;
+        let (status, v) = s.pay(&unpaid, &cash).await;
         assert_eq!(status, 200, "{b}: {v}");
         assert_eq!(v["status"], "terminated", "{b}: {v}");
         assert_eq!(
@@ -143,35 +140,16 @@ async fn a_refund_never_pays_out_money_that_was_not_received() {
             .await;
         assert_eq!(status, 200, "{b}: {part}");
         let part = part["orderInternalID"].to_string();
-        let (status, v) = s
-            .call(
-                "/workers/refundOrder.php",
-                &[("order_id", &part), ("payment", &cash_refund)],
-            )
-            .await;
+        let (status, v) = s.refund(&part, &cash_refund, None).await;
         assert_eq!(
             (status, &v["error"]["code"]),
             (422, &Value::from("refund_exceeds_received")),
             "{b}: {v}"
         );
-        let (status, refund) = s
-            .call(
-                "/workers/refundOrder.php",
-                &[
-                    ("order_id", &part),
-                    ("payment", &cash_refund),
-                    ("paymentAmount", "5.00"),
-                ],
-            )
-            .await;
+        let (status, refund) = s.refund(&part, &cash_refund, Some("5.00")).await;
         assert_eq!(status, 200, "{b}: {refund}");
         assert_eq!(refund["paid"].to_string(), "-5.00", "{b}: {refund}");
-        let (status, v) = s
-            .call(
-                "/workers/addPayment.php",
-                &[("order_id", &part), ("payment", &cash)],
-            )
-            .await;
+        let (status, v) = s.pay(&part, &cash).await;
         assert_eq!(status, 200, "{b}: {v}");
         assert_eq!(s.payment_rows(&part).await, 1, "{b}: only the first 5.00");
         app.stop().await;

@@ -83,19 +83,21 @@ async fn step(
     }
 }
 
+/// A shop with the demo catalog.
+async fn demo_shop(store: &Store) -> Shop {
+    let created = create_shop(store, "Invariant", Licence::Extended).await;
+    let id = created.shop_id;
+    import_demo(store, id).await;
+    let found = store.read(move |c| shops::get_shop(c, id)).await;
+    found.expect("read").expect("the shop")
+}
+
 #[tokio::test]
 async fn random_sales_payments_and_refunds_hold_the_money_invariant() {
     for db in TestDb::all() {
         let store = db.store().await;
-        let shop_id = create_shop(&store, "Invariant", Licence::Extended)
-            .await
-            .shop_id;
-        import_demo(&store, shop_id).await;
-        let shop = store
-            .read(move |c| shops::get_shop(c, shop_id))
-            .await
-            .expect("read")
-            .expect("the shop");
+        let shop = demo_shop(&store).await;
+        let shop_id = shop.id;
         let item = "select id from items where shop_id = $1 and name = $2";
         let method = "select id from payment_methods where shop_id = $1 and name = $2";
         let items = [
