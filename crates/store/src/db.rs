@@ -148,19 +148,6 @@ pub trait Conn {
     fn query_cached(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {
         self.query(sql, params)
     }
-    /// The counters of `shop_id` (`next_order_number`, `journal_seq`, `journal_head`) as
-    /// this transaction last wrote them, when the connection keeps them: a PostgreSQL
-    /// sales lane, whose transaction holds the shop's counter row from its first sale on.
-    fn held_counters(&mut self, _shop_id: i64) -> Option<(i64, i64, String)> {
-        None
-    }
-    /// Notes the counters this transaction just wrote for `shop_id`.
-    fn hold_counters(&mut self, _shop_id: i64, _counters: (i64, i64, String)) {}
-    /// An id drawn ahead from the sequence of `table` (`orders`, `payments`), when the
-    /// connection keeps a supply.
-    fn drawn_id(&mut self, _table: &'static str) -> Result<Option<i64>, StoreError> {
-        Ok(None)
-    }
     /// Runs an `insert … returning id` of one row and gives the id.
     fn insert_id(&mut self, sql: &str, params: &[Value]) -> Result<i64, StoreError> {
         let mut rows = self.query(sql, params)?;

@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod db;
 pub mod item_rows;
 pub mod journal;
+mod lane;
 pub mod lists;
 mod migrate;
 mod pg_writer;
@@ -356,6 +357,28 @@ impl Store {
         &self,
         shop_id: i64,
         f: impl FnOnce(&mut dyn Conn) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        self.write_in_lane(shop_id, move |c, lane| {
+            // `f` may record sales without the lane: later writes of its group must read
+            // the shop's counters again rather than trust what the lane holds.
+            if let Some(lane) = lane {
+                lane.clear_counters();
+            }
+            f(c)
+        })
+        .await
+    }
+
+    /// [`Store::write_checked`] handing `f` the lane it runs in, if any: the sales'
+    /// ledger keeps a PostgreSQL lane's held counters and drawn ids there.
+    pub(crate) async fn write_in_lane<T, E>(
+        &self,
+        shop_id: i64,
+        f: impl FnOnce(&mut dyn Conn, lane::Lane<'_>) -> Result<T, E> + Send + 'static,
     ) -> Result<T, E>
     where
         T: Send + 'static,

@@ -9,6 +9,7 @@
 
 use crate::StoreError;
 use crate::db::{Backend, Conn, EachRow, PgConn, Row, Sql, Value};
+use crate::lane::Lane;
 use crate::pool::Pool;
 use crate::writer::{Deliver, Run, unguarded};
 use std::sync::{Arc, mpsc};
@@ -52,7 +53,7 @@ impl PgWriters {
     pub(crate) fn submit<T, E>(
         &self,
         shop_id: i64,
-        f: impl FnOnce(&mut dyn Conn) -> Result<T, E> + Send + 'static,
+        f: impl FnOnce(&mut dyn Conn, Lane<'_>) -> Result<T, E> + Send + 'static,
         answer: impl FnOnce(Result<T, E>) + Send + 'static,
     ) where
         T: Send + 'static,
@@ -70,23 +71,9 @@ impl PgWriters {
     }
 }
 
-/// What a lane keeps beside its connection.
-#[derive(Default)]
-struct LaneState {
-    /// Counters of the shops whose row the open transaction holds, as it last wrote them.
-    counters: std::collections::HashMap<i64, (i64, i64, String)>,
-    /// Ids drawn ahead from the `orders` and `payments` sequences. A drawn id is never
-    /// handed out again, committed or not, so they outlive transactions.
-    order_ids: Vec<i64>,
-    payment_ids: Vec<i64>,
-}
-
-/// Ids drawn at once when a lane's supply runs out.
-const IDS_AHEAD: i64 = 64;
-
 fn run(pool: &Pool<PgConn>, rx: &mpsc::Receiver<Job>, commits: &crate::CommitCounters) {
     let mut conn: Option<PgConn> = None;
-    let mut state = LaneState::default();
+    let mut state = crate::lane::LaneState::default();
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
         while jobs.len() < MAX_BATCH {
@@ -112,12 +99,12 @@ fn run(pool: &Pool<PgConn>, rx: &mpsc::Receiver<Job>, commits: &crate::CommitCou
 fn run_group(
     pool: &Pool<PgConn>,
     conn: &mut Option<PgConn>,
-    state: &mut LaneState,
+    state: &mut crate::lane::LaneState,
     jobs: Vec<Job>,
     commits: &crate::CommitCounters,
 ) {
     // Held counters belong to one transaction.
-    state.counters.clear();
+    state.clear_counters();
     let mut delivers: Vec<Deliver> = Vec::with_capacity(jobs.len());
     // Whether `conn` is inside this group's transaction.
     let mut open = false;
@@ -128,14 +115,11 @@ fn run_group(
         }
         let Some(c) = conn.as_mut() else { continue };
         open = true;
-        let mut tracked = Tracked {
-            c,
-            wrote: false,
-            state: &mut *state,
-        };
+        let mut tracked = Tracked { c, wrote: false };
         // A panicking write must not take the lane down with it; what it wrote is undone.
-        let ran =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run.run(&mut tracked)));
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            job.run.run(&mut tracked, Some(&mut *state))
+        }));
         let failed = match ran {
             Ok(Some(d)) => {
                 delivers.push(d);
@@ -152,7 +136,7 @@ fn run_group(
         // A connection lost mid-group took the group's transaction with it.
         if failed || tracked.c.is_closed() {
             let _ = tracked.c.batch("rollback");
-            tracked.state.counters.clear();
+            state.clear_counters();
             open = false;
             let e =
                 StoreError::Commit("rolled back with a write of the same group that failed".into());
@@ -195,12 +179,10 @@ fn begin(pool: &Pool<PgConn>, conn: &mut Option<PgConn>) -> Result<(), StoreErro
     }
 }
 
-/// A connection that notes whether a statement other than a `select` ran on it, and
-/// keeps the lane's held counters and drawn ids.
+/// A connection that notes whether a statement other than a `select` ran on it.
 struct Tracked<'a> {
     c: &'a mut PgConn,
     wrote: bool,
-    state: &'a mut LaneState,
 }
 
 impl Tracked<'_> {
@@ -236,32 +218,6 @@ impl Conn for Tracked<'_> {
         self.wrote = true;
         self.c.insert_id(sql, params)
     }
-    fn held_counters(&mut self, shop_id: i64) -> Option<(i64, i64, String)> {
-        self.state.counters.get(&shop_id).cloned()
-    }
-    fn hold_counters(&mut self, shop_id: i64, counters: (i64, i64, String)) {
-        self.state.counters.insert(shop_id, counters);
-    }
-    fn drawn_id(&mut self, table: &'static str) -> Result<Option<i64>, StoreError> {
-        let supply = match table {
-            "orders" => &mut self.state.order_ids,
-            "payments" => &mut self.state.payment_ids,
-            _ => return Ok(None),
-        };
-        if supply.is_empty() {
-            let rows = self.c.query(
-                &format!(
-                    "select nextval(pg_get_serial_sequence('{table}', 'id'))
-                     from generate_series(1, $1)"
-                ),
-                &[Value::I64(IDS_AHEAD)],
-            )?;
-            for r in rows.iter().rev() {
-                supply.push(r.i64(0)?);
-            }
-        }
-        Ok(supply.pop())
-    }
 }
 
 #[cfg(test)]
@@ -279,9 +235,12 @@ mod tests {
         let tx = tx.clone();
         Job {
             shop_id: 1,
-            run: unguarded(f, move |r: Result<(), StoreError>| {
-                let _ = tx.send((i, r.is_ok()));
-            }),
+            run: unguarded(
+                move |c: &mut dyn Conn, _: Lane<'_>| f(c),
+                move |r: Result<(), StoreError>| {
+                    let _ = tx.send((i, r.is_ok()));
+                },
+            ),
         }
     }
 
@@ -326,7 +285,7 @@ mod tests {
         run_group(
             &pool,
             &mut conn,
-            &mut LaneState::default(),
+            &mut crate::lane::LaneState::default(),
             vec![
                 job(&tx, 1, insert(1)),
                 job(&tx, 2, |c| {
@@ -340,7 +299,7 @@ mod tests {
         run_group(
             &pool,
             &mut conn,
-            &mut LaneState::default(),
+            &mut crate::lane::LaneState::default(),
             vec![
                 job(&tx, 3, insert(3)),
                 job(&tx, 4, |_| Err(StoreError::Invalid("refused".into()))),

@@ -5,6 +5,7 @@
 
 use crate::StoreError;
 use crate::db::{Backend, Conn, EachRow, Row, Sql, SqliteConn, Value};
+use crate::lane::Lane;
 use std::collections::HashMap;
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
@@ -29,7 +30,7 @@ pub(crate) struct Run(Box<dyn Queued>);
 /// What [`Run`] holds: the write and its caller's answer.
 trait Queued: Send {
     /// Runs the write: `Some` when it succeeded, having answered its own error otherwise.
-    fn run(self: Box<Self>, c: &mut dyn Conn) -> Option<Deliver>;
+    fn run(self: Box<Self>, c: &mut dyn Conn, lane: Lane<'_>) -> Option<Deliver>;
     /// Answers `cause` without running the write.
     fn fail(self: Box<Self>, cause: &StoreError);
 }
@@ -37,8 +38,8 @@ trait Queued: Send {
 impl Run {
     /// Runs the write in the caller's transaction: `Some` when it succeeded, having
     /// answered its own error otherwise.
-    pub(crate) fn run(self, c: &mut dyn Conn) -> Option<Deliver> {
-        self.0.run(c)
+    pub(crate) fn run(self, c: &mut dyn Conn, lane: Lane<'_>) -> Option<Deliver> {
+        self.0.run(c, lane)
     }
 
     /// Answers `cause` (as [`StoreError::Commit`]) without running the write: its batch
@@ -59,13 +60,13 @@ impl<T, E, F, A> Queued for Write<F, A>
 where
     T: Send + 'static,
     E: From<StoreError> + Send + 'static,
-    F: FnOnce(&mut dyn Conn) -> Result<T, E> + Send + 'static,
+    F: FnOnce(&mut dyn Conn, Lane<'_>) -> Result<T, E> + Send + 'static,
     A: FnOnce(Result<T, E>) + Send + 'static,
 {
-    fn run(self: Box<Self>, c: &mut dyn Conn) -> Option<Deliver> {
+    fn run(self: Box<Self>, c: &mut dyn Conn, lane: Lane<'_>) -> Option<Deliver> {
         let Write { f, answer, guarded } = *self;
         if !guarded {
-            return match f(c) {
+            return match f(c, lane) {
                 Ok(v) => Some(deliver(v, answer)),
                 Err(e) => {
                     answer(Err(e));
@@ -77,7 +78,7 @@ where
             answer(Err(e.into()));
             return None;
         }
-        match f(c) {
+        match f(c, lane) {
             Ok(v) => match c.execute("release w", &[]) {
                 Ok(_) => Some(deliver(v, answer)),
                 Err(e) => {
@@ -160,7 +161,7 @@ impl Writer {
         E: From<StoreError> + Send + 'static,
     {
         let run = Run(Box::new(Write {
-            f,
+            f: move |c: &mut dyn Conn, _: Lane<'_>| f(c),
             answer,
             guarded: true,
         }));
@@ -173,7 +174,7 @@ impl Writer {
     /// transaction is rolled back and the batch's earlier writes fail with it.
     pub(crate) fn submit_checked<T, E>(
         &self,
-        f: impl FnOnce(&mut dyn Conn) -> Result<T, E> + Send + 'static,
+        f: impl FnOnce(&mut dyn Conn, Lane<'_>) -> Result<T, E> + Send + 'static,
         answer: impl FnOnce(Result<T, E>) + Send + 'static,
     ) where
         T: Send + 'static,
@@ -195,7 +196,7 @@ impl Writer {
 
 /// `f` as a queued write that answers through `answer`, with no savepoint of its own.
 pub(crate) fn unguarded<T, E>(
-    f: impl FnOnce(&mut dyn Conn) -> Result<T, E> + Send + 'static,
+    f: impl FnOnce(&mut dyn Conn, Lane<'_>) -> Result<T, E> + Send + 'static,
     answer: impl FnOnce(Result<T, E>) + Send + 'static,
 ) -> Run
 where
@@ -324,8 +325,9 @@ fn run(conn: SqliteConn, rx: &mpsc::Receiver<Job>, commits: &crate::CommitCounte
             let changes = conn.conn.0.total_changes();
             let guarded = job.guarded;
             // A panicking write must not stop the writer; what it wrote is undone.
-            let ran =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run.run(&mut conn)));
+            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                job.run.run(&mut conn, None)
+            }));
             let undo_batch = match ran {
                 Ok(Some(d)) => {
                     delivers.push(d);
@@ -447,9 +449,12 @@ mod tests {
         f: impl FnOnce(&mut dyn Conn) -> Result<(), StoreError> + Send + 'static,
     ) -> Receiver<Result<(), StoreError>> {
         let (tx, rx) = channel();
-        w.submit_checked(f, move |r| {
-            let _ = tx.send(r);
-        });
+        w.submit_checked(
+            move |c: &mut dyn Conn, _: Lane<'_>| f(c),
+            move |r| {
+                let _ = tx.send(r);
+            },
+        );
         rx
     }
 

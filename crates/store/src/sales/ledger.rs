@@ -34,20 +34,23 @@ impl Ledger {
     /// holds the write lock, PostgreSQL draws them from the sequences.
     pub(super) fn open(
         c: &mut dyn Conn,
+        lane: &mut Lane<'_>,
         shop_id: i64,
         order_id: bool,
         payment_id: bool,
     ) -> Result<(Ledger, Option<i64>, Option<i64>), StoreError> {
         // Later sales of a PostgreSQL lane's group: the counters are this transaction's
         // own (it holds the row), and ids come from a supply drawn ahead: no round trip.
-        if let Some((next_number, seq, head)) = c.held_counters(shop_id) {
+        if let Some(lane) = lane.as_deref_mut()
+            && let Some((next_number, seq, head)) = lane.held_counters(shop_id)
+        {
             let order = if order_id {
-                c.drawn_id("orders")?
+                lane.drawn_id(c, "orders")?
             } else {
                 None
             };
             let payment = if payment_id {
-                c.drawn_id("payments")?
+                lane.drawn_id(c, "payments")?
             } else {
                 None
             };
@@ -191,16 +194,22 @@ impl Ledger {
     }
 
     /// Adds the journal entries, the outbox events and the counters to `w`, runs it, and
-    /// notes the counters on the connection (see [`Conn::held_counters`]).
-    pub(super) fn write(self, c: &mut dyn Conn, mut w: Writes) -> Result<(), StoreError> {
+    /// notes the counters in the lane, if the write runs in one (see
+    /// [`crate::lane::LaneState::held_counters`]).
+    pub(super) fn write(
+        self,
+        c: &mut dyn Conn,
+        lane: &mut Lane<'_>,
+        mut w: Writes,
+    ) -> Result<(), StoreError> {
         let (shop_id, counters) = (
             self.shop_id,
             (self.next_number, self.seq, self.head.clone()),
         );
         let changed = self.close(&mut w);
         w.run(c)?;
-        if changed {
-            c.hold_counters(shop_id, counters);
+        if changed && let Some(lane) = lane.as_deref_mut() {
+            lane.hold_counters(shop_id, counters);
         }
         Ok(())
     }

@@ -3,6 +3,7 @@
 //! Also reading orders back, and the later steps: validate, pay, refund.
 
 use crate::db::{Backend, Conn, Row, Value};
+use crate::lane::Lane;
 use crate::lists::Page;
 use crate::{StoreError, hex, now_micros, params, random_bytes};
 use comptoir_core::cash_box::{CashBoxRow, choose_cash_box};
@@ -38,9 +39,11 @@ use lookups::*;
 pub use order_writes::{Answer, OrderWrite, Shape};
 use orders::*;
 pub use orders::{OrderFilter, each_order, get_order, order_by_invoice_token, orders_page};
+use refunds::refund_in;
 pub use refunds::{refund_order, refund_order_paying};
 use steps::not_found;
 pub use steps::{add_payment, validate_order};
+use steps::{add_payment_in, validate_order_in};
 
 /// How long an idempotency key is remembered (spec: 7 days).
 pub const IDEMPOTENCY_WINDOW_MICROS: i64 = 7 * 24 * 3600 * 1_000_000;
@@ -176,10 +179,21 @@ pub fn write_sale(
     input: &SaleInput,
     checked: &CheckedSale,
 ) -> Result<OrderView, SaleFailure> {
+    write_sale_in(c, &mut None, shop, input, checked)
+}
+
+/// [`write_sale`] in the write's lane, if any.
+fn write_sale_in(
+    c: &mut dyn Conn,
+    lane: &mut Lane<'_>,
+    shop: &Shop,
+    input: &SaleInput,
+    checked: &CheckedSale,
+) -> Result<OrderView, SaleFailure> {
     let (settlement, method) = (checked.settlement, &checked.method);
     // The shop's counters first: whatever else this sale waits for (another process
     // creating the same web user), it then waits holding the only lock it takes.
-    let (mut ledger, id, payment_id) = Ledger::open(c, shop.id, true, method.is_some())?;
+    let (mut ledger, id, payment_id) = Ledger::open(c, lane, shop.id, true, method.is_some())?;
     let id = id.ok_or_else(|| StoreError::Decode("no order id drawn".into()))?;
     let user_id = match checked.user_id {
         Some(id) => id,
@@ -217,6 +231,6 @@ pub fn write_sale(
     if let (Some(m), Some(payment_id)) = (method, payment_id) {
         ledger.record_payment(&mut w, &mut order, m, payment_id, settlement.paid, now);
     }
-    ledger.write(c, w)?;
+    ledger.write(c, lane, w)?;
     Ok(order)
 }

@@ -75,15 +75,21 @@ impl OrderWrite {
     fn write(
         &self,
         c: &mut dyn Conn,
+        lane: &mut Lane<'_>,
         shop: &Shop,
         checked: Checked,
     ) -> Result<OrderView, SaleFailure> {
         match (self, checked) {
             (OrderWrite::Sale(input), Checked::Sale(checked)) => {
-                write_sale(c, shop, input, &checked)
+                write_sale_in(c, lane, shop, input, &checked)
             }
-            (OrderWrite::Sale(input), Checked::Nothing) => record_sale(c, shop, input),
-            (OrderWrite::Validate { order_id }, _) => validate_order(c, shop.id, *order_id),
+            (OrderWrite::Sale(input), Checked::Nothing) => {
+                let checked = check_sale(c, shop, input)?;
+                write_sale_in(c, lane, shop, input, &checked)
+            }
+            (OrderWrite::Validate { order_id }, _) => {
+                validate_order_in(c, lane, shop.id, *order_id)
+            }
             (
                 OrderWrite::Pay {
                     order_id,
@@ -91,7 +97,7 @@ impl OrderWrite {
                     amount,
                 },
                 _,
-            ) => add_payment(c, shop, *order_id, *method_id, *amount),
+            ) => add_payment_in(c, lane, shop, *order_id, *method_id, *amount),
             (
                 OrderWrite::Refund {
                     order_id,
@@ -100,7 +106,7 @@ impl OrderWrite {
                     amount,
                 },
                 _,
-            ) => refund_order_paying(c, shop, *order_id, *method_id, lines, *amount),
+            ) => refund_in(c, lane, shop, *order_id, *method_id, lines, *amount),
         }
     }
 }
@@ -138,7 +144,7 @@ impl Store {
         }
         let (shop_w, idem_w) = (shop.clone(), idem.clone());
         let result = self
-            .write_checked(shop.id, move |c| {
+            .write_in_lane(shop.id, move |c, mut lane| {
                 if let Some(i) = &idem_w {
                     // Another process may be recording this key: its commit comes first,
                     // then the key is seen here and replayed instead of failing on the
@@ -152,7 +158,7 @@ impl Store {
                     Some(checked) => checked,
                     None => what.check(c, &shop_w)?,
                 };
-                let order = what.write(c, &shop_w, checked)?;
+                let order = what.write(c, &mut lane, &shop_w, checked)?;
                 let Some(i) = &idem_w else {
                     return Ok(Answer::Order(Box::new(order)));
                 };

@@ -25,9 +25,23 @@ pub fn refund_order_paying(
     lines: &[(i64, Option<Quantity>)],
     amount: Option<Money>,
 ) -> Result<OrderView, SaleFailure> {
+    refund_in(c, &mut None, shop, id, method_id, lines, amount)
+}
+
+/// [`refund_order_paying`] in the write's lane, if any.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn refund_in(
+    c: &mut dyn Conn,
+    lane: &mut Lane<'_>,
+    shop: &Shop,
+    id: i64,
+    method_id: i64,
+    lines: &[(i64, Option<Quantity>)],
+    amount: Option<Money>,
+) -> Result<OrderView, SaleFailure> {
     // Counters (and on PostgreSQL the shop's lock) before the order and its earlier
     // refunds are read, so that two refunds never both take the last units.
-    let (mut ledger, id_new, payment_id) = Ledger::open(c, shop.id, true, true)?;
+    let (mut ledger, id_new, payment_id) = Ledger::open(c, lane, shop.id, true, true)?;
     let (Some(id_new), Some(payment_id)) = (id_new, payment_id) else {
         return Err(StoreError::Decode("no order or payment id drawn".into()).into());
     };
@@ -106,6 +120,6 @@ pub fn refund_order_paying(
             now,
         );
     }
-    ledger.write(c, w)?;
+    ledger.write(c, lane, w)?;
     Ok(order)
 }

@@ -4,9 +4,19 @@ use super::*;
 
 /// Validates a pending order (validateOrder.php); validating twice changes nothing.
 pub fn validate_order(c: &mut dyn Conn, shop_id: i64, id: i64) -> Result<OrderView, SaleFailure> {
+    validate_order_in(c, &mut None, shop_id, id)
+}
+
+/// [`validate_order`] in the write's lane, if any.
+pub(super) fn validate_order_in(
+    c: &mut dyn Conn,
+    lane: &mut Lane<'_>,
+    shop_id: i64,
+    id: i64,
+) -> Result<OrderView, SaleFailure> {
     // The shop's counters before the order: concurrent writers of the shop (another
     // process on PostgreSQL) have committed by then, so the order is read as it is.
-    let (mut ledger, _, _) = Ledger::open(c, shop_id, false, false)?;
+    let (mut ledger, _, _) = Ledger::open(c, lane, shop_id, false, false)?;
     let mut o = get_order(c, shop_id, id)?.ok_or_else(|| not_found(id))?;
     if o.status == SaleStatus::Pending {
         let now = now_micros();
@@ -16,7 +26,7 @@ pub fn validate_order(c: &mut dyn Conn, shop_id: i64, id: i64) -> Result<OrderVi
         }
         let mut w = Writes::default();
         update_order(&mut w, &o);
-        ledger.write(c, w)?;
+        ledger.write(c, lane, w)?;
     }
     Ok(o)
 }
@@ -38,8 +48,20 @@ pub fn add_payment(
     method_id: i64,
     amount: Option<Money>,
 ) -> Result<OrderView, SaleFailure> {
+    add_payment_in(c, &mut None, shop, id, method_id, amount)
+}
+
+/// [`add_payment`] in the write's lane, if any.
+pub(super) fn add_payment_in(
+    c: &mut dyn Conn,
+    lane: &mut Lane<'_>,
+    shop: &Shop,
+    id: i64,
+    method_id: i64,
+    amount: Option<Money>,
+) -> Result<OrderView, SaleFailure> {
     // Counters (and on PostgreSQL the shop's lock) before the order is read.
-    let (mut ledger, _, payment_id) = Ledger::open(c, shop.id, false, true)?;
+    let (mut ledger, _, payment_id) = Ledger::open(c, lane, shop.id, false, true)?;
     let payment_id = payment_id.ok_or_else(|| StoreError::Decode("no payment id drawn".into()))?;
     let mut o = get_order(c, shop.id, id)?.ok_or_else(|| not_found(id))?;
     if o.status == SaleStatus::Terminated {
@@ -88,6 +110,6 @@ pub fn add_payment(
     if settlement.records_payment() {
         ledger.record_payment(&mut w, &mut o, &method, payment_id, settlement.paid, now);
     }
-    ledger.write(c, w)?;
+    ledger.write(c, lane, w)?;
     Ok(o)
 }
