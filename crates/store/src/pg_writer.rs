@@ -281,32 +281,22 @@ mod tests {
             }
         };
         let counters = crate::CommitCounters::default();
+        let mut state = crate::lane::LaneState::default();
+        let mut group = |jobs: Vec<Job>| run_group(&pool, &mut conn, &mut state, jobs, &counters);
         // Ok, then a failed statement that writes nothing, last of its group.
-        run_group(
-            &pool,
-            &mut conn,
-            &mut crate::lane::LaneState::default(),
-            vec![
-                job(&tx, 1, insert(1)),
-                job(&tx, 2, |c| {
-                    c.query("select nothing from no_such_table", &[])
-                        .map(|_| ())
-                }),
-            ],
-            &counters,
-        );
+        group(vec![
+            job(&tx, 1, insert(1)),
+            job(&tx, 2, |c| {
+                c.query("select nothing from no_such_table", &[])
+                    .map(|_| ())
+            }),
+        ]);
         // A clean refusal leaves its group alone.
-        run_group(
-            &pool,
-            &mut conn,
-            &mut crate::lane::LaneState::default(),
-            vec![
-                job(&tx, 3, insert(3)),
-                job(&tx, 4, |_| Err(StoreError::Invalid("refused".into()))),
-                job(&tx, 5, insert(5)),
-            ],
-            &counters,
-        );
+        group(vec![
+            job(&tx, 3, insert(3)),
+            job(&tx, 4, |_| Err(StoreError::Invalid("refused".into()))),
+            job(&tx, 5, insert(5)),
+        ]);
         drop(tx);
         let mut answers: Vec<(i64, bool)> = rx.iter().collect();
         answers.sort_unstable();

@@ -39,7 +39,7 @@ use lookups::*;
 pub use order_writes::{Answer, OrderWrite, Shape};
 use orders::*;
 pub use orders::{OrderFilter, each_order, get_order, order_by_invoice_token, orders_page};
-use refunds::refund_in;
+use refunds::{RefundAsk, refund_in};
 pub use refunds::{refund_order, refund_order_paying};
 use steps::not_found;
 pub use steps::{add_payment, validate_order};

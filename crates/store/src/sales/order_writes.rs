@@ -106,7 +106,15 @@ impl OrderWrite {
                     amount,
                 },
                 _,
-            ) => refund_in(c, lane, shop, *order_id, *method_id, lines, *amount),
+            ) => {
+                let ask = RefundAsk {
+                    id: *order_id,
+                    method_id: *method_id,
+                    lines,
+                    amount: *amount,
+                };
+                refund_in(c, lane, shop, ask)
+            }
         }
     }
 }

@@ -25,20 +25,37 @@ pub fn refund_order_paying(
     lines: &[(i64, Option<Quantity>)],
     amount: Option<Money>,
 ) -> Result<OrderView, SaleFailure> {
-    refund_in(c, &mut None, shop, id, method_id, lines, amount)
+    let ask = RefundAsk {
+        id,
+        method_id,
+        lines,
+        amount,
+    };
+    refund_in(c, &mut None, shop, ask)
+}
+
+/// What a refund asks for: of order `id`, `lines` (all when empty), paid out with
+/// `method_id`, `amount` (`None`: in full, zero: a credit note).
+pub(super) struct RefundAsk<'a> {
+    pub(super) id: i64,
+    pub(super) method_id: i64,
+    pub(super) lines: &'a [(i64, Option<Quantity>)],
+    pub(super) amount: Option<Money>,
 }
 
 /// [`refund_order_paying`] in the write's lane, if any.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn refund_in(
     c: &mut dyn Conn,
     lane: &mut Lane<'_>,
     shop: &Shop,
-    id: i64,
-    method_id: i64,
-    lines: &[(i64, Option<Quantity>)],
-    amount: Option<Money>,
+    ask: RefundAsk<'_>,
 ) -> Result<OrderView, SaleFailure> {
+    let RefundAsk {
+        id,
+        method_id,
+        lines,
+        amount,
+    } = ask;
     // Counters (and on PostgreSQL the shop's lock) before the order and its earlier
     // refunds are read, so that two refunds never both take the last units.
     let (mut ledger, id_new, payment_id) = Ledger::open(c, lane, shop.id, true, true)?;
