@@ -226,6 +226,18 @@ impl Form {
     }
 }
 
+/// The parameter a raw (still percent-encoded) key stands for, the way [`Form::parse`]
+/// reads it: decoded, then cut at its first `[`, so `%6Bey`, `key[]` and `key[x]` all
+/// name `key`. Lossy for invalid UTF-8: it is for telling secret parameters apart in
+/// logs, which must agree with what authentication reads.
+pub fn parameter_name(raw_key: &[u8]) -> String {
+    let decoded = String::from_utf8_lossy(&percent_decode(raw_key)).into_owned();
+    match decoded.find('[') {
+        Some(open) => decoded[..open].to_owned(),
+        None => decoded,
+    }
+}
+
 /// Reads the brackets of a decoded key: `name`, `name[]`, `name[sub]`.
 ///
 /// Like PHP, a `[` that is never closed is part of a plain name (PHP would also turn it
@@ -474,6 +486,16 @@ mod tests {
             Form::from_pairs([(long, "")]),
             Err(FormError::KeyTooLong { .. })
         ));
+    }
+
+    #[test]
+    fn parameter_names_are_decoded_and_cut_at_the_bracket() {
+        assert_eq!(parameter_name(b"%6Bey"), "key");
+        assert_eq!(parameter_name(b"pass%77ord"), "password");
+        assert_eq!(parameter_name(b"key[]"), "key");
+        assert_eq!(parameter_name(b"key%5Bx%5D"), "key");
+        assert_eq!(parameter_name(b"a[b][c]"), "a");
+        assert_eq!(parameter_name(b"k%FFey"), "k\u{fffd}ey");
     }
 
     #[test]

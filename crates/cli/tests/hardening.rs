@@ -1,0 +1,150 @@
+//! Hardening through the real `comptoir` process: secrets never reach the JSON logs,
+//! whatever spelling of their parameter name a caller uses.
+
+mod common;
+
+use common::{BIN, ok};
+use comptoir_testkit::TestDb;
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// Sends one raw HTTP/1.1 request and gives the status line's code.
+fn send(host: &str, head: &str, body: &[u8]) -> u16 {
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "{head}\r\nHost: {host}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    s.write_all(body).unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).unwrap();
+    String::from_utf8_lossy(&buf[9..12]).parse().unwrap()
+}
+
+#[test]
+fn secrets_sent_under_any_spelling_of_their_name_never_reach_the_logs() {
+    let db = TestDb::sqlite();
+    let shop: Value = serde_json::from_str(&ok(
+        &db,
+        &["shop", "create", "--name", "Logs", "--extended", "--json"],
+    ))
+    .unwrap();
+    let id = shop["shop_id"].as_str().unwrap().to_string();
+    let key = shop["api_key"].as_str().unwrap().to_string();
+    let login = shop["admin_login"].as_str().unwrap().to_string();
+    let password = shop["admin_password"].as_str().unwrap().to_string();
+
+    let mut child = Command::new(BIN)
+        .args(["--db", &db.url, "--log-format", "json", "serve"])
+        .args(["--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let host = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap()
+        .to_string();
+
+    let orders = "/workers/getOrders.php";
+    let token = "/workers/getAuthToken.php";
+    let form = "Content-Type: application/x-www-form-urlencoded";
+    // (what, request head, body, expected status): the key authenticates under each
+    // spelling, so the call is real, and the password signs in.
+    let cases: Vec<(&str, String, String, u16)> = vec![
+        (
+            "%6Bey",
+            format!("GET {orders}?idboutique={id}&%6Bey={key} HTTP/1.1"),
+            String::new(),
+            200,
+        ),
+        (
+            "KEY",
+            format!("GET {orders}?idboutique={id}&KEY={key} HTTP/1.1"),
+            String::new(),
+            400,
+        ),
+        (
+            "key[]",
+            format!("GET {orders}?idboutique={id}&key[]={key} HTTP/1.1"),
+            String::new(),
+            400,
+        ),
+        (
+            "key%5B%5D",
+            format!("GET {orders}?idboutique={id}&key%5B%5D={key} HTTP/1.1"),
+            String::new(),
+            400,
+        ),
+        (
+            "key[x]",
+            format!("GET {orders}?idboutique={id}&key[x]={key} HTTP/1.1"),
+            String::new(),
+            400,
+        ),
+        (
+            "Authorization",
+            format!("GET {orders}?idboutique={id} HTTP/1.1\r\nAuthorization: Bearer {key}"),
+            String::new(),
+            200,
+        ),
+        (
+            "pass%77ord in the query",
+            format!("GET {token}?login={login}&pass%77ord={password} HTTP/1.1"),
+            String::new(),
+            200,
+        ),
+        (
+            "pass%77ord in the body",
+            format!("POST {token} HTTP/1.1\r\n{form}"),
+            format!("login={login}&pass%77ord={password}"),
+            200,
+        ),
+        (
+            "%6Bey in the body",
+            format!("POST {orders} HTTP/1.1\r\n{form}"),
+            format!("idboutique={id}&%6Bey={key}"),
+            200,
+        ),
+        (
+            "password[]",
+            format!("GET {token}?login={login}&password[]={password} HTTP/1.1"),
+            String::new(),
+            400,
+        ),
+    ];
+    for (what, head, body, status) in &cases {
+        assert_eq!(send(&host, head, body.as_bytes()), *status, "{what}");
+    }
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let logs = String::from_utf8_lossy(&out.stderr);
+    let secret_part = &key[13..];
+    assert!(
+        !logs.contains(secret_part),
+        "the key is in the logs:\n{logs}"
+    );
+    assert!(
+        !logs.contains(&password),
+        "the password is in the logs:\n{logs}"
+    );
+    let requests = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["message"] == "request done")
+        .count();
+    assert_eq!(requests, cases.len(), "one JSON line per request:\n{logs}");
+}
