@@ -1,11 +1,10 @@
 //! The server's one error type: each variant knows its status and the spec's error code;
-//! the body is `{"result":"KO","error":{"code","message","field"}}`. 5xx details are
-//! logged, never sent.
+//! the body is `{"result":"KO","errorMessage","error":{"code","message","field"}}`. 5xx
+//! details are logged, never sent.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use comptoir_store::StoreError;
-use serde_json::json;
 
 /// An error answer of the web services.
 #[derive(Debug, thiserror::Error)]
@@ -110,12 +109,39 @@ impl AppError {
 
     /// The JSON body of this error.
     pub fn body(&self) -> serde_json::Value {
-        let mut error = json!({"code": self.code(), "message": self.to_string()});
-        if let Some(f) = self.field() {
-            error["field"] = json!(f);
-        }
-        json!({"result": "KO", "error": error})
+        serde_json::to_value(self.wire()).unwrap_or_default()
     }
+
+    /// The body in the spec's key order (`result`, `errorMessage`, `error`).
+    fn wire(&self) -> ErrorBody<'_> {
+        let message = self.to_string();
+        ErrorBody {
+            result: "KO",
+            // Integrations written for the hosted POS print this top-level string.
+            error_message: message.clone(),
+            error: ErrorDetail {
+                code: self.code(),
+                message,
+                field: self.field(),
+            },
+        }
+    }
+}
+
+#[derive(serde::Serialize)]
+struct ErrorBody<'a> {
+    result: &'static str,
+    #[serde(rename = "errorMessage")]
+    error_message: String,
+    error: ErrorDetail<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct ErrorDetail<'a> {
+    code: &'static str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
 }
 
 impl From<StoreError> for AppError {
@@ -134,7 +160,7 @@ impl IntoResponse for AppError {
             // Inside the request span, so the log line carries the request id.
             tracing::error!(error = %detail, "request failed");
         }
-        let mut res = (status, axum::Json(self.body())).into_response();
+        let mut res = (status, axum::Json(self.wire())).into_response();
         if let AppError::RateLimited(secs) = self {
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
