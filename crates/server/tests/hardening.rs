@@ -96,3 +96,110 @@ async fn every_ko_answer_carries_a_top_level_error_message() {
         app.stop().await;
     }
 }
+
+// ---- 2. multipart text ---------------------------------------------------------------------
+
+/// Orders, lines and payments stored on the whole database.
+async fn rows_written(app: &TestApp) -> Vec<i64> {
+    app.store
+        .read(|c| {
+            let mut out = Vec::new();
+            for t in ["orders", "order_lines", "payments", "journal", "clients"] {
+                let r = c.query_one(
+                    &format!("select count(*) from {t}"),
+                    comptoir_store::params![],
+                )?;
+                out.push(r.i64(0)?);
+            }
+            Ok::<_, comptoir_store::StoreError>(out)
+        })
+        .await
+        .expect("count rows")
+}
+
+/// A `multipart/form-data` body of `parts` (raw bytes as values).
+fn multipart(parts: &[(&str, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "----comptoir-test-boundary";
+    let mut body = Vec::new();
+    for (name, value) in parts {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n")
+                .as_bytes(),
+        );
+        body.extend_from_slice(value);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[tokio::test]
+async fn multipart_text_that_is_not_utf8_is_refused_naming_the_field_and_nothing_is_written() {
+    for db in TestDb::all() {
+        let app = TestApp::spawn(&db).await;
+        let shop = app.create_shop("Multipart", Licence::Extended).await;
+        let id = shop.shop_id.to_string();
+        let send = |parts: Vec<(&'static str, Vec<u8>)>| {
+            let parts: Vec<(&str, &[u8])> = parts.iter().map(|(k, v)| (*k, v.as_slice())).collect();
+            let (ct, body) = multipart(&parts);
+            app.http
+                .post(app.url("/workers/webapp.php"))
+                .header("content-type", ct)
+                .body(body)
+                .send()
+        };
+        let auth = |extra: Vec<(&'static str, Vec<u8>)>| {
+            let mut v = vec![
+                ("idboutique", id.clone().into_bytes()),
+                ("key", shop.api_key.clone().into_bytes()),
+                ("payment", b"-1".to_vec()),
+            ];
+            v.extend(extra);
+            v
+        };
+        let before = rows_written(&app).await;
+        for (what, parts, field) in [
+            (
+                "a line",
+                auth(vec![("itemsList[]", b"Free_1.00_caf\xe9".to_vec())]),
+                "itemsList[]",
+            ),
+            (
+                "a comment",
+                auth(vec![
+                    ("itemsList[]", b"Free_1.00_Coffee".to_vec()),
+                    ("publicComment", b"cr\xe8me".to_vec()),
+                ]),
+                "publicComment",
+            ),
+        ] {
+            let (s, b) = answer(send(parts).await.expect("POST")).await;
+            assert_ko(what, s, &b, 400, "invalid_parameter");
+            assert_eq!(b["error"]["field"], field, "{what}: {b}");
+            assert!(
+                b["errorMessage"].as_str().unwrap().contains("UTF-8"),
+                "{what}: {b}"
+            );
+        }
+        assert_eq!(
+            rows_written(&app).await,
+            before,
+            "{}: a refusal wrote",
+            db.backend
+        );
+
+        // Valid UTF-8 through the same path is recorded as sent.
+        let (s, b) = answer(
+            send(auth(vec![(
+                "itemsList[]",
+                "Free_1.00_café".as_bytes().to_vec(),
+            )]))
+            .await
+            .expect("POST"),
+        )
+        .await;
+        assert_eq!(s, 200, "{}: {b}", db.backend);
+        assert!(b.to_string().contains("café"), "{b}");
+        app.stop().await;
+    }
+}

@@ -31,6 +31,8 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(auth_token::router())
         .merge(lists::router())
         .merge(sales::router())
+        // The multipart reader's own limit: past it, 413 like the urlencoded path.
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::from_fn(cors))
 }
 
@@ -59,18 +61,20 @@ impl<S: Send + Sync> FromRequest<S> for Params {
                 })?;
             let mut pairs = Vec::new();
             let mut size = 0usize;
-            while let Some(field) = multipart.next_field().await.map_err(|e| {
-                AppError::invalid("body", format!("expected a multipart form ({e})"))
-            })? {
+            while let Some(field) = multipart
+                .next_field()
+                .await
+                .map_err(|e| multipart_error(&e))?
+            {
                 let name = field.name().unwrap_or("").to_string();
-                let value = field.text().await.map_err(|e| {
-                    AppError::invalid(name.clone(), format!("expected UTF-8 text ({e})"))
-                })?;
+                // Raw bytes, not `text()`: that would replace invalid UTF-8 by U+FFFD, and
+                // the text rule is the decoder's, the same for both kinds of body.
+                let value = field.bytes().await.map_err(|e| multipart_error(&e))?;
                 size += name.len() + value.len();
                 if size > MAX_BODY {
                     return Err(AppError::PayloadTooLarge(MAX_BODY));
                 }
-                pairs.push((name, value));
+                pairs.push((name, value.to_vec()));
             }
             form.merge(Form::from_pairs(pairs).map_err(form_error)?);
         } else if req.method() == Method::POST {
@@ -80,6 +84,14 @@ impl<S: Send + Sync> FromRequest<S> for Params {
             form.merge(Form::parse(&body).map_err(form_error)?);
         }
         Ok(Params(form))
+    }
+}
+
+fn multipart_error(e: &axum::extract::multipart::MultipartError) -> AppError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        AppError::PayloadTooLarge(MAX_BODY)
+    } else {
+        AppError::invalid("body", format!("expected a multipart form ({e})"))
     }
 }
 
