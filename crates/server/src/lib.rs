@@ -4,6 +4,7 @@
 pub mod error;
 pub mod invoices;
 pub mod metrics;
+pub mod private_headers;
 pub mod telemetry;
 pub mod workers;
 

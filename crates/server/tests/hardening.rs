@@ -203,3 +203,93 @@ async fn multipart_text_that_is_not_utf8_is_refused_naming_the_field_and_nothing
         app.stop().await;
     }
 }
+
+// ---- 6. no-store ----------------------------------------------------------------------------
+
+#[tokio::test]
+async fn order_and_client_data_is_never_stored_by_caches_and_invoices_are_not_indexed() {
+    for db in TestDb::all() {
+        let app = TestApp::spawn(&db).await;
+        let shop = app.create_shop("Caches", Licence::Extended).await;
+        let id = shop.shop_id.to_string();
+        let key = shop.api_key.as_str();
+        let sale = app
+            .post_form(
+                "/workers/webapp.php",
+                &[
+                    ("idboutique", &id),
+                    ("key", key),
+                    ("payment", "-1"),
+                    ("itemsList[]", "Free_2.00_Tea"),
+                    ("client[nom]", "Durand"),
+                    ("client[email]", "durand@example.org"),
+                ],
+            )
+            .await;
+        assert_eq!(sale.status(), 200, "{}", db.backend);
+        assert_eq!(sale.headers()["cache-control"], "no-store", "webapp.php");
+        let sale: Value = sale.json().await.unwrap();
+        let order = sale["orderInternalID"].to_string();
+        let link = sale["PDFinvoice"].as_str().expect("a link").to_string();
+
+        let auth = [("idboutique", id.as_str()), ("key", key)];
+        for (path, extra, status) in [
+            (
+                "/workers/getOrder.php",
+                vec![("order_id", order.as_str())],
+                200,
+            ),
+            ("/workers/getOrders.php", vec![], 200),
+            ("/workers/getPending.php", vec![], 200),
+            ("/workers/getClients.php", vec![], 200),
+            ("/workers/getUsers.php", vec![], 200),
+            ("/workers/getPlus.php", vec![], 200),
+            ("/workers/getOrder.php", vec![("order_id", "999999")], 404),
+            ("/workers/getOrder.php", vec![], 400),
+        ] {
+            let mut form = auth.to_vec();
+            form.extend(extra);
+            for res in [
+                app.post_form(path, &form).await,
+                app.get(&format!("{path}?{}", comptoir_testkit::encode_form(&form)))
+                    .await,
+            ] {
+                assert_eq!(res.status(), status, "{}: {path}", db.backend);
+                assert_eq!(
+                    res.headers()
+                        .get("cache-control")
+                        .map(|v| v.to_str().unwrap()),
+                    Some("no-store"),
+                    "{}: {path}",
+                    db.backend
+                );
+            }
+        }
+
+        let path = link.strip_prefix(&app.base).expect("a link to this server");
+        let (shop_part, secret) = path
+            .trim_start_matches("/invoices/")
+            .trim_end_matches(".pdf")
+            .rsplit_once('-')
+            .unwrap();
+        let flipped: String = secret
+            .chars()
+            .map(|c| if c == '0' { '1' } else { '0' })
+            .collect();
+        for (path, status) in [
+            (path.to_string(), 200),
+            (format!("/invoices/{shop_part}-{flipped}.pdf"), 404),
+        ] {
+            let res = app.get(&path).await;
+            assert_eq!(res.status(), status, "{path}");
+            let h = res.headers();
+            assert!(
+                h["cache-control"].to_str().unwrap().contains("no-store"),
+                "{path}: {h:?}"
+            );
+            assert_eq!(h["referrer-policy"], "no-referrer", "{path}");
+            assert_eq!(h["x-robots-tag"], "noindex", "{path}");
+        }
+        app.stop().await;
+    }
+}

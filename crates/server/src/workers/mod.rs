@@ -34,6 +34,7 @@ pub(crate) fn router() -> Router<AppState> {
         // The multipart reader's own limit: past it, 413 like the urlencoded path.
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::from_fn(cors))
+        .layer(axum::middleware::from_fn(crate::private_headers::no_store))
 }
 
 /// The parameters of a web-service call: query string, then the body (which wins).
