@@ -72,6 +72,17 @@ impl AppError {
         }
     }
 
+    /// A refusal with a status and code of its own and no field (`not_found` for an
+    /// unknown route, `method_not_allowed`, `uri_too_long`, `headers_too_large`).
+    pub fn refused(status: StatusCode, code: &'static str, message: impl Into<String>) -> AppError {
+        AppError::Invalid {
+            status,
+            code,
+            field: None,
+            message: message.into(),
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             AppError::MissingParameter { .. } => StatusCode::BAD_REQUEST,

@@ -5,6 +5,7 @@ pub mod error;
 pub mod invoices;
 pub mod metrics;
 pub mod private_headers;
+pub mod refusals;
 pub mod telemetry;
 pub mod workers;
 
@@ -97,10 +98,13 @@ impl Application {
         let listener = self.listener.tap_io(|tcp| {
             let _ = tcp.set_nodelay(true);
         });
+        // Outside the router, so it sees answers as axum finished them (405 with Allow).
+        let service = Router::new()
+            .fallback_service(self.router)
+            .layer(axum::middleware::from_fn(refusals::with_body));
         axum::serve(
             listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
+            service.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)
         .await
@@ -114,6 +118,8 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::handler))
         .merge(workers::router())
         .merge(invoices::router())
+        .fallback(refusals::not_found)
+        .layer(axum::middleware::from_fn(refusals::limits))
         .layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             metrics::record,

@@ -293,3 +293,177 @@ async fn order_and_client_data_is_never_stored_by_caches_and_invoices_are_not_in
         app.stop().await;
     }
 }
+
+// ---- 4. refusals below the handlers ---------------------------------------------------------
+
+/// One raw HTTP/1.1 exchange over a real socket: status, lowercase header lines, body.
+async fn raw(app: &TestApp, head: &str, body: &[u8]) -> (u16, Vec<(String, String)>, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(app.addr)
+        .await
+        .expect("connect");
+    let mut req = format!(
+        "{head}\r\nHost: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        app.addr,
+        body.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(body);
+    // The server may answer before it has read everything it was sent.
+    let _ = s.write_all(&req).await;
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf).await;
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.get(9..12))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {text:?}"));
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    (status, headers, body.to_string())
+}
+
+#[tokio::test]
+async fn every_refusal_below_the_handlers_carries_the_error_body() {
+    for db in TestDb::all() {
+        let app = TestApp::spawn(&db).await;
+        let shop = app.create_shop("Refusals", Licence::Extended).await;
+        let auth = format!("idboutique={}&key={}", shop.shop_id, shop.api_key);
+        let long_url = format!(
+            "GET /workers/getOrders.php?{auth}&x={} HTTP/1.1",
+            "a".repeat(10_000)
+        );
+        let huge_header = format!(
+            "GET /workers/getOrders.php?{auth} HTTP/1.1\r\nX-Padding: {}",
+            "b".repeat(40_000)
+        );
+        let form = "Content-Type: application/x-www-form-urlencoded";
+        let big_form = format!("{auth}&publicComment={}", "c".repeat(300 * 1024)).into_bytes();
+        let boundary = "xyz";
+        let mut big_multipart = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"publicComment\"\r\n\r\n"
+        )
+        .into_bytes();
+        big_multipart.extend(std::iter::repeat_n(b'd', 300 * 1024));
+        big_multipart.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let multipart_head = format!(
+            "POST /workers/getOrders.php HTTP/1.1\r\nContent-Type: multipart/form-data; boundary={boundary}"
+        );
+        let cases: Vec<(&str, String, Vec<u8>, u16, &str)> = vec![
+            (
+                "unknown route",
+                "GET /nowhere HTTP/1.1".into(),
+                vec![],
+                404,
+                "not_found",
+            ),
+            (
+                "unknown .php",
+                "GET /workers/getNothing.php HTTP/1.1".into(),
+                vec![],
+                404,
+                "not_found",
+            ),
+            (
+                "wrong method",
+                "DELETE /workers/getOrders.php HTTP/1.1".into(),
+                vec![],
+                405,
+                "method_not_allowed",
+            ),
+            (
+                "POST /healthz",
+                "POST /healthz HTTP/1.1".into(),
+                vec![],
+                405,
+                "method_not_allowed",
+            ),
+            ("long URL", long_url, vec![], 414, "uri_too_long"),
+            (
+                "huge headers",
+                huge_header,
+                vec![],
+                431,
+                "headers_too_large",
+            ),
+            (
+                "large form",
+                format!("POST /workers/getOrders.php HTTP/1.1\r\n{form}"),
+                big_form,
+                413,
+                "payload_too_large",
+            ),
+            (
+                "large multipart",
+                multipart_head,
+                big_multipart,
+                413,
+                "payload_too_large",
+            ),
+            (
+                "path not UTF-8",
+                "GET /invoices/%FF%FE.pdf HTTP/1.1".into(),
+                vec![],
+                400,
+                "invalid_parameter",
+            ),
+        ];
+        for (what, head, body, status, code) in cases {
+            let (s, headers, text) = raw(&app, &head, &body).await;
+            let b: Value = serde_json::from_str(&text).unwrap_or_else(|e| {
+                panic!(
+                    "{}: {what}: {s} without a JSON body ({e}): {text:?}",
+                    db.backend
+                )
+            });
+            assert_ko(what, s, &b, status, code);
+            let header = |name: &str| {
+                headers
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.as_str())
+            };
+            assert_eq!(header("content-type"), Some("application/json"), "{what}");
+            assert_eq!(
+                header("content-length").map(|v| v.parse::<usize>().unwrap()),
+                Some(text.len()),
+                "{what}"
+            );
+            if status == 405 {
+                let allow = header("allow").unwrap_or_else(|| panic!("{what}: no Allow"));
+                assert!(allow.contains("GET"), "{what}: {allow}");
+                assert!(
+                    b["errorMessage"].as_str().unwrap().contains(allow),
+                    "{what}: {b}"
+                );
+            }
+        }
+        // Within the limits, the same requests are served.
+        let (s, _, _) = raw(
+            &app,
+            &format!(
+                "GET /workers/getOrders.php?{auth}&x={} HTTP/1.1",
+                "a".repeat(6_000)
+            ),
+            &[],
+        )
+        .await;
+        assert_eq!(s, 200, "{}: a 6 KB URL", db.backend);
+        let (s, _, _) = raw(
+            &app,
+            &format!(
+                "GET /workers/getOrders.php?{auth} HTTP/1.1\r\nX-Padding: {}",
+                "b".repeat(20_000)
+            ),
+            &[],
+        )
+        .await;
+        assert_eq!(s, 200, "{}: 20 KB of headers", db.backend);
+        app.stop().await;
+    }
+}
