@@ -85,6 +85,15 @@ struct ServeArgs {
     /// Allow webhook URLs on loopback and private addresses.
     #[arg(long)]
     webhook_allow_private: bool,
+    /// A reverse proxy (address or CIDR block) whose Forwarded / X-Forwarded-For headers
+    /// name the client; repeatable. Headers from any other peer are ignored.
+    #[arg(
+        long = "trusted-proxy",
+        value_name = "CIDR",
+        env = "COMPTOIR_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    trusted_proxies: Vec<comptoir_server::client_address::Cidr>,
 }
 
 #[derive(Subcommand)]
@@ -285,6 +294,8 @@ async fn serve(store: Store, args: ServeArgs) -> Result<(), Failure> {
         listen: args.listen,
         base_url: args.base_url,
         webhook_allow_private: args.webhook_allow_private,
+        trusted_proxies: args.trusted_proxies,
+        login_delay_step: comptoir_server::workers::login_limiter::DEFAULT_DELAY_STEP,
     };
     // Bind first: if the address is taken, nothing (not even the demo shop) is created.
     let app = comptoir_server::Application::build(config, store.clone())

@@ -148,3 +148,38 @@ fn secrets_sent_under_any_spelling_of_their_name_never_reach_the_logs() {
         .count();
     assert_eq!(requests, cases.len(), "one JSON line per request:\n{logs}");
 }
+
+#[test]
+fn a_trusted_proxy_that_is_not_an_address_or_a_block_exits_2() {
+    let db = TestDb::sqlite();
+    for args in [
+        vec![
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--trusted-proxy",
+            "10.0.0.0/33",
+        ],
+        vec![
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--trusted-proxy",
+            "proxy.local",
+        ],
+    ] {
+        let o = common::comptoir(&db, &args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", common::stderr(&o));
+        assert!(
+            common::stderr(&o).contains("CIDR"),
+            "{}",
+            common::stderr(&o)
+        );
+    }
+    let o = Command::new(BIN)
+        .args(["--db", &db.url, "serve", "--listen", "127.0.0.1:0"])
+        .env("COMPTOIR_TRUSTED_PROXIES", "10.0.0.0/8,nope")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", common::stderr(&o));
+}

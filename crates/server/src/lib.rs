@@ -1,6 +1,7 @@
 //! Comptoir's HTTP server: application state, the router, health and metrics, startup and
 //! graceful shutdown. Feature modules each bring their own router.
 
+pub mod client_address;
 pub mod error;
 pub mod invoices;
 pub mod metrics;
@@ -28,6 +29,11 @@ pub struct Config {
     pub base_url: Option<String>,
     /// Allow webhook URLs on loopback and private networks (tests, local development).
     pub webhook_allow_private: bool,
+    /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` headers name the client.
+    pub trusted_proxies: Vec<client_address::Cidr>,
+    /// The first delay of a sign-in on a login that keeps failing (it doubles, capped);
+    /// [`workers::login_limiter::DEFAULT_DELAY_STEP`] unless a test wants it short.
+    pub login_delay_step: std::time::Duration,
 }
 
 /// What every handler can reach.
@@ -40,7 +46,7 @@ pub struct AppState {
     pub metrics: metrics::Metrics,
     pub auth_cache: workers::AuthCache,
     pub in_flight: workers::InFlight,
-    pub login_limiter: workers::auth_token::LoginLimiter,
+    pub login_limiter: workers::login_limiter::LoginLimiter,
 }
 
 impl axum::extract::FromRef<AppState> for metrics::Metrics {
@@ -67,6 +73,7 @@ impl Application {
             .unwrap_or_else(|| format!("http://{addr}"))
             .trim_end_matches('/')
             .into();
+        let login_limiter = workers::login_limiter::LoginLimiter::new(config.login_delay_step);
         let state = AppState {
             store,
             config: Arc::new(config),
@@ -74,7 +81,7 @@ impl Application {
             metrics: metrics::Metrics::default(),
             auth_cache: workers::AuthCache::default(),
             in_flight: workers::InFlight::default(),
-            login_limiter: workers::auth_token::LoginLimiter::default(),
+            login_limiter,
         };
         Ok(Application {
             listener,

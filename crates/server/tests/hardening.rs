@@ -467,3 +467,101 @@ async fn every_refusal_below_the_handlers_carries_the_error_body() {
         app.stop().await;
     }
 }
+
+// ---- 7. sign-in lockouts and trusted proxies ------------------------------------------------
+
+/// Signs in with extra headers: status, body, how long the answer took.
+async fn sign_in(
+    app: &TestApp,
+    login: &str,
+    password: &str,
+    headers: &[(&str, &str)],
+) -> (u16, Value, std::time::Duration) {
+    let mut req = app
+        .http
+        .post(app.url("/workers/getAuthToken.php"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(comptoir_testkit::encode_form(&[
+            ("login", login),
+            ("password", password),
+        ]));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let started = std::time::Instant::now();
+    let res = req.send().await.expect("POST");
+    let (status, body) = answer(res).await;
+    (status, body, started.elapsed())
+}
+
+#[tokio::test]
+async fn wrong_passwords_from_one_address_slow_the_login_elsewhere_but_do_not_lock_it() {
+    let step = std::time::Duration::from_millis(300);
+    for db in TestDb::all() {
+        let app = TestApp::spawn_with(&db, |c| {
+            c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+            c.login_delay_step = step;
+        })
+        .await;
+        let shop = app.create_shop("Lockout", Licence::Extended).await;
+        let (login, password) = (shop.admin_login.as_str(), shop.admin_password.as_str());
+        let attacker = [("x-forwarded-for", "203.0.113.5")];
+        let owner = [("x-forwarded-for", "198.51.100.7")];
+        for i in 1..=5 {
+            let (s, b, _) = sign_in(&app, login, "guess", &attacker).await;
+            assert_ko(&format!("failure {i}"), s, &b, 401, "unauthorized");
+        }
+        let (s, b, _) = sign_in(&app, login, password, &attacker).await;
+        assert_ko("the attacker's address", s, &b, 429, "rate_limited");
+
+        // The owner, from an address that has not failed: slowed, not refused.
+        let (s, b, took) = sign_in(&app, login, password, &owner).await;
+        assert_eq!(s, 200, "{}: {b}", db.backend);
+        assert!(
+            took >= step,
+            "{}: answered in {took:?}, slowed by {step:?}",
+            db.backend
+        );
+
+        // The same through RFC 7239 `Forwarded`, with a client spoofing a hop before it.
+        for i in 1..=5 {
+            let (s, b, _) = sign_in(&app, login, "guess", &[("forwarded", "for=192.0.2.9")]).await;
+            assert_ko(
+                &format!("forwarded failure {i}"),
+                s,
+                &b,
+                401,
+                "unauthorized",
+            );
+        }
+        let (s, b, _) = sign_in(&app, login, password, &[("forwarded", "for=192.0.2.9")]).await;
+        assert_ko("forwarded attacker", s, &b, 429, "rate_limited");
+        let spoofed = [("forwarded", "for=192.0.2.9, for=\"[2001:db8::1]:4711\"")];
+        let (s, b, _) = sign_in(&app, login, password, &spoofed).await;
+        assert_eq!(s, 200, "{}: the nearest hop is the client: {b}", db.backend);
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn forwarded_headers_from_an_untrusted_peer_are_ignored() {
+    for db in TestDb::all() {
+        let app = TestApp::spawn(&db).await;
+        let shop = app.create_shop("Spoofing", Licence::Extended).await;
+        let login = shop.admin_login.as_str();
+        for i in 1..=5 {
+            let spoof = format!("203.0.113.{i}");
+            let (s, b, _) = sign_in(&app, login, "guess", &[("x-forwarded-for", &spoof)]).await;
+            assert_ko(&format!("failure {i}"), s, &b, 401, "unauthorized");
+        }
+        // Every attempt came from 127.0.0.1, whatever the header said.
+        for spoof in [
+            [("x-forwarded-for", "198.51.100.77")],
+            [("forwarded", "for=198.51.100.78")],
+        ] {
+            let (s, b, _) = sign_in(&app, login, &shop.admin_password, &spoof).await;
+            assert_ko("spoofed", s, &b, 429, "rate_limited");
+        }
+        app.stop().await;
+    }
+}

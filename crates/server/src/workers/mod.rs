@@ -4,6 +4,7 @@
 
 pub mod auth_token;
 mod lists;
+pub mod login_limiter;
 mod orders_list;
 mod sales;
 pub use sales::InFlight;
