@@ -586,7 +586,7 @@ async fn key(store: Store, cmd: KeyCommand) -> Result<(), Failure> {
         KeyCommand::Create { shop, label, json } => {
             require_shop(&store, shop).await?;
             let k = store
-                .write(move |c| shops::create_key(c, shop, label.as_deref()))
+                .write(move |c| shops::create_key(c, shop, label.as_deref(), "comptoir key create"))
                 .await?;
             if json {
                 println!(
@@ -610,6 +610,8 @@ async fn key(store: Store, cmd: KeyCommand) -> Result<(), Failure> {
                         json!({
                             "key_id": k.id.to_string(), "prefix": k.prefix, "label": k.label,
                             "created_at": micros_to_rfc3339(k.created_at),
+                            "created_by": k.created_by,
+                            "last_used_at": k.last_used_at.map(micros_to_rfc3339),
                             "revoked_at": k.revoked_at.map(micros_to_rfc3339),
                         })
                     })
@@ -618,11 +620,14 @@ async fn key(store: Store, cmd: KeyCommand) -> Result<(), Failure> {
             } else {
                 for k in &keys {
                     println!(
-                        "{}\tcpt_{}_…\t{}\tcreated {}\t{}",
+                        "{}\tcpt_{}_…\t{}\tcreated {} by {}\tlast used {}\t{}",
                         k.id,
                         k.prefix,
                         k.label.as_deref().unwrap_or("-"),
                         micros_to_rfc3339(k.created_at),
+                        k.created_by.as_deref().unwrap_or("unknown"),
+                        k.last_used_at
+                            .map_or_else(|| "never".to_string(), micros_to_rfc3339),
                         k.revoked_at.map_or_else(
                             || "active".to_string(),
                             |t| format!("revoked {}", micros_to_rfc3339(t))

@@ -183,3 +183,75 @@ fn a_trusted_proxy_that_is_not_an_address_or_a_block_exits_2() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", common::stderr(&o));
 }
+
+#[test]
+fn key_list_shows_each_keys_label_creator_and_last_use() {
+    for db in TestDb::all() {
+        let shop: Value = serde_json::from_str(&ok(
+            &db,
+            &["shop", "create", "--name", "Keys", "--extended", "--json"],
+        ))
+        .unwrap();
+        let id = shop["shop_id"].as_str().unwrap().to_string();
+        let key = shop["api_key"].as_str().unwrap().to_string();
+        ok(&db, &["key", "create", "--shop", &id, "--label", "website"]);
+
+        let mut child = Command::new(BIN)
+            .args(["--db", &db.url, "serve", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start serve");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let host = line
+            .trim()
+            .strip_prefix("listening on http://")
+            .unwrap()
+            .to_string();
+        let path = format!("GET /workers/getOrders.php?idboutique={id}&key={key} HTTP/1.1");
+        assert_eq!(send(&host, &path, b""), 200);
+
+        // The use is recorded in the background: poll the listing for it.
+        let mut keys = Value::Null;
+        for _ in 0..100 {
+            keys =
+                serde_json::from_str(&ok(&db, &["key", "list", "--shop", &id, "--json"])).unwrap();
+            if !keys[0]["last_used_at"].is_null() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(30));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(
+            keys[0]["label"], "created with the shop",
+            "{}: {keys}",
+            db.backend
+        );
+        assert_eq!(keys[0]["created_by"], "comptoir shop create", "{keys}");
+        assert!(
+            keys[0]["last_used_at"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("20")),
+            "{}: {keys}",
+            db.backend
+        );
+        assert_eq!(keys[1]["label"], "website");
+        assert_eq!(keys[1]["created_by"], "comptoir key create");
+        assert!(keys[1]["last_used_at"].is_null(), "{keys}");
+
+        let text = ok(&db, &["key", "list", "--shop", &id]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[0].contains("by comptoir shop create") && lines[0].contains("last used 20"),
+            "{text}"
+        );
+        assert!(
+            lines[1].contains("website") && lines[1].contains("last used never"),
+            "{text}"
+        );
+    }
+}

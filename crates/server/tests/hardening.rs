@@ -565,3 +565,69 @@ async fn forwarded_headers_from_an_untrusted_peer_are_ignored() {
         app.stop().await;
     }
 }
+
+// ---- 8. one key per user while it is valid --------------------------------------------------
+
+#[tokio::test]
+async fn signing_in_again_returns_the_same_key_until_it_is_revoked() {
+    use comptoir_store::shops;
+    for db in TestDb::all() {
+        let app = TestApp::spawn(&db).await;
+        let shop = app.create_shop("Same key", Licence::Extended).await;
+        let (shop_id, login) = (shop.shop_id, shop.admin_login.clone());
+        let store = app.store.clone();
+        let keys = || {
+            let store = store.clone();
+            async move { store.read(move |c| shops::list_keys(c, shop_id)).await }
+        };
+        let before = keys().await.unwrap().len();
+        let mut issued = Vec::new();
+        for _ in 0..3 {
+            let (s, b, _) = sign_in(&app, &login, &shop.admin_password, &[]).await;
+            assert_eq!(s, 200, "{}: {b}", db.backend);
+            issued.push(b["APIKEY"].as_str().unwrap().to_string());
+        }
+        assert_eq!(issued[0], issued[1], "{}", db.backend);
+        assert_eq!(issued[1], issued[2], "{}", db.backend);
+        let listed = keys().await.unwrap();
+        assert_eq!(listed.len(), before + 1, "{}: keys piled up", db.backend);
+        let mine = listed.last().unwrap();
+        assert_eq!(mine.label.as_deref(), Some(login.as_str()));
+        assert_eq!(mine.created_by.as_deref(), Some(login.as_str()));
+        assert!(issued[0].starts_with(&format!("cpt_{}_", mine.prefix)));
+
+        // Its use is recorded, in the background.
+        assert_eq!(mine.last_used_at, None);
+        let q = format!(
+            "/workers/getOrders.php?idboutique={shop_id}&key={}",
+            issued[0]
+        );
+        assert_eq!(app.get(&q).await.status(), 200);
+        let mut used = None;
+        for _ in 0..100 {
+            used = keys().await.unwrap().last().unwrap().last_used_at;
+            if used.is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert!(used.is_some(), "{}: the use was not recorded", db.backend);
+
+        // A revoked key is never handed out again: the next sign-in makes a new one.
+        let id = mine.id;
+        app.store
+            .write(move |c| shops::revoke_key(c, shop_id, id))
+            .await
+            .unwrap();
+        let (s, b, _) = sign_in(&app, &login, &shop.admin_password, &[]).await;
+        assert_eq!(s, 200, "{}: {b}", db.backend);
+        let fresh = b["APIKEY"].as_str().unwrap();
+        assert_ne!(fresh, issued[0], "{}", db.backend);
+        let q = format!("/workers/getOrders.php?idboutique={shop_id}&key={fresh}");
+        assert_eq!(app.get(&q).await.status(), 200);
+        let (_, b, _) = sign_in(&app, &login, &shop.admin_password, &[]).await;
+        assert_eq!(b["APIKEY"], fresh, "{}", db.backend);
+        assert_eq!(keys().await.unwrap().len(), before + 2);
+        app.stop().await;
+    }
+}

@@ -1,5 +1,6 @@
 //! `getAuthToken.php`: an admin or manager trades a login and password for an API key of
-//! their shop. Failed attempts are limited by `login_limiter`.
+//! their shop, the same one at each sign-in while it is valid. Failed attempts are limited
+//! by `login_limiter`.
 
 use super::Params;
 use crate::AppState;
@@ -13,6 +14,7 @@ use axum::routing::get;
 use comptoir_core::model::{Licence, Role};
 use comptoir_store::StoreError;
 use comptoir_store::auth::{LoginUser, find_user_by_login};
+use comptoir_store::sealed_keys::{self, NewSealedKey};
 use comptoir_store::shops;
 use serde_json::json;
 use std::sync::LazyLock;
@@ -90,7 +92,10 @@ async fn get_auth_token(
             return Err(e.into());
         }
     };
-    let verified = tokio::task::spawn_blocking(move || check_password(user, &password)).await;
+    let verified = {
+        let password = password.clone();
+        tokio::task::spawn_blocking(move || check_password(user, &password)).await
+    };
     let user = match verified {
         Ok(Some(u)) => u,
         Ok(None) => {
@@ -116,7 +121,54 @@ async fn get_auth_token(
         });
     }
     let shop_id = user.shop_id;
-    let label = login.clone();
+    let (key_id, plain, reused) = issue_key(&state, &user, &login, password).await?;
+    tracing::info!(login = %login, shop_id, key_id, reused, "getAuthToken: key issued");
+    let mut res = axum::Json(json!({
+        "result": "OK",
+        "APIKEY": plain,
+        "SHOPID": shop_id.to_string(),
+    }))
+    .into_response();
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(res)
+}
+
+/// The user's current key when `password` still opens it, else a new one sealed with
+/// it: (key id, key, reused). Argon2 runs off the writer, before the write.
+async fn issue_key(
+    state: &AppState,
+    user: &LoginUser,
+    login: &str,
+    password: String,
+) -> AppResult<(i64, String, bool)> {
+    let (shop_id, user_id) = (user.shop_id, user.user_id);
+    let current = state
+        .store
+        .read(move |c| {
+            let shop = shops::get_shop(c, shop_id)?.ok_or(StoreError::NotFound)?;
+            if shop.licence != Licence::Extended {
+                return Err(AppError::LicenceRequired);
+            }
+            Ok(sealed_keys::current_sealed_key(c, shop_id, user_id)?)
+        })
+        .await?;
+    let opened = tokio::task::spawn_blocking(move || {
+        match current
+            .as_ref()
+            .and_then(|k| Some((k.id, k.open(&password)?)))
+        {
+            Some(found) => Ok(found),
+            None => Err(NewSealedKey::generate(&password)),
+        }
+    })
+    .await
+    .map_err(|e| AppError::Internal(format!("key sealing stopped: {e}")))?;
+    let new = match opened {
+        Ok((id, plain)) => return Ok((id, plain, true)),
+        Err(new) => new,
+    };
+    let login = login.to_string();
     let key = state
         .store
         .write(move |c| {
@@ -124,19 +176,12 @@ async fn get_auth_token(
             if shop.licence != Licence::Extended {
                 return Err(AppError::LicenceRequired);
             }
-            Ok(shops::create_key(c, shop_id, Some(&label))?)
+            Ok(sealed_keys::insert_sealed_key(
+                c, shop_id, user_id, &login, &new,
+            )?)
         })
         .await?;
-    tracing::info!(login = %login, shop_id, key_id = key.id, "getAuthToken: key issued");
-    let mut res = axum::Json(json!({
-        "result": "OK",
-        "APIKEY": key.plain,
-        "SHOPID": shop_id.to_string(),
-    }))
-    .into_response();
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(res)
+    Ok((key.id, key.plain, false))
 }
 
 /// The user when `password` is theirs. Runs argon2 once whatever happens (against a dummy

@@ -181,18 +181,24 @@ pub async fn authenticate(
             let found = state
                 .store
                 .read(move |c| {
-                    let Some(key_id) = comptoir_store::shops::authenticate_key(c, shop_id, &key)?
-                    else {
+                    let Some(used) = comptoir_store::shops::check_key(c, shop_id, &key)? else {
                         return Ok::<_, comptoir_store::StoreError>(None);
                     };
-                    Ok(
-                        comptoir_store::shops::get_shop(c, shop_id)?.map(|shop| AuthedShop {
+                    Ok(comptoir_store::shops::get_shop(c, shop_id)?.map(|shop| {
+                        let authed = AuthedShop {
                             shop: Arc::new(shop),
-                            key_id,
-                        }),
-                    )
+                            key_id: used.id,
+                        };
+                        (authed, used.stale())
+                    }))
                 })
                 .await?;
+            let found = found.map(|(authed, stale)| {
+                if stale {
+                    touch_key(state, shop_id, authed.key_id);
+                }
+                authed
+            });
             state.auth_cache.put(cache_key, found.clone());
             found
         }
@@ -202,6 +208,21 @@ pub async fn authenticate(
         return Err(AppError::LicenceRequired);
     }
     Ok(authed)
+}
+
+/// Records a key's use in the background (at most once a minute per key: `touch_key`
+/// skips fresher ones), so `comptoir key list` can say when a key was last used without
+/// a write on the request's path.
+fn touch_key(state: &AppState, shop_id: i64, key_id: i64) {
+    let store = state.store.clone();
+    tokio::spawn(async move {
+        if let Err(e) = store
+            .write(move |c| comptoir_store::shops::touch_key(c, shop_id, key_id))
+            .await
+        {
+            tracing::warn!(error = %e, key_id, "cannot record a key's last use");
+        }
+    });
 }
 
 /// CORS for browser integrations: any origin, no cookies, preflight answered here.
