@@ -26,6 +26,29 @@ fn send(host: &str, head: &str, body: &[u8]) -> u16 {
     String::from_utf8_lossy(&buf[9..12]).parse().unwrap()
 }
 
+/// Starts `comptoir [GLOBAL] serve` on a free port with stderr sent to `stderr`; the child
+/// and its `host:port`.
+fn serve(db: &TestDb, global: &[&str], stderr: Stdio) -> (std::process::Child, String) {
+    let mut child = Command::new(BIN)
+        .args(["--db", &db.url])
+        .args(global)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .expect("start serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let host = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("first line: {line:?}"))
+        .to_string();
+    (child, host)
+}
+
 #[test]
 fn secrets_sent_under_any_spelling_of_their_name_never_reach_the_logs() {
     let db = TestDb::sqlite();
@@ -39,22 +62,7 @@ fn secrets_sent_under_any_spelling_of_their_name_never_reach_the_logs() {
     let login = shop["admin_login"].as_str().unwrap().to_string();
     let password = shop["admin_password"].as_str().unwrap().to_string();
 
-    let mut child = Command::new(BIN)
-        .args(["--db", &db.url, "--log-format", "json", "serve"])
-        .args(["--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let host = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap()
-        .to_string();
+    let (child, host) = serve(&db, &["--log-format", "json"], Stdio::piped());
 
     let orders = "/workers/getOrders.php";
     let token = "/workers/getAuthToken.php";
@@ -196,21 +204,7 @@ fn key_list_shows_each_keys_label_creator_and_last_use() {
         let key = shop["api_key"].as_str().unwrap().to_string();
         ok(&db, &["key", "create", "--shop", &id, "--label", "website"]);
 
-        let mut child = Command::new(BIN)
-            .args(["--db", &db.url, "serve", "--listen", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start serve");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let host = line
-            .trim()
-            .strip_prefix("listening on http://")
-            .unwrap()
-            .to_string();
+        let (mut child, host) = serve(&db, &[], Stdio::null());
         let path = format!("GET /workers/getOrders.php?idboutique={id}&key={key} HTTP/1.1");
         assert_eq!(send(&host, &path, b""), 200);
 

@@ -146,11 +146,8 @@ async fn issue_key(
     let current = state
         .store
         .read(move |c| {
-            let shop = shops::get_shop(c, shop_id)?.ok_or(StoreError::NotFound)?;
-            if shop.licence != Licence::Extended {
-                return Err(AppError::LicenceRequired);
-            }
-            Ok(sealed_keys::current_sealed_key(c, shop_id, user_id)?)
+            require_extended(c, shop_id)?;
+            Ok::<_, AppError>(sealed_keys::current_sealed_key(c, shop_id, user_id)?)
         })
         .await?;
     let opened = tokio::task::spawn_blocking(move || {
@@ -172,16 +169,23 @@ async fn issue_key(
     let key = state
         .store
         .write(move |c| {
-            let shop = shops::get_shop(c, shop_id)?.ok_or(StoreError::NotFound)?;
-            if shop.licence != Licence::Extended {
-                return Err(AppError::LicenceRequired);
-            }
-            Ok(sealed_keys::insert_sealed_key(
+            require_extended(c, shop_id)?;
+            Ok::<_, AppError>(sealed_keys::insert_sealed_key(
                 c, shop_id, user_id, &login, &new,
             )?)
         })
         .await?;
     Ok((key.id, key.plain, false))
+}
+
+/// 403 `licence_required` unless the shop has the extended licence (checked after the
+/// password, so the answer tells nothing to someone who does not know it).
+fn require_extended(c: &mut dyn comptoir_store::db::Conn, shop_id: i64) -> AppResult<()> {
+    let shop = shops::get_shop(c, shop_id)?.ok_or(StoreError::NotFound)?;
+    if shop.licence != Licence::Extended {
+        return Err(AppError::LicenceRequired);
+    }
+    Ok(())
 }
 
 /// The user when `password` is theirs. Runs argon2 once whatever happens (against a dummy
