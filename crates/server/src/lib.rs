@@ -1,6 +1,7 @@
 //! Comptoir's HTTP server: application state, the router, health and metrics, startup and
 //! graceful shutdown. Feature modules each bring their own router.
 
+mod accept;
 pub mod client_address;
 pub mod error;
 pub mod invoices;
@@ -100,21 +101,11 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        use axum::serve::ListenerExt;
-        // Small answers must not wait for Nagle's algorithm (40 ms stalls on keep-alive).
-        let listener = self.listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
         // Outside the router, so it sees answers as axum finished them (405 with Allow).
         let service = Router::new()
             .fallback_service(self.router)
             .layer(axum::middleware::from_fn(refusals::with_body));
-        axum::serve(
-            listener,
-            service.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
+        accept::serve(self.listener, service, shutdown).await
     }
 }
 

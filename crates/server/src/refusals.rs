@@ -12,6 +12,8 @@ use axum::response::{IntoResponse, Response};
 pub const MAX_URI: usize = 8 * 1024;
 /// Most header bytes accepted (names, values and their separators).
 pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+/// Most header fields accepted (hyper's own default, now answered with the body).
+pub const MAX_HEADER_FIELDS: usize = 100;
 
 /// 404 for a path no route serves.
 pub async fn not_found() -> AppError {
@@ -23,7 +25,7 @@ pub async fn not_found() -> AppError {
 }
 
 /// Refuses a URL longer than [`MAX_URI`] (414) or headers larger than
-/// [`MAX_HEADER_BYTES`] (431). A route layer, so the refusal is logged and counted.
+/// [`MAX_HEADER_BYTES`] or [`MAX_HEADER_FIELDS`] (431). A route layer, so the refusal is logged and counted.
 pub async fn limits(req: Request, next: Next) -> Response {
     let uri_len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
     if uri_len > MAX_URI {
@@ -34,11 +36,14 @@ pub async fn limits(req: Request, next: Next) -> Response {
         )
         .into_response();
     }
-    if header_bytes(req.headers()) > MAX_HEADER_BYTES {
+    let fields = req.headers().len();
+    if header_bytes(req.headers()) > MAX_HEADER_BYTES || fields > MAX_HEADER_FIELDS {
         return AppError::refused(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             "headers_too_large",
-            format!("the request headers are larger than {MAX_HEADER_BYTES} bytes"),
+            format!(
+                "the request headers are larger than {MAX_HEADER_BYTES} bytes or {MAX_HEADER_FIELDS} fields"
+            ),
         )
         .into_response();
     }

@@ -342,6 +342,17 @@ async fn every_refusal_below_the_handlers_carries_the_error_body() {
             "GET /workers/getOrders.php?{auth} HTTP/1.1\r\nX-Padding: {}",
             "b".repeat(40_000)
         );
+        // Past hyper's own defaults (100 fields): still answered by Comptoir, with the body.
+        let many_headers = format!(
+            "GET /workers/getOrders.php?{auth} HTTP/1.1{}",
+            (0..150)
+                .map(|i| format!("\r\nX-F{i}: {i}"))
+                .collect::<String>()
+        );
+        let very_long_url = format!(
+            "GET /workers/getOrders.php?{auth}&x={} HTTP/1.1",
+            "a".repeat(40_000)
+        );
         let form = "Content-Type: application/x-www-form-urlencoded";
         let big_form = format!("{auth}&publicComment={}", "c".repeat(300 * 1024)).into_bytes();
         let boundary = "xyz";
@@ -391,6 +402,14 @@ async fn every_refusal_below_the_handlers_carries_the_error_body() {
                 431,
                 "headers_too_large",
             ),
+            (
+                "150 header fields",
+                many_headers,
+                vec![],
+                431,
+                "headers_too_large",
+            ),
+            ("40 KB URL", very_long_url, vec![], 414, "uri_too_long"),
             (
                 "large form",
                 format!("POST /workers/getOrders.php HTTP/1.1\r\n{form}"),
