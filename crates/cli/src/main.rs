@@ -85,6 +85,15 @@ struct ServeArgs {
     /// Allow webhook URLs on loopback and private addresses.
     #[arg(long)]
     webhook_allow_private: bool,
+    /// A reverse proxy (address or CIDR block) whose Forwarded / X-Forwarded-For headers
+    /// name the client; repeatable. Headers from any other peer are ignored.
+    #[arg(
+        long = "trusted-proxy",
+        value_name = "CIDR",
+        env = "COMPTOIR_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    trusted_proxies: Vec<comptoir_server::client_address::Cidr>,
 }
 
 #[derive(Subcommand)]
@@ -285,6 +294,8 @@ async fn serve(store: Store, args: ServeArgs) -> Result<(), Failure> {
         listen: args.listen,
         base_url: args.base_url,
         webhook_allow_private: args.webhook_allow_private,
+        trusted_proxies: args.trusted_proxies,
+        login_delay_step: comptoir_server::workers::login_limiter::DEFAULT_DELAY_STEP,
     };
     // Bind first: if the address is taken, nothing (not even the demo shop) is created.
     let app = comptoir_server::Application::build(config, store.clone())
@@ -575,7 +586,7 @@ async fn key(store: Store, cmd: KeyCommand) -> Result<(), Failure> {
         KeyCommand::Create { shop, label, json } => {
             require_shop(&store, shop).await?;
             let k = store
-                .write(move |c| shops::create_key(c, shop, label.as_deref()))
+                .write(move |c| shops::create_key(c, shop, label.as_deref(), "comptoir key create"))
                 .await?;
             if json {
                 println!(
@@ -599,6 +610,8 @@ async fn key(store: Store, cmd: KeyCommand) -> Result<(), Failure> {
                         json!({
                             "key_id": k.id.to_string(), "prefix": k.prefix, "label": k.label,
                             "created_at": micros_to_rfc3339(k.created_at),
+                            "created_by": k.created_by,
+                            "last_used_at": k.last_used_at.map(micros_to_rfc3339),
                             "revoked_at": k.revoked_at.map(micros_to_rfc3339),
                         })
                     })
@@ -607,11 +620,14 @@ async fn key(store: Store, cmd: KeyCommand) -> Result<(), Failure> {
             } else {
                 for k in &keys {
                     println!(
-                        "{}\tcpt_{}_…\t{}\tcreated {}\t{}",
+                        "{}\tcpt_{}_…\t{}\tcreated {} by {}\tlast used {}\t{}",
                         k.id,
                         k.prefix,
                         k.label.as_deref().unwrap_or("-"),
                         micros_to_rfc3339(k.created_at),
+                        k.created_by.as_deref().unwrap_or("unknown"),
+                        k.last_used_at
+                            .map_or_else(|| "never".to_string(), micros_to_rfc3339),
                         k.revoked_at.map_or_else(
                             || "active".to_string(),
                             |t| format!("revoked {}", micros_to_rfc3339(t))

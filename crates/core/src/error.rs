@@ -12,6 +12,12 @@ pub enum ErrorCode {
     LicenceRequired,
     Forbidden,
     NotFound,
+    /// 405: the endpoint exists, not with this HTTP method.
+    MethodNotAllowed,
+    /// 414: the request target is longer than the server reads.
+    UriTooLong,
+    /// 431: the request headers are larger than the server reads.
+    HeadersTooLarge,
     /// The order is in a state that refuses the change (paid in full, still pending).
     Conflict,
     IdempotencyInFlight,
@@ -43,6 +49,9 @@ impl ErrorCode {
             ErrorCode::LicenceRequired => "licence_required",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::NotFound => "not_found",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::UriTooLong => "uri_too_long",
+            ErrorCode::HeadersTooLarge => "headers_too_large",
             ErrorCode::Conflict => "conflict",
             ErrorCode::IdempotencyInFlight => "idempotency_in_flight",
             ErrorCode::CashboxClosed => "cashbox_closed",
@@ -64,13 +73,16 @@ impl ErrorCode {
     }
 
     /// Every code, for the server's table test.
-    pub const ALL: [ErrorCode; 23] = [
+    pub const ALL: [ErrorCode; 26] = [
         ErrorCode::MissingParameter,
         ErrorCode::InvalidParameter,
         ErrorCode::Unauthorized,
         ErrorCode::LicenceRequired,
         ErrorCode::Forbidden,
         ErrorCode::NotFound,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::UriTooLong,
+        ErrorCode::HeadersTooLarge,
         ErrorCode::Conflict,
         ErrorCode::IdempotencyInFlight,
         ErrorCode::CashboxClosed,

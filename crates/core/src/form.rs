@@ -106,45 +106,28 @@ impl Form {
                 Some(i) => (&piece[..i], &piece[i + 1..]),
                 None => (piece, &[][..]),
             };
-            let key = percent_decode(raw_key);
-            if key.len() > MAX_KEY_BYTES {
-                return Err(FormError::KeyTooLong {
-                    start: String::from_utf8_lossy(&key[..32]).into_owned(),
-                });
-            }
-            let Ok(key) = String::from_utf8(key) else {
-                return Err(FormError::InvalidUtf8 {
-                    key: String::from_utf8_lossy(&percent_decode(raw_key)).into_owned(),
-                });
-            };
-            let Ok(value) = String::from_utf8(percent_decode(raw_value)) else {
-                return Err(FormError::InvalidUtf8 { key });
-            };
+            let (key, value) = text_pair(percent_decode(raw_key), percent_decode(raw_value))?;
             form.insert(&key, value);
         }
         Ok(form)
     }
 
-    /// Builds a form from pairs already decoded elsewhere (e.g. the parts of a
-    /// `multipart/form-data` body), with the same key grammar and limits as [`Form::parse`].
+    /// Builds a form from the raw bytes of pairs split elsewhere (the parts of a
+    /// `multipart/form-data` body), with the same key grammar, limits and text rule as
+    /// [`Form::parse`]: bytes that are not UTF-8 are refused naming the field.
     pub fn from_pairs<I, K, V>(pairs: I) -> Result<Form, FormError>
     where
         I: IntoIterator<Item = (K, V)>,
-        K: AsRef<str>,
-        V: Into<String>,
+        K: Into<Vec<u8>>,
+        V: Into<Vec<u8>>,
     {
         let mut form = Form::default();
         for (count, (key, value)) in pairs.into_iter().enumerate() {
             if count >= MAX_PAIRS {
                 return Err(FormError::TooManyPairs);
             }
-            let key = key.as_ref();
-            if key.len() > MAX_KEY_BYTES {
-                return Err(FormError::KeyTooLong {
-                    start: String::from_utf8_lossy(&key.as_bytes()[..32]).into_owned(),
-                });
-            }
-            form.insert(key, value.into());
+            let (key, value) = text_pair(key.into(), value.into())?;
+            form.insert(&key, value);
         }
         Ok(form)
     }
@@ -223,6 +206,35 @@ impl Form {
         for (name, entries) in later.maps {
             self.maps.entry(name).or_default().extend(entries);
         }
+    }
+}
+
+/// One decoded pair as text: the key within [`MAX_KEY_BYTES`], both UTF-8. The one rule
+/// for every body: Comptoir seals what it records, so it refuses to guess rather than
+/// store U+FFFD.
+fn text_pair(key: Vec<u8>, value: Vec<u8>) -> Result<(String, String), FormError> {
+    if key.len() > MAX_KEY_BYTES {
+        return Err(FormError::KeyTooLong {
+            start: String::from_utf8_lossy(&key[..32]).into_owned(),
+        });
+    }
+    let key = String::from_utf8(key).map_err(|e| FormError::InvalidUtf8 {
+        key: String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    })?;
+    let value =
+        String::from_utf8(value).map_err(|_| FormError::InvalidUtf8 { key: key.clone() })?;
+    Ok((key, value))
+}
+
+/// The parameter a raw (still percent-encoded) key stands for, the way [`Form::parse`]
+/// reads it: decoded, then cut at its first `[`, so `%6Bey`, `key[]` and `key[x]` all
+/// name `key`. Lossy for invalid UTF-8: it is for telling secret parameters apart in
+/// logs, which must agree with what authentication reads.
+pub fn parameter_name(raw_key: &[u8]) -> String {
+    let decoded = String::from_utf8_lossy(&percent_decode(raw_key)).into_owned();
+    match decoded.find('[') {
+        Some(open) => decoded[..open].to_owned(),
+        None => decoded,
     }
 }
 
@@ -474,6 +486,22 @@ mod tests {
             Form::from_pairs([(long, "")]),
             Err(FormError::KeyTooLong { .. })
         ));
+        assert_eq!(
+            Form::from_pairs([(&b"itemsList[]"[..], &b"Free_1.00_caf\xe9"[..])]),
+            Err(FormError::InvalidUtf8 {
+                key: "itemsList[]".into()
+            })
+        );
+    }
+
+    #[test]
+    fn parameter_names_are_decoded_and_cut_at_the_bracket() {
+        assert_eq!(parameter_name(b"%6Bey"), "key");
+        assert_eq!(parameter_name(b"pass%77ord"), "password");
+        assert_eq!(parameter_name(b"key[]"), "key");
+        assert_eq!(parameter_name(b"key%5Bx%5D"), "key");
+        assert_eq!(parameter_name(b"a[b][c]"), "a");
+        assert_eq!(parameter_name(b"k%FFey"), "k\u{fffd}ey");
     }
 
     #[test]

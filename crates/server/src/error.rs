@@ -1,13 +1,12 @@
 //! The server's one error type and the one table from the spec's error codes to HTTP
-//! statuses; the body is `{"result":"KO","error":{"code","message","field"}}`. 5xx details
-//! are logged, never sent.
+//! statuses; the body is `{"result":"KO","errorMessage","error":{"code","message","field"}}`.
+//! 5xx details are logged, never sent.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use comptoir_core::error::{ErrorCode, SaleError};
 use comptoir_store::StoreError;
 use comptoir_store::sales::SaleFailure;
-use serde_json::json;
 
 /// An error answer of the web services.
 #[derive(Debug, thiserror::Error)]
@@ -116,12 +115,39 @@ impl AppError {
 
     /// The JSON body of this error.
     pub fn body(&self) -> serde_json::Value {
-        let mut error = json!({"code": self.code(), "message": self.to_string()});
-        if let Some(f) = self.field() {
-            error["field"] = json!(f);
-        }
-        json!({"result": "KO", "error": error})
+        serde_json::to_value(self.wire()).unwrap_or_default()
     }
+
+    /// The body in the spec's key order (`result`, `errorMessage`, `error`).
+    fn wire(&self) -> ErrorBody<'_> {
+        let message = self.to_string();
+        ErrorBody {
+            result: "KO",
+            // Integrations written for the hosted POS print this top-level string.
+            error_message: message.clone(),
+            error: ErrorDetail {
+                code: self.code(),
+                message,
+                field: self.field(),
+            },
+        }
+    }
+}
+
+#[derive(serde::Serialize)]
+struct ErrorBody<'a> {
+    result: &'static str,
+    #[serde(rename = "errorMessage")]
+    error_message: String,
+    error: ErrorDetail<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct ErrorDetail<'a> {
+    code: &'static str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
 }
 
 /// The one table from the spec's error codes to HTTP statuses (spec: "Errors").
@@ -131,6 +157,9 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
         ErrorCode::LicenceRequired | ErrorCode::Forbidden => StatusCode::FORBIDDEN,
         ErrorCode::NotFound => StatusCode::NOT_FOUND,
+        ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        ErrorCode::UriTooLong => StatusCode::URI_TOO_LONG,
+        ErrorCode::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
         ErrorCode::Conflict | ErrorCode::IdempotencyInFlight | ErrorCode::CashboxClosed => {
             StatusCode::CONFLICT
         }
@@ -198,7 +227,7 @@ impl IntoResponse for AppError {
             // Inside the request span, so the log line carries the request id.
             tracing::error!(error = %detail, "request failed");
         }
-        let mut res = (status, axum::Json(self.body())).into_response();
+        let mut res = (status, axum::Json(self.wire())).into_response();
         if let AppError::RateLimited(secs) = self {
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
@@ -223,6 +252,9 @@ mod tests {
                 "unauthorized" => 401,
                 "licence_required" | "forbidden" => 403,
                 "not_found" => 404,
+                "method_not_allowed" => 405,
+                "uri_too_long" => 414,
+                "headers_too_large" => 431,
                 "conflict" | "idempotency_in_flight" | "cashbox_closed" => 409,
                 "payload_too_large" => 413,
                 "rate_limited" => 429,

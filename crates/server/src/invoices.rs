@@ -19,7 +19,9 @@ use comptoir_store::catalog;
 use comptoir_store::{StoreError, sales, shops};
 
 pub(crate) fn router() -> Router<AppState> {
-    Router::new().route("/invoices/{file}", get(invoice_pdf))
+    Router::new()
+        .route("/invoices/{file}", get(invoice_pdf))
+        .layer(axum::middleware::from_fn(crate::private_headers::invoice))
 }
 
 fn not_found() -> AppError {
@@ -80,15 +82,7 @@ async fn invoice_pdf(
     if let Ok(v) = HeaderValue::from_str(&format!("inline; filename=\"{filename}\"")) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, no-store"),
-    );
-    // The link is the credential: keep it out of the Referer of anything the PDF opens.
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
+    // Cache-Control, Referrer-Policy, X-Robots-Tag: crate::private_headers::invoice.
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

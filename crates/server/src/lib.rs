@@ -1,9 +1,13 @@
 //! Comptoir's HTTP server: application state, the router, health and metrics, startup and
 //! graceful shutdown. Feature modules each bring their own router.
 
+mod accept;
+pub mod client_address;
 pub mod error;
 pub mod invoices;
 pub mod metrics;
+pub mod private_headers;
+pub mod refusals;
 pub mod telemetry;
 pub mod workers;
 
@@ -26,6 +30,11 @@ pub struct Config {
     pub base_url: Option<String>,
     /// Allow webhook URLs on loopback and private networks (tests, local development).
     pub webhook_allow_private: bool,
+    /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` headers name the client.
+    pub trusted_proxies: Vec<client_address::Cidr>,
+    /// The first delay of a sign-in on a login that keeps failing (it doubles, capped);
+    /// [`workers::login_limiter::DEFAULT_DELAY_STEP`] unless a test wants it short.
+    pub login_delay_step: std::time::Duration,
 }
 
 /// What every handler can reach.
@@ -38,7 +47,7 @@ pub struct AppState {
     pub metrics: metrics::Metrics,
     pub auth_cache: workers::AuthCache,
     pub in_flight: workers::InFlight,
-    pub login_limiter: workers::auth_token::LoginLimiter,
+    pub login_limiter: workers::login_limiter::LoginLimiter,
 }
 
 impl axum::extract::FromRef<AppState> for metrics::Metrics {
@@ -65,6 +74,7 @@ impl Application {
             .unwrap_or_else(|| format!("http://{addr}"))
             .trim_end_matches('/')
             .into();
+        let login_limiter = workers::login_limiter::LoginLimiter::new(config.login_delay_step);
         let state = AppState {
             store,
             config: Arc::new(config),
@@ -72,7 +82,7 @@ impl Application {
             metrics: metrics::Metrics::default(),
             auth_cache: workers::AuthCache::default(),
             in_flight: workers::InFlight::default(),
-            login_limiter: workers::auth_token::LoginLimiter::default(),
+            login_limiter,
         };
         Ok(Application {
             listener,
@@ -91,18 +101,11 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        use axum::serve::ListenerExt;
-        // Small answers must not wait for Nagle's algorithm (40 ms stalls on keep-alive).
-        let listener = self.listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        axum::serve(
-            listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
+        // Outside the router, so it sees answers as axum finished them (405 with Allow).
+        let service = Router::new()
+            .fallback_service(self.router)
+            .layer(axum::middleware::from_fn(refusals::with_body));
+        accept::serve(self.listener, service, shutdown).await
     }
 }
 
@@ -113,6 +116,8 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::handler))
         .merge(workers::router())
         .merge(invoices::router())
+        .fallback(refusals::not_found)
+        .layer(axum::middleware::from_fn(refusals::limits))
         .layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             metrics::record,

@@ -12,7 +12,9 @@ pub const REQUEST_ID: &str = "x-request-id";
 /// Query parameters whose values never reach a log line.
 const SECRET_PARAMS: &[&str] = &["key", "password", "secret", "token", "api_key"];
 
-/// Replaces the values of secret parameters in a query string by `***`.
+/// Replaces the values of secret parameters in a query string by `***`. A parameter is
+/// recognised by its decoded name, as authentication reads it (`%6Bey`, `key[]`, `key[x]`
+/// are all `key`), never by its raw spelling.
 pub fn redact_query(query: &str) -> String {
     query
         .split('&')
@@ -24,9 +26,9 @@ pub fn redact_query(query: &str) -> String {
         .join("&")
 }
 
-fn is_secret(key: &str) -> bool {
-    let k = key.to_ascii_lowercase();
-    SECRET_PARAMS.iter().any(|s| k == *s)
+fn is_secret(raw_key: &str) -> bool {
+    let name = comptoir_core::form::parameter_name(raw_key.as_bytes()).to_ascii_lowercase();
+    SECRET_PARAMS.iter().any(|s| name == *s)
 }
 
 /// Gives each request an id (the caller's `x-request-id` when sane, else a new one),
@@ -109,6 +111,10 @@ mod tests {
         assert_eq!(
             redact_query("idboutique=3&key=cpt_abc&itemsList[]=1&PASSWORD=x"),
             "idboutique=3&key=***&itemsList[]=1&PASSWORD=***"
+        );
+        assert_eq!(
+            redact_query("%6Bey=a&pass%77ord=b&key[]=c&key%5Bx%5D=d&token[0]=e&keys=f"),
+            "%6Bey=***&pass%77ord=***&key[]=***&key%5Bx%5D=***&token[0]=***&keys=f"
         );
     }
 

@@ -233,6 +233,7 @@ async fn refused(
     );
     let message = a.json["error"]["message"].as_str().unwrap_or_default();
     assert!(!message.is_empty(), "{what}: no message");
+    assert_eq!(a.json["errorMessage"], message, "{what}: {}", a.text);
     if let Some(f) = field {
         assert!(
             message.contains(f),

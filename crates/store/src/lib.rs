@@ -13,6 +13,7 @@ mod migrate;
 mod pg_writer;
 mod pool;
 pub mod sales;
+pub mod sealed_keys;
 pub mod shops;
 mod writer;
 

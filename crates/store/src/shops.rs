@@ -136,7 +136,12 @@ pub fn create_shop(
         Role::Admin,
         &admin_password.hash,
     )?;
-    let key = create_key(c, shop_id, Some("created with the shop"))?;
+    let key = create_key(
+        c,
+        shop_id,
+        Some("created with the shop"),
+        "comptoir shop create",
+    )?;
     Ok(CreatedShop {
         shop_id,
         admin_login,
@@ -315,29 +320,46 @@ pub struct KeyInfo {
     pub label: Option<String>,
     pub created_at: i64,
     pub revoked_at: Option<i64>,
+    /// Who made it: a user's login (getAuthToken.php) or the CLI command; `None` for keys
+    /// made before this was recorded.
+    pub created_by: Option<String>,
+    /// When it last opened a web service, to the minute ([`KEY_USE_GRANULARITY`]).
+    pub last_used_at: Option<i64>,
 }
 
-fn key_hash(plain: &str) -> String {
+/// How stale `last_used_at` may get before a use writes it again: one write per key per
+/// minute at most, not one per request.
+pub const KEY_USE_GRANULARITY: i64 = 60_000_000;
+
+/// The text of a key: `cpt_` + the 8 hex digits of its prefix + `_` + its secret in hex.
+pub(crate) fn plain_key(prefix: &str, secret: &[u8]) -> String {
+    format!("cpt_{prefix}_{}", hex(secret))
+}
+
+pub(crate) fn key_hash(plain: &str) -> String {
     hex(&Sha256::digest(plain.as_bytes()))
 }
 
 /// Creates an API key for a shop; the plain key exists only in the returned value.
+/// `created_by` says who asked (a login, or the CLI command).
 pub fn create_key(
     c: &mut dyn Conn,
     shop_id: i64,
     label: Option<&str>,
+    created_by: &str,
 ) -> Result<NewKey, StoreError> {
     let prefix = hex(&random_bytes::<4>());
-    let plain = format!("cpt_{prefix}_{}", hex(&random_bytes::<16>()));
+    let plain = plain_key(&prefix, &random_bytes::<16>());
     let id = c.insert_id(
-        "insert into api_keys (shop_id, prefix, key_hash, label, created_at)
-         values ($1, $2, $3, $4, $5) returning id",
+        "insert into api_keys (shop_id, prefix, key_hash, label, created_at, created_by)
+         values ($1, $2, $3, $4, $5, $6) returning id",
         params![
             shop_id,
             prefix.as_str(),
             key_hash(&plain),
             label,
-            now_micros()
+            now_micros(),
+            created_by
         ],
     )?;
     Ok(NewKey { id, plain, prefix })
@@ -346,8 +368,8 @@ pub fn create_key(
 /// The shop's keys, by id, revoked ones included.
 pub fn list_keys(c: &mut dyn Conn, shop_id: i64) -> Result<Vec<KeyInfo>, StoreError> {
     c.query(
-        "select id, prefix, label, created_at, revoked_at from api_keys
-         where shop_id = $1 order by id",
+        "select id, prefix, label, created_at, revoked_at, created_by, last_used_at
+         from api_keys where shop_id = $1 order by id",
         params![shop_id],
     )?
     .iter()
@@ -358,9 +380,23 @@ pub fn list_keys(c: &mut dyn Conn, shop_id: i64) -> Result<Vec<KeyInfo>, StoreEr
             label: r.opt_string(2)?,
             created_at: r.i64(3)?,
             revoked_at: r.opt_i64(4)?,
+            created_by: r.opt_string(5)?,
+            last_used_at: r.opt_i64(6)?,
         })
     })
     .collect()
+}
+
+/// Records that a key was used now, unless its last use is already recorded within
+/// [`KEY_USE_GRANULARITY`].
+pub fn touch_key(c: &mut dyn Conn, shop_id: i64, key_id: i64) -> Result<(), StoreError> {
+    let now = now_micros();
+    c.execute(
+        "update api_keys set last_used_at = $1
+         where shop_id = $2 and id = $3 and (last_used_at is null or last_used_at < $4)",
+        params![now, shop_id, key_id, now - KEY_USE_GRANULARITY],
+    )?;
+    Ok(())
 }
 
 /// Revokes a key of the shop; `NotFound` when the shop has no such active key.
@@ -382,6 +418,30 @@ pub fn authenticate_key(
     shop_id: i64,
     plain: &str,
 ) -> Result<Option<i64>, StoreError> {
+    Ok(check_key(c, shop_id, plain)?.map(|k| k.id))
+}
+
+/// An active key that matched, with its recorded last use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyUse {
+    pub id: i64,
+    pub last_used_at: Option<i64>,
+}
+
+impl KeyUse {
+    /// Whether this use should be written (the recorded one is older than a minute).
+    pub fn stale(&self) -> bool {
+        self.last_used_at
+            .is_none_or(|t| t < now_micros() - KEY_USE_GRANULARITY)
+    }
+}
+
+/// The active key of `shop_id` equal to `plain`, or `None`.
+pub fn check_key(
+    c: &mut dyn Conn,
+    shop_id: i64,
+    plain: &str,
+) -> Result<Option<KeyUse>, StoreError> {
     let Some(prefix) = plain
         .strip_prefix("cpt_")
         .and_then(|rest| rest.get(..8))
@@ -390,7 +450,7 @@ pub fn authenticate_key(
         return Ok(None);
     };
     let Some(row) = c.query_opt(
-        "select id, key_hash from api_keys
+        "select id, key_hash, last_used_at from api_keys
          where shop_id = $1 and prefix = $2 and revoked_at is null",
         params![shop_id, prefix],
     )?
@@ -398,7 +458,13 @@ pub fn authenticate_key(
         return Ok(None);
     };
     let stored = row.string(1)?;
-    Ok(constant_time_eq(stored.as_bytes(), key_hash(plain).as_bytes()).then_some(row.i64(0)?))
+    if !constant_time_eq(stored.as_bytes(), key_hash(plain).as_bytes()) {
+        return Ok(None);
+    }
+    Ok(Some(KeyUse {
+        id: row.i64(0)?,
+        last_used_at: row.opt_i64(2)?,
+    }))
 }
 
 /// Compares two byte strings in time that depends only on their lengths.

@@ -171,12 +171,24 @@ pub struct TestApp {
 impl TestApp {
     /// Starts a server on port 0 over `db`.
     pub async fn spawn(db: &TestDb) -> TestApp {
+        TestApp::spawn_with(db, |_| {}).await
+    }
+
+    /// Starts a server on port 0 over `db`, with `configure` applied to its settings.
+    /// Sign-in delays are short (10 ms steps) unless `configure` says otherwise.
+    pub async fn spawn_with(
+        db: &TestDb,
+        configure: impl FnOnce(&mut comptoir_server::Config),
+    ) -> TestApp {
         let store = db.store().await;
-        let config = comptoir_server::Config {
+        let mut config = comptoir_server::Config {
             listen: "127.0.0.1:0".parse().expect("address"),
             base_url: None,
             webhook_allow_private: true,
+            trusted_proxies: Vec::new(),
+            login_delay_step: std::time::Duration::from_millis(10),
         };
+        configure(&mut config);
         let app = comptoir_server::Application::build(config, store.clone())
             .await
             .expect("bind");

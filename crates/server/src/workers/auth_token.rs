@@ -1,12 +1,13 @@
-//! `getAuthToken.php`: an admin or manager trades a login and password for a new API key
-//! of their shop. Failed attempts are limited per login and per client address, in memory.
+//! `getAuthToken.php`: an admin or manager trades a login and password for an API key of
+//! their shop, the same one at each sign-in while it is valid. Failed attempts are limited
+//! by `login_limiter`.
 
 use super::Params;
 use crate::AppState;
+use crate::client_address::ClientAddress;
 use crate::error::{AppError, AppResult};
 use axum::Router;
-use axum::extract::{ConnectInfo, FromRequestParts, State};
-use axum::http::request::Parts;
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -14,13 +15,10 @@ use comptoir_core::error::ErrorCode;
 use comptoir_core::model::{Licence, Role};
 use comptoir_store::StoreError;
 use comptoir_store::auth::{LoginUser, find_user_by_login};
+use comptoir_store::sealed_keys::{self, NewSealedKey};
 use comptoir_store::shops;
 use serde_json::json;
-use std::collections::{HashMap, VecDeque};
-use std::hash::Hash;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, LazyLock, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::LazyLock;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new().route(
@@ -29,191 +27,8 @@ pub(super) fn router() -> Router<AppState> {
     )
 }
 
-/// How long a failed attempt counts.
-pub const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
-/// Failed attempts allowed per login within the window; the next one gets 429.
-pub const MAX_FAILURES_PER_LOGIN: usize = 5;
-/// Failed attempts allowed per client address within the window.
-pub const MAX_FAILURES_PER_ADDRESS: usize = 20;
-/// Logins (and addresses) remembered at most; past this the oldest are forgotten first.
-const MAX_TRACKED: usize = 100_000;
 /// Longest password accepted: argon2 hashes anything, but nobody types more than this.
 const MAX_PASSWORD: usize = 1024;
-
-/// Recent failures per key, oldest first.
-struct Failures<K> {
-    by_key: HashMap<K, VecDeque<Instant>>,
-    limit: usize,
-}
-
-impl<K: Eq + Hash + Clone> Failures<K> {
-    fn new(limit: usize) -> Self {
-        Failures {
-            by_key: HashMap::new(),
-            limit,
-        }
-    }
-
-    /// Seconds until `key` may try again, or `None` when it may try now.
-    fn blocked_for(&mut self, key: &K, now: Instant) -> Option<u64> {
-        let q = self.by_key.get_mut(key)?;
-        while q
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= FAILURE_WINDOW)
-        {
-            q.pop_front();
-        }
-        if q.len() < self.limit {
-            if q.is_empty() {
-                self.by_key.remove(key);
-            }
-            return None;
-        }
-        // The window frees a slot when the failure that keeps the count at the limit ages out.
-        let frees_at = q[q.len() - self.limit] + FAILURE_WINDOW;
-        let secs = frees_at.saturating_duration_since(now).as_secs_f64().ceil() as u64;
-        Some(secs.max(1))
-    }
-
-    fn add(&mut self, key: &K, at: Instant) {
-        if !self.by_key.contains_key(key) && self.by_key.len() >= MAX_TRACKED {
-            self.evict(at);
-        }
-        self.by_key.entry(key.clone()).or_default().push_back(at);
-    }
-
-    /// Forgets expired keys; if none expired, the key whose last failure is the oldest.
-    fn evict(&mut self, now: Instant) {
-        self.by_key.retain(|_, q| {
-            q.back()
-                .is_some_and(|t| now.duration_since(*t) < FAILURE_WINDOW)
-        });
-        if self.by_key.len() >= MAX_TRACKED {
-            let oldest = self
-                .by_key
-                .iter()
-                .min_by_key(|(_, q)| q.back().copied())
-                .map(|(k, _)| k.clone());
-            if let Some(k) = oldest {
-                self.by_key.remove(&k);
-            }
-        }
-    }
-
-    fn remove_one(&mut self, key: &K, at: Instant) {
-        if let Some(q) = self.by_key.get_mut(key) {
-            if let Some(i) = q.iter().position(|t| *t == at) {
-                q.remove(i);
-            }
-            if q.is_empty() {
-                self.by_key.remove(key);
-            }
-        }
-    }
-}
-
-struct LimiterState {
-    logins: Failures<String>,
-    addresses: Failures<IpAddr>,
-}
-
-/// Failed sign-ins of the last 15 minutes, per login and per client address. In memory:
-/// each server process counts its own (several processes behind a balancer each allow
-/// as many attempts).
-#[derive(Clone)]
-pub struct LoginLimiter {
-    state: Arc<Mutex<LimiterState>>,
-}
-
-impl Default for LoginLimiter {
-    fn default() -> Self {
-        LoginLimiter {
-            state: Arc::new(Mutex::new(LimiterState {
-                logins: Failures::new(MAX_FAILURES_PER_LOGIN),
-                addresses: Failures::new(MAX_FAILURES_PER_ADDRESS),
-            })),
-        }
-    }
-}
-
-/// One attempt in progress. It counts as a failure from the start, so concurrent
-/// attempts cannot exceed the limit; a dropped attempt stays a failure.
-struct Attempt {
-    limiter: LoginLimiter,
-    login: String,
-    address: Option<IpAddr>,
-    at: Instant,
-}
-
-impl LoginLimiter {
-    /// Starts an attempt, or gives the seconds to wait when the login or address is locked.
-    fn begin(&self, login: &str, address: Option<IpAddr>) -> Result<Attempt, u64> {
-        let now = Instant::now();
-        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let login_wait = s.logins.blocked_for(&login.to_string(), now);
-        let address_wait = address.and_then(|a| s.addresses.blocked_for(&a, now));
-        if let Some(wait) = login_wait.into_iter().chain(address_wait).max() {
-            return Err(wait);
-        }
-        s.logins.add(&login.to_string(), now);
-        if let Some(a) = address {
-            s.addresses.add(&a, now);
-        }
-        Ok(Attempt {
-            limiter: self.clone(),
-            login: login.to_string(),
-            address,
-            at: now,
-        })
-    }
-}
-
-impl Attempt {
-    /// The password was right: the login's failures are forgiven; the address keeps the
-    /// failures it made on other logins.
-    fn succeeded(self) {
-        let mut s = self.limiter.state.lock().unwrap_or_else(|p| p.into_inner());
-        s.logins.by_key.remove(&self.login);
-        if let Some(a) = self.address {
-            s.addresses.remove_one(&a, self.at);
-        }
-    }
-
-    /// The attempt could not be judged (the database failed): it does not count.
-    fn cancel(self) {
-        let mut s = self.limiter.state.lock().unwrap_or_else(|p| p.into_inner());
-        s.logins.remove_one(&self.login, self.at);
-        if let Some(a) = self.address {
-            s.addresses.remove_one(&a, self.at);
-        }
-    }
-}
-
-/// The client's address from the socket (never from `X-Forwarded-For`, which anyone can
-/// set). IPv6 clients are counted per /64, the block one subscriber usually holds.
-pub struct ClientAddress(pub Option<IpAddr>);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(a)| match a.ip() {
-                IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                    Some(v4) => IpAddr::V4(v4),
-                    None => {
-                        let mut s = v6.segments();
-                        s[4..].fill(0);
-                        IpAddr::V6(s.into())
-                    }
-                },
-                v4 => v4,
-            });
-        Ok(ClientAddress(ip))
-    }
-}
 
 /// A valid argon2id hash of nothing anyone knows: an unknown login costs one verification,
 /// like a known one, so the answer time does not tell whether the login exists.
@@ -254,6 +69,10 @@ async fn get_auth_token(
         .login_limiter
         .begin(&login, address)
         .map_err(AppError::RateLimited)?;
+    // A login that keeps failing is slowed for everyone rather than locked for everyone.
+    if !attempt.delay.is_zero() {
+        tokio::time::sleep(attempt.delay).await;
+    }
 
     let user = {
         let login = login.clone();
@@ -269,7 +88,10 @@ async fn get_auth_token(
             return Err(e.into());
         }
     };
-    let verified = tokio::task::spawn_blocking(move || check_password(user, &password)).await;
+    let verified = {
+        let password = password.clone();
+        tokio::task::spawn_blocking(move || check_password(user, &password)).await
+    };
     let user = match verified {
         Ok(Some(u)) => u,
         Ok(None) => {
@@ -294,27 +116,71 @@ async fn get_auth_token(
         });
     }
     let shop_id = user.shop_id;
-    let label = login.clone();
-    let key = state
-        .store
-        .write(move |c| {
-            let shop = shops::get_shop(c, shop_id)?.ok_or(StoreError::NotFound)?;
-            if shop.licence != Licence::Extended {
-                return Err(AppError::LicenceRequired);
-            }
-            Ok(shops::create_key(c, shop_id, Some(&label))?)
-        })
-        .await?;
-    tracing::info!(login = %login, shop_id, key_id = key.id, "getAuthToken: key issued");
+    let (key_id, plain, reused) = issue_key(&state, &user, &login, password).await?;
+    tracing::info!(login = %login, shop_id, key_id, reused, "getAuthToken: key issued");
     let mut res = axum::Json(json!({
         "result": "OK",
-        "APIKEY": key.plain,
+        "APIKEY": plain,
         "SHOPID": shop_id.to_string(),
     }))
     .into_response();
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(res)
+}
+
+/// The user's current key when `password` still opens it, else a new one sealed with
+/// it: (key id, key, reused). Argon2 runs off the writer, before the write.
+async fn issue_key(
+    state: &AppState,
+    user: &LoginUser,
+    login: &str,
+    password: String,
+) -> AppResult<(i64, String, bool)> {
+    let (shop_id, user_id) = (user.shop_id, user.user_id);
+    let current = state
+        .store
+        .read(move |c| {
+            require_extended(c, shop_id)?;
+            Ok::<_, AppError>(sealed_keys::current_sealed_key(c, shop_id, user_id)?)
+        })
+        .await?;
+    let opened = tokio::task::spawn_blocking(move || {
+        match current
+            .as_ref()
+            .and_then(|k| Some((k.id, k.open(&password)?)))
+        {
+            Some(found) => Ok(found),
+            None => Err(NewSealedKey::generate(&password)),
+        }
+    })
+    .await
+    .map_err(|e| AppError::Internal(format!("key sealing stopped: {e}")))?;
+    let new = match opened {
+        Ok((id, plain)) => return Ok((id, plain, true)),
+        Err(new) => new,
+    };
+    let login = login.to_string();
+    let key = state
+        .store
+        .write(move |c| {
+            require_extended(c, shop_id)?;
+            Ok::<_, AppError>(sealed_keys::insert_sealed_key(
+                c, shop_id, user_id, &login, &new,
+            )?)
+        })
+        .await?;
+    Ok((key.id, key.plain, false))
+}
+
+/// 403 `licence_required` unless the shop has the extended licence (checked after the
+/// password, so the answer tells nothing to someone who does not know it).
+fn require_extended(c: &mut dyn comptoir_store::db::Conn, shop_id: i64) -> AppResult<()> {
+    let shop = shops::get_shop(c, shop_id)?.ok_or(StoreError::NotFound)?;
+    if shop.licence != Licence::Extended {
+        return Err(AppError::LicenceRequired);
+    }
+    Ok(())
 }
 
 /// The user when `password` is theirs. Runs argon2 once whatever happens (against a dummy
@@ -328,53 +194,5 @@ fn check_password(user: Option<LoginUser>, password: &str) -> Option<LoginUser> 
             let _ = shops::verify_password(password, &DUMMY_HASH);
             None
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_sixth_failure_of_a_login_is_refused_until_the_window_frees() {
-        let limiter = LoginLimiter::default();
-        for _ in 0..MAX_FAILURES_PER_LOGIN {
-            limiter.begin("admin@shop-1", None).expect("allowed");
-        }
-        let wait = limiter.begin("admin@shop-1", None).err().expect("locked");
-        assert!((890..=900).contains(&wait), "{wait}");
-        assert!(limiter.begin("admin@shop-2", None).is_ok(), "other logins");
-    }
-
-    #[test]
-    fn an_address_is_limited_across_logins_and_a_success_forgives_the_login() {
-        let limiter = LoginLimiter::default();
-        let ip: IpAddr = "192.0.2.7".parse().unwrap();
-        for i in 0..MAX_FAILURES_PER_ADDRESS {
-            limiter
-                .begin(&format!("user{i}"), Some(ip))
-                .expect("allowed");
-        }
-        assert!(limiter.begin("someone", Some(ip)).is_err());
-        assert!(limiter.begin("someone", None).is_ok(), "other addresses");
-
-        let limiter = LoginLimiter::default();
-        for _ in 0..MAX_FAILURES_PER_LOGIN - 1 {
-            limiter.begin("boss", None).expect("allowed");
-        }
-        limiter.begin("boss", None).expect("allowed").succeeded();
-        for _ in 0..MAX_FAILURES_PER_LOGIN {
-            limiter.begin("boss", None).expect("forgiven");
-        }
-        assert!(limiter.begin("boss", None).is_err());
-    }
-
-    #[test]
-    fn a_cancelled_attempt_does_not_count() {
-        let limiter = LoginLimiter::default();
-        for _ in 0..10 {
-            limiter.begin("boss", None).expect("allowed").cancel();
-        }
-        assert!(limiter.begin("boss", None).is_ok());
     }
 }

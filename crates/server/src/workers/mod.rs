@@ -4,6 +4,7 @@
 
 pub mod auth_token;
 mod lists;
+pub mod login_limiter;
 mod orders_list;
 mod sales;
 mod stream;
@@ -32,7 +33,10 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(auth_token::router())
         .merge(lists::router())
         .merge(sales::router())
+        // The multipart reader's own limit: past it, 413 like the urlencoded path.
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::from_fn(cors))
+        .layer(axum::middleware::from_fn(crate::private_headers::no_store))
 }
 
 /// The parameters of a web-service call: query string, then the body (which wins).
@@ -60,18 +64,20 @@ impl<S: Send + Sync> FromRequest<S> for Params {
                 })?;
             let mut pairs = Vec::new();
             let mut size = 0usize;
-            while let Some(field) = multipart.next_field().await.map_err(|e| {
-                AppError::invalid("body", format!("expected a multipart form ({e})"))
-            })? {
+            while let Some(field) = multipart
+                .next_field()
+                .await
+                .map_err(|e| multipart_error(&e))?
+            {
                 let name = field.name().unwrap_or("").to_string();
-                let value = field.text().await.map_err(|e| {
-                    AppError::invalid(name.clone(), format!("expected UTF-8 text ({e})"))
-                })?;
+                // Raw bytes, not `text()`: that would replace invalid UTF-8 by U+FFFD, and
+                // the text rule is the decoder's, the same for both kinds of body.
+                let value = field.bytes().await.map_err(|e| multipart_error(&e))?;
                 size += name.len() + value.len();
                 if size > MAX_BODY {
                     return Err(AppError::PayloadTooLarge(MAX_BODY));
                 }
-                pairs.push((name, value));
+                pairs.push((name, value.to_vec()));
             }
             form.merge(Form::from_pairs(pairs).map_err(form_error)?);
         } else if req.method() == Method::POST {
@@ -81,6 +87,14 @@ impl<S: Send + Sync> FromRequest<S> for Params {
             form.merge(Form::parse(&body).map_err(form_error)?);
         }
         Ok(Params(form))
+    }
+}
+
+fn multipart_error(e: &axum::extract::multipart::MultipartError) -> AppError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        AppError::PayloadTooLarge(MAX_BODY)
+    } else {
+        AppError::invalid("body", format!("expected a multipart form ({e})"))
     }
 }
 
@@ -168,18 +182,24 @@ pub async fn authenticate(
             let found = state
                 .store
                 .read(move |c| {
-                    let Some(key_id) = comptoir_store::shops::authenticate_key(c, shop_id, &key)?
-                    else {
+                    let Some(used) = comptoir_store::shops::check_key(c, shop_id, &key)? else {
                         return Ok::<_, comptoir_store::StoreError>(None);
                     };
-                    Ok(
-                        comptoir_store::shops::get_shop(c, shop_id)?.map(|shop| AuthedShop {
+                    Ok(comptoir_store::shops::get_shop(c, shop_id)?.map(|shop| {
+                        let authed = AuthedShop {
                             shop: Arc::new(shop),
-                            key_id,
-                        }),
-                    )
+                            key_id: used.id,
+                        };
+                        (authed, used.stale())
+                    }))
                 })
                 .await?;
+            let found = found.map(|(authed, stale)| {
+                if stale {
+                    touch_key(state, shop_id, authed.key_id);
+                }
+                authed
+            });
             state.auth_cache.put(cache_key, found.clone());
             found
         }
@@ -189,6 +209,21 @@ pub async fn authenticate(
         return Err(AppError::LicenceRequired);
     }
     Ok(authed)
+}
+
+/// Records a key's use in the background (at most once a minute per key: `touch_key`
+/// skips fresher ones), so `comptoir key list` can say when a key was last used without
+/// a write on the request's path.
+fn touch_key(state: &AppState, shop_id: i64, key_id: i64) {
+    let store = state.store.clone();
+    tokio::spawn(async move {
+        if let Err(e) = store
+            .write(move |c| comptoir_store::shops::touch_key(c, shop_id, key_id))
+            .await
+        {
+            tracing::warn!(error = %e, key_id, "cannot record a key's last use");
+        }
+    });
 }
 
 /// CORS for browser integrations: any origin, no cookies, preflight answered here.
