@@ -9,6 +9,7 @@ pub mod model;
 pub mod money;
 pub mod order;
 pub mod quantity;
+pub mod report;
 pub mod sale;
 pub mod seal;
 pub mod vat;
