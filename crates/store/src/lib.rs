@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod db;
 pub mod journal;
 pub mod lists;
+pub mod report;
 mod migrate;
 mod pg_writer;
 mod pool;
