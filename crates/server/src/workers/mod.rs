@@ -5,6 +5,7 @@
 pub mod auth_token;
 mod lists;
 mod orders_list;
+mod reports;
 mod sales;
 pub use sales::InFlight;
 
@@ -31,6 +32,7 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(auth_token::router())
         .merge(lists::router())
         .merge(sales::router())
+        .merge(reports::router())
         .layer(axum::middleware::from_fn(cors))
 }
 
