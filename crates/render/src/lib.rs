@@ -2,5 +2,5 @@
 
 pub mod invoice;
 pub mod list;
-pub mod report;
 mod num;
+pub mod report;

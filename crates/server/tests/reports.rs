@@ -606,3 +606,278 @@ fn xml_values(body: &[u8]) -> HashMap<String, Vec<String>> {
     }
     out
 }
+
+#[tokio::test]
+async fn days_filters_zones_and_refusals() {
+    for db in TestDb::all() {
+        let b = db.schema().unwrap_or("sqlite").to_string();
+        let app = TestApp::spawn(&db).await;
+        let s = demo_shop(&app, "Report edges", Licence::Extended).await;
+        scenario(&app, &s).await;
+        let paris = "Europe/Paris";
+        let gross = |g: &Got| n(&g.json()["summary"]["gross"]);
+
+        // Filters by cash box and by user.
+        let counter = s.id("Counter");
+        let g = report(
+            &app,
+            &s,
+            &s.key,
+            &with(&[("formatExport", "json"), ("idcaisse", &counter)]),
+        )
+        .await;
+        let j = g.json();
+        assert_eq!(
+            (gross(&g), j["summary"]["orders"].clone()),
+            ("15.60".into(), Value::from(2)),
+            "{b}"
+        );
+        assert_eq!(j["filters"]["cashBoxID"].to_string(), counter, "{b}");
+        let hugo = s.id("hugo");
+        let g = report(
+            &app,
+            &s,
+            &s.key,
+            &with(&[("formatExport", "json"), ("idUser", &hugo)]),
+        )
+        .await;
+        assert_eq!(gross(&g), "4.90", "{b}");
+        assert_eq!(g.json()["sales"].as_array().unwrap().len(), 3, "{b}");
+        let g = report(
+            &app,
+            &s,
+            &s.key,
+            &with(&[("formatExport", "json"), ("idUser", "x")]),
+        )
+        .await;
+        assert_eq!(g.status, 400, "{b}");
+        assert_eq!(g.json()["error"]["field"], "idUser", "{b}");
+
+        // The sale with its value date the next day is that day's.
+        let g = report(
+            &app,
+            &s,
+            &s.key,
+            &[
+                ("d", "11"),
+                ("m", "3"),
+                ("y", "2026"),
+                ("formatExport", "json"),
+            ],
+        )
+        .await;
+        assert_eq!(gross(&g), "5.50", "{b}");
+
+        // An empty day and a future day: 200 and zeros, the 24 hours all there.
+        for (d, y) in [("9", "2026"), ("9", "2031")] {
+            let g = report(
+                &app,
+                &s,
+                &s.key,
+                &[("d", d), ("m", "3"), ("y", y), ("formatExport", "JSON")],
+            )
+            .await;
+            assert_eq!(g.status, 200, "{b}");
+            let j = g.json();
+            assert_eq!(
+                (n(&j["summary"]["gross"]), j["summary"]["orders"].as_i64()),
+                ("0.00".into(), Some(0)),
+                "{b}"
+            );
+            assert_eq!(j["hours"]["rows"].as_array().unwrap().len(), 24, "{b}");
+            assert!(j["sales"].as_array().unwrap().is_empty(), "{b}");
+            for f in ["csv", "xml", "xlsx", "frafec", "std"] {
+                let g = report(
+                    &app,
+                    &s,
+                    &s.key,
+                    &[("d", d), ("m", "3"), ("y", y), ("formatExport", f)],
+                )
+                .await;
+                assert_eq!(g.status, 200, "{b}: empty {f}");
+                assert!(!g.body.is_empty(), "{b}: {f}");
+            }
+        }
+
+        // DST days in Paris: 23 and 25 hours, sales in the right buckets.
+        sell(
+            &app,
+            &s,
+            &[
+                ("payment", s.id("Card")),
+                ("itemsList[]", s.id("Tea")),
+                ("dateValeur", at("2026-03-29T03:30", paris)),
+            ],
+        )
+        .await;
+        sell(
+            &app,
+            &s,
+            &[
+                ("payment", s.id("Card")),
+                ("itemsList[]", s.id("Tea")),
+                ("dateValeur", at("2026-03-29T23:30", paris)),
+            ],
+        )
+        .await;
+        let g = report(
+            &app,
+            &s,
+            &s.key,
+            &[
+                ("d", "29"),
+                ("m", "3"),
+                ("y", "2026"),
+                ("formatExport", "json"),
+            ],
+        )
+        .await;
+        let j = g.json();
+        assert_eq!(j["from"], "2026-03-29T00:00:00+01:00", "{b}");
+        assert_eq!(j["to"], "2026-03-30T00:00:00+02:00", "{b}");
+        let hours = j["hours"]["rows"].as_array().unwrap();
+        assert_eq!(hours.len(), 23, "{b}");
+        assert_eq!(
+            (hours[2]["hour"].as_str(), hours[2]["orders"].as_i64()),
+            (Some("03:00"), Some(1)),
+            "{b}"
+        );
+        assert_eq!(
+            (hours[22]["hour"].as_str(), hours[22]["orders"].as_i64()),
+            (Some("23:00"), Some(1)),
+            "{b}"
+        );
+        assert_eq!(n(&j["summary"]["gross"]), "5.00", "{b}");
+        // 25 October 2026: 02:00 twice; the second 02:30 (+01:00) is the fourth bucket.
+        let second = "2026-10-25T02:30:00+01:00"
+            .parse::<jiff::Timestamp>()
+            .unwrap()
+            .as_second()
+            .to_string();
+        sell(
+            &app,
+            &s,
+            &[
+                ("payment", s.id("Card")),
+                ("itemsList[]", s.id("Tea")),
+                ("dateValeur", second),
+            ],
+        )
+        .await;
+        let g = report(
+            &app,
+            &s,
+            &s.key,
+            &[
+                ("d", "25"),
+                ("m", "10"),
+                ("y", "2026"),
+                ("formatExport", "json"),
+            ],
+        )
+        .await;
+        let j = g.json();
+        let hours = j["hours"]["rows"].as_array().unwrap();
+        assert_eq!(hours.len(), 25, "{b}");
+        assert_eq!(hours[3]["from"], "2026-10-25T02:00:00+01:00", "{b}");
+        assert_eq!(
+            (hours[3]["hour"].as_str(), hours[3]["orders"].as_i64()),
+            (Some("02:00"), Some(1)),
+            "{b}"
+        );
+        assert_eq!(hours[2]["orders"], 0, "{b}");
+
+        // Bad days and formats: 400 naming the field; saft named as refused.
+        for (extra, field) in [
+            (vec![("d", "31"), ("m", "2"), ("y", "2026")], "d"),
+            (vec![("d", "1"), ("m", "13")], "m"),
+            (vec![("y", "20x6")], "y"),
+            (vec![("formatExport", "saft")], "formatExport"),
+            (vec![("formatExport", "csv"), ("sep", "#")], "sep"),
+            (
+                vec![("formatExport", "frafec"), ("charset", "koi8-r")],
+                "charset",
+            ),
+        ] {
+            let g = report(&app, &s, &s.key, &extra).await;
+            assert_eq!(g.status, 400, "{b}: {extra:?}");
+            let e = &g.json()["error"];
+            assert_eq!(e["field"], field, "{b}: {extra:?}");
+            assert_eq!(e["code"], "invalid_parameter", "{b}");
+            if field == "formatExport" {
+                assert!(e["message"].as_str().unwrap().contains("saft"), "{b}: {e}");
+            }
+        }
+
+        // Isolation: another shop's key cannot read this shop; the licence is required.
+        let other = demo_shop(&app, "Other shop", Licence::Extended).await;
+        let g = report(&app, &s, &other.key, &with(&[("formatExport", "json")])).await;
+        assert_eq!(g.status, 401, "{b}");
+        let g = report(&app, &other, &other.key, &with(&[("formatExport", "json")])).await;
+        assert_eq!(
+            (g.status, gross(&g)),
+            (200, "0.00".into()),
+            "{b}: the other shop's day is its own"
+        );
+        let standard = demo_shop(&app, "Standard shop", Licence::Standard).await;
+        let g = report(&app, &standard, &standard.key, &with(&[])).await;
+        assert_eq!(g.status, 403, "{b}");
+        assert_eq!(g.json()["error"]["code"], "licence_required", "{b}");
+
+        // Default day: yesterday in the shop's zone.
+        let g = report(&app, &s, &s.key, &[("formatExport", "json")]).await;
+        let yesterday = jiff::Zoned::now()
+            .with_time_zone(jiff::tz::TimeZone::get(paris).unwrap())
+            .date()
+            .yesterday()
+            .unwrap()
+            .to_string();
+        assert_eq!(g.json()["day"], yesterday, "{b}");
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_shop_in_another_time_zone() {
+    for db in TestDb::all() {
+        let b = db.schema().unwrap_or("sqlite").to_string();
+        let app = TestApp::spawn(&db).await;
+        let s = demo_shop(&app, "New York shop", Licence::Extended).await;
+        let id = s.id;
+        app.store
+            .write(move |c| {
+                c.execute(
+                    "update shops set timezone = 'America/New_York' where id = $1",
+                    params![id],
+                )
+            })
+            .await
+            .expect("zone");
+        let ny = "America/New_York";
+        // 23:30 on 10 March in New York is 11 March in Paris and UTC.
+        for t in ["2026-03-10T00:30", "2026-03-10T23:30", "2026-03-11T00:10"] {
+            sell(
+                &app,
+                &s,
+                &[
+                    ("payment", s.id("Card")),
+                    ("itemsList[]", s.id("Mug")),
+                    ("dateValeur", at(t, ny)),
+                ],
+            )
+            .await;
+        }
+        let g = report(&app, &s, &s.key, &with(&[("formatExport", "json")])).await;
+        let j = g.json();
+        assert_eq!(j["timeZone"], ny, "{b}");
+        assert_eq!(j["from"], "2026-03-10T00:00:00-04:00", "{b}");
+        assert_eq!(n(&j["summary"]["gross"]), "24.00", "{b}");
+        let hours = j["hours"]["rows"].as_array().unwrap();
+        assert_eq!(
+            (hours[0]["orders"].as_i64(), hours[23]["orders"].as_i64()),
+            (Some(1), Some(1)),
+            "{b}"
+        );
+        app.stop().await;
+    }
+}

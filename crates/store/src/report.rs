@@ -124,7 +124,15 @@ pub fn aggregates(c: &mut dyn Conn, q: &ReportQuery) -> Result<Aggregates, Store
             &p,
         )?
         .iter()
-        .map(|r| Ok((r.i64(0)?, r.string(1)?, r.string(2)?, r.i64(3)?, money(r, 4)?)))
+        .map(|r| {
+            Ok((
+                r.i64(0)?,
+                r.string(1)?,
+                r.string(2)?,
+                r.i64(3)?,
+                money(r, 4)?,
+            ))
+        })
         .collect::<Result<_, StoreError>>()?;
 
     let delivery = c

@@ -59,7 +59,12 @@ fn latin9(c: char) -> u8 {
 }
 
 impl FecReport {
-    pub(super) fn begin(r: &Report, settings: FecSettings, utf8: bool, out: &mut Vec<u8>) -> FecReport {
+    pub(super) fn begin(
+        r: &Report,
+        settings: FecSettings,
+        utf8: bool,
+        out: &mut Vec<u8>,
+    ) -> FecReport {
         let w = FecReport {
             settings,
             utf8,
@@ -78,7 +83,11 @@ impl FecReport {
                 out.push(b'\t');
             }
             for c in f.chars() {
-                let c = if matches!(c, '\t' | '\r' | '\n') { ' ' } else { c };
+                let c = if matches!(c, '\t' | '\r' | '\n') {
+                    ' '
+                } else {
+                    c
+                };
                 if self.utf8 {
                     let mut b = [0u8; 4];
                     out.extend_from_slice(c.encode_utf8(&mut b).as_bytes());

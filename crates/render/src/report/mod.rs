@@ -19,12 +19,16 @@ pub enum ReportFormat {
     /// `Std` or `HTML`: one self-contained page.
     Html,
     /// The sales table, with the list downloads' separator option.
-    Csv { separator: u8 },
+    Csv {
+        separator: u8,
+    },
     Xml,
     /// `XLS` or `XLSX`: an .xlsx workbook.
     Xlsx,
     /// `frafec`: the French FEC, ISO-8859-15 unless `utf8`.
-    Fec { utf8: bool },
+    Fec {
+        utf8: bool,
+    },
     Json,
 }
 
@@ -36,7 +40,10 @@ impl ReportFormat {
         sep: Option<&str>,
         charset: Option<&str>,
     ) -> Result<ReportFormat, String> {
-        let f = format.map(str::trim).filter(|f| !f.is_empty()).unwrap_or("Std");
+        let f = format
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+            .unwrap_or("Std");
         let is = |name: &str| f.eq_ignore_ascii_case(name);
         Ok(if is("std") || is("html") {
             ReportFormat::Html
@@ -52,9 +59,13 @@ impl ReportFormat {
         } else if is("frafec") {
             let utf8 = match charset.map(str::trim).filter(|c| !c.is_empty()) {
                 None => false,
-                Some(c) if c.eq_ignore_ascii_case("utf-8") || c.eq_ignore_ascii_case("utf8") => true,
+                Some(c) if c.eq_ignore_ascii_case("utf-8") || c.eq_ignore_ascii_case("utf8") => {
+                    true
+                }
                 Some(c) if c.eq_ignore_ascii_case("iso-8859-15") => false,
-                Some(c) => return Err(format!("charset: expected utf-8 or iso-8859-15, got {c:?}")),
+                Some(c) => {
+                    return Err(format!("charset: expected utf-8 or iso-8859-15, got {c:?}"));
+                }
             };
             ReportFormat::Fec { utf8 }
         } else if is("json") {
@@ -118,7 +129,9 @@ pub fn start(
         ReportFormat::Csv { separator } => Box::new(csv::CsvReport::begin(report, separator, out)),
         ReportFormat::Xml => Box::new(xml::XmlReport::begin(report, out)?),
         ReportFormat::Xlsx => Box::new(xlsx::XlsxReport::begin(report)?),
-        ReportFormat::Fec { utf8 } => Box::new(fec::FecReport::begin(report, fec.clone(), utf8, out)),
+        ReportFormat::Fec { utf8 } => {
+            Box::new(fec::FecReport::begin(report, fec.clone(), utf8, out))
+        }
         ReportFormat::Json => Box::new(json::JsonReport::begin(report, out)?),
     })
 }
@@ -164,7 +177,9 @@ pub(crate) fn sale_cells(s: &SaleRow, digits: u8, tz: &jiff::tz::TimeZone) -> Ve
         Cell::text(s.user_name.clone()),
         Cell::text(s.cash_box_name.clone()),
         s.client_id.map_or(Cell::Null, Cell::Int),
-        Cell::text(comptoir_core::report::delivery_method_name(s.delivery_method)),
+        Cell::text(comptoir_core::report::delivery_method_name(
+            s.delivery_method,
+        )),
         Cell::money(s.total, digits),
         Cell::money(s.vat, digits),
         Cell::text(s.payments_text(digits)),
@@ -225,17 +240,41 @@ pub(crate) fn tables(r: &Report) -> Vec<TableView> {
         r.payments
             .rows
             .iter()
-            .map(|p| vec![id(p.id), Cell::text(p.name.clone()), Cell::Int(p.count), m(p.amount)])
+            .map(|p| {
+                vec![
+                    id(p.id),
+                    Cell::text(p.name.clone()),
+                    Cell::Int(p.count),
+                    m(p.amount),
+                ]
+            })
             .collect(),
-        vec![Cell::Null, Cell::text("Total"), Cell::Int(r.payments.total.count), m(r.payments.total.amount)],
+        vec![
+            Cell::Null,
+            Cell::text("Total"),
+            Cell::Int(r.payments.total.count),
+            m(r.payments.total.amount),
+        ],
     );
     let counts = |t: &comptoir_core::report::Table<comptoir_core::report::CountRow>| {
         with_total(
             t.rows
                 .iter()
-                .map(|c| vec![id(c.id), Cell::text(c.name.clone()), Cell::Int(c.orders), m(c.gross)])
+                .map(|c| {
+                    vec![
+                        id(c.id),
+                        Cell::text(c.name.clone()),
+                        Cell::Int(c.orders),
+                        m(c.gross),
+                    ]
+                })
                 .collect(),
-            vec![Cell::Null, Cell::text("Total"), Cell::Int(t.total.orders), m(t.total.gross)],
+            vec![
+                Cell::Null,
+                Cell::text("Total"),
+                Cell::Int(t.total.orders),
+                m(t.total.gross),
+            ],
         )
     };
     let depts = |t: &comptoir_core::report::Table<comptoir_core::report::DepartmentRow>| {
@@ -243,7 +282,13 @@ pub(crate) fn tables(r: &Report) -> Vec<TableView> {
             t.rows
                 .iter()
                 .map(|d| {
-                    vec![id(d.id), Cell::text(d.name.clone()), num(d.quantity.text()), m(d.gross), m(d.vat)]
+                    vec![
+                        id(d.id),
+                        Cell::text(d.name.clone()),
+                        num(d.quantity.text()),
+                        m(d.gross),
+                        m(d.vat),
+                    ]
                 })
                 .collect(),
             vec![
@@ -259,9 +304,21 @@ pub(crate) fn tables(r: &Report) -> Vec<TableView> {
         r.items
             .rows
             .iter()
-            .map(|i| vec![id(i.id), Cell::text(i.title.clone()), num(i.quantity.text()), m(i.gross)])
+            .map(|i| {
+                vec![
+                    id(i.id),
+                    Cell::text(i.title.clone()),
+                    num(i.quantity.text()),
+                    m(i.gross),
+                ]
+            })
             .collect(),
-        vec![Cell::Null, Cell::text("Total"), num(r.items.total.quantity.text()), m(r.items.total.gross)],
+        vec![
+            Cell::Null,
+            Cell::text("Total"),
+            num(r.items.total.quantity.text()),
+            m(r.items.total.gross),
+        ],
     );
     let hours = with_total(
         r.hours
@@ -269,18 +326,62 @@ pub(crate) fn tables(r: &Report) -> Vec<TableView> {
             .iter()
             .map(|h| vec![Cell::text(h.hour.clone()), Cell::Int(h.orders), m(h.gross)])
             .collect(),
-        vec![Cell::text("Total"), Cell::Int(r.hours.total.orders), m(r.hours.total.gross)],
+        vec![
+            Cell::text("Total"),
+            Cell::Int(r.hours.total.orders),
+            m(r.hours.total.gross),
+        ],
     );
     vec![
-        TableView { title: "Summary", columns: &["figure", "value"], rows: summary },
-        TableView { title: "VAT", columns: &["rate", "base", "VAT", "total"], rows: vat },
-        TableView { title: "Payment methods", columns: &["id", "method", "count", "amount"], rows: payments },
-        TableView { title: "Delivery methods", columns: &["id", "method", "orders", "gross"], rows: counts(&r.delivery_methods) },
-        TableView { title: "Departments", columns: &["id", "department", "quantity", "gross", "VAT"], rows: depts(&r.departments) },
-        TableView { title: "Department groups", columns: &["id", "group", "quantity", "gross", "VAT"], rows: depts(&r.department_groups) },
-        TableView { title: "Items", columns: &["id", "item", "quantity", "gross"], rows: items },
-        TableView { title: "Users", columns: &["id", "user", "orders", "gross"], rows: counts(&r.users) },
-        TableView { title: "Cash boxes", columns: &["id", "cash box", "orders", "gross"], rows: counts(&r.cash_boxes) },
-        TableView { title: "Sales per hour", columns: &["hour", "orders", "gross"], rows: hours },
+        TableView {
+            title: "Summary",
+            columns: &["figure", "value"],
+            rows: summary,
+        },
+        TableView {
+            title: "VAT",
+            columns: &["rate", "base", "VAT", "total"],
+            rows: vat,
+        },
+        TableView {
+            title: "Payment methods",
+            columns: &["id", "method", "count", "amount"],
+            rows: payments,
+        },
+        TableView {
+            title: "Delivery methods",
+            columns: &["id", "method", "orders", "gross"],
+            rows: counts(&r.delivery_methods),
+        },
+        TableView {
+            title: "Departments",
+            columns: &["id", "department", "quantity", "gross", "VAT"],
+            rows: depts(&r.departments),
+        },
+        TableView {
+            title: "Department groups",
+            columns: &["id", "group", "quantity", "gross", "VAT"],
+            rows: depts(&r.department_groups),
+        },
+        TableView {
+            title: "Items",
+            columns: &["id", "item", "quantity", "gross"],
+            rows: items,
+        },
+        TableView {
+            title: "Users",
+            columns: &["id", "user", "orders", "gross"],
+            rows: counts(&r.users),
+        },
+        TableView {
+            title: "Cash boxes",
+            columns: &["id", "cash box", "orders", "gross"],
+            rows: counts(&r.cash_boxes),
+        },
+        TableView {
+            title: "Sales per hour",
+            columns: &["hour", "orders", "gross"],
+            rows: hours,
+        },
     ]
 }

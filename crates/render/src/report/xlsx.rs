@@ -96,7 +96,8 @@ impl XlsxReport {
                 }
             }
             for (c, w) in widths.iter().enumerate() {
-                ws.set_column_width(c as u16, (*w).min(60) as f64).map_err(err)?;
+                ws.set_column_width(c as u16, (*w).min(60) as f64)
+                    .map_err(err)?;
             }
         }
         let ws = book.add_worksheet_with_constant_memory().map_err(err)?;
@@ -125,8 +126,9 @@ impl XlsxReport {
                 // The value date as a real date-time cell, in the shop's local time.
                 if let Ok(t) = jiff::Timestamp::from_microsecond(s.value_date) {
                     let z = t.to_zoned(self.tz.clone());
-                    let d = ExcelDateTime::from_ymd(z.year() as u16, z.month() as u8, z.day() as u8)?
-                        .and_hms(z.hour() as u16, z.minute() as u8, z.second())?;
+                    let d =
+                        ExcelDateTime::from_ymd(z.year() as u16, z.month() as u8, z.day() as u8)?
+                            .and_hms(z.hour() as u16, z.minute() as u8, z.second())?;
                     ws.write_datetime_with_format(self.row, 2, &d, &self.date)?;
                 }
                 continue;
