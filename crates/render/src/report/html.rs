@@ -7,16 +7,18 @@ use comptoir_core::report::{Report, SaleRow};
 
 const STYLE: &str = "
 *{box-sizing:border-box}
-body{font:14px/1.4 system-ui,-apple-system,'Segoe UI',Roboto,'Liberation Sans',sans-serif;color:#1d232a;margin:0;padding:16px;max-width:1100px;margin:auto}
+body{font:14px/1.4 system-ui,-apple-system,'Segoe UI',Roboto,'Liberation Sans',sans-serif;color:#1d232a;margin:0;padding:16px;max-width:1240px;margin:auto}
 h1{font-size:1.5em;margin:0 0 4px}
 h2{font-size:1.1em;margin:24px 0 8px;border-bottom:2px solid #2a6f97;padding-bottom:2px}
 .meta{color:#555;margin:0 0 12px}
-.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:0 24px}
+.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(380px,1fr));gap:0 24px}
+.narrow{max-width:520px}
 .scroll{overflow-x:auto}
 table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
-th,td{padding:4px 8px;border-bottom:1px solid #dde3e8;text-align:left;white-space:nowrap}
+th,td{padding:4px 8px;border-bottom:1px solid #dde3e8;text-align:left}
+td.num,th{white-space:nowrap}
+th.r,td.num{text-align:right}
 th{background:#eef3f7;font-weight:600}
-td.num{text-align:right}
 .tot tbody tr:last-child td{font-weight:700;border-top:2px solid #1d232a}
 .chart svg{width:100%;height:auto;display:block}
 .chart rect{fill:#2a6f97}
@@ -102,6 +104,31 @@ fn chart(r: &Report, out: &mut Vec<u8>) {
     );
 }
 
+/// Puts `class="r"` on the header cells after the first `text` columns, so the headers of
+/// number columns line up with their right-aligned numbers.
+fn right_align_headers(out: &mut Vec<u8>, start: usize, text: usize) {
+    let head = String::from_utf8_lossy(&out[start..]).into_owned();
+    let mut i = 0;
+    let fixed = head
+        .split("<th scope=\"col\">")
+        .enumerate()
+        .map(|(k, part)| {
+            if k == 0 {
+                return part.to_string();
+            }
+            i += 1;
+            let open = if i > text {
+                "<th class=\"r\" scope=\"col\">"
+            } else {
+                "<th scope=\"col\">"
+            };
+            format!("{open}{part}")
+        })
+        .collect::<String>();
+    out.truncate(start);
+    out.extend_from_slice(fixed.as_bytes());
+}
+
 impl HtmlReport {
     pub(super) fn begin(r: &Report, out: &mut Vec<u8>) -> HtmlReport {
         out.extend_from_slice(b"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\n<title>Sales ");
@@ -154,10 +181,18 @@ impl HtmlReport {
                 out.extend_from_slice(b"<div class=\"grid\">\n");
                 grid_open = true;
             }
-            out.extend_from_slice(b"<section class=\"scroll tot\"><h2>");
+            // The summary has no total row; it and the hours stand alone, narrow.
+            let class = match t.title {
+                "Summary" => "scroll narrow",
+                "Sales per hour" => "scroll narrow tot",
+                _ => "scroll tot",
+            };
+            out.extend_from_slice(format!("<section class=\"{class}\"><h2>").as_bytes());
             text(out, t.title);
             out.extend_from_slice(b"</h2>\n");
+            let start = out.len();
             let mut w = ListWriter::begin(ListFormat::Html, t.columns, out);
+            right_align_headers(out, start, t.text_columns);
             for row in &t.rows {
                 w.row(row, out);
             }

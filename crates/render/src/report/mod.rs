@@ -192,6 +192,8 @@ pub(crate) fn sale_cells(s: &SaleRow, digits: u8, tz: &jiff::tz::TimeZone) -> Ve
 pub(crate) struct TableView {
     pub title: &'static str,
     pub columns: &'static [&'static str],
+    /// How many leading columns hold text (the others hold numbers).
+    pub text_columns: usize,
     pub rows: Vec<Vec<Cell<'static>>>,
 }
 
@@ -335,51 +337,61 @@ pub(crate) fn tables(r: &Report) -> Vec<TableView> {
     vec![
         TableView {
             title: "Summary",
+            text_columns: 1,
             columns: &["figure", "value"],
             rows: summary,
         },
         TableView {
             title: "VAT",
+            text_columns: 0,
             columns: &["rate", "base", "VAT", "total"],
             rows: vat,
         },
         TableView {
             title: "Payment methods",
+            text_columns: 2,
             columns: &["id", "method", "count", "amount"],
             rows: payments,
         },
         TableView {
             title: "Delivery methods",
+            text_columns: 2,
             columns: &["id", "method", "orders", "gross"],
             rows: counts(&r.delivery_methods),
         },
         TableView {
             title: "Departments",
+            text_columns: 2,
             columns: &["id", "department", "quantity", "gross", "VAT"],
             rows: depts(&r.departments),
         },
         TableView {
             title: "Department groups",
+            text_columns: 2,
             columns: &["id", "group", "quantity", "gross", "VAT"],
             rows: depts(&r.department_groups),
         },
         TableView {
             title: "Items",
+            text_columns: 2,
             columns: &["id", "item", "quantity", "gross"],
             rows: items,
         },
         TableView {
             title: "Users",
+            text_columns: 2,
             columns: &["id", "user", "orders", "gross"],
             rows: counts(&r.users),
         },
         TableView {
             title: "Cash boxes",
+            text_columns: 2,
             columns: &["id", "cash box", "orders", "gross"],
             rows: counts(&r.cash_boxes),
         },
         TableView {
             title: "Sales per hour",
+            text_columns: 1,
             columns: &["hour", "orders", "gross"],
             rows: hours,
         },
