@@ -503,6 +503,33 @@ async fn the_scenario_in_every_format() {
         assert_eq!(g.headers["content-type"], "text/plain; charset=utf-8");
         check_fec(&b, &g.text(), 4);
 
+        // PDF: A4, the figures, page numbers (read back with pdftotext).
+        let g = report(&app, &s, &s.key, &with(&[("formatExport", "pdf")])).await;
+        assert_eq!(g.status, 200, "{b}");
+        assert_eq!(g.headers["content-type"], "application/pdf");
+        assert!(g.body.starts_with(b"%PDF-"), "{b}");
+        if let Some(text) = pdf_text(&g.body) {
+            let line = |label: &str| {
+                text.lines()
+                    .find(|l| l.trim_start().starts_with(label))
+                    .unwrap_or_else(|| panic!("{b}: no {label:?} in\n{text}"))
+                    .to_string()
+            };
+            assert!(
+                line("Gross (VAT incl.)").trim_end().ends_with("20.50"),
+                "{b}"
+            );
+            assert!(line("VAT  ").trim_end().ends_with("2.78"), "{b}");
+            assert!(line("Change given").trim_end().ends_with("4.40"), "{b}");
+            assert!(
+                text.contains("Sales of 2026-03-10") && text.contains("Report shop"),
+                "{b}"
+            );
+            assert!(text.contains("Page 1 of"), "{b}");
+            assert!(text.contains("-12.00") && text.contains("15.60"), "{b}");
+            assert!(text.contains("Generated 20"), "{b}");
+        }
+
         // HTML: self-contained, the figures and the chart.
         for f in ["Std", "html"] {
             let g = report(&app, &s, &s.key, &with(&[("formatExport", f)])).await;
@@ -519,6 +546,34 @@ async fn the_scenario_in_every_format() {
         }
         app.stop().await;
     }
+}
+
+/// The PDF's text by `pdftotext -layout`, or `None` when it is missing (a failure under
+/// COMPTOIR_TEST_STRICT=1).
+fn pdf_text(pdf: &[u8]) -> Option<String> {
+    let present = std::process::Command::new("pdftotext")
+        .arg("-v")
+        .output()
+        .is_ok();
+    if !comptoir_testkit::require(present, "pdftotext (poppler-utils)") {
+        return None;
+    }
+    let file = std::env::temp_dir().join(format!(
+        "comptoir-report-{}.pdf",
+        comptoir_store::hex(&comptoir_store::random_bytes::<8>())
+    ));
+    std::fs::write(&file, pdf).expect("write PDF");
+    let out = std::process::Command::new("pdftotext")
+        .args(["-layout".as_ref(), file.as_os_str(), "-".as_ref()])
+        .output()
+        .expect("run pdftotext");
+    let _ = std::fs::remove_file(&file);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 fn amount(t: &str) -> i64 {
@@ -686,7 +741,7 @@ async fn days_filters_zones_and_refusals() {
             );
             assert_eq!(j["hours"]["rows"].as_array().unwrap().len(), 24, "{b}");
             assert!(j["sales"].as_array().unwrap().is_empty(), "{b}");
-            for f in ["csv", "xml", "xlsx", "frafec", "std"] {
+            for f in ["csv", "xml", "xlsx", "frafec", "std", "pdf"] {
                 let g = report(
                     &app,
                     &s,

@@ -379,7 +379,7 @@ impl Report {
                 total: amount(total),
             })
             .collect();
-        vat_rows.sort_by(|x, y| y.rate.cmp(&x.rate));
+        vat_rows.sort_by_key(|r| std::cmp::Reverse(r.rate));
         let vat = Table {
             total: VatRow {
                 rate: None,

@@ -6,6 +6,7 @@ mod csv;
 mod fec;
 mod html;
 mod json;
+mod pdf;
 mod xlsx;
 mod xml;
 
@@ -18,6 +19,8 @@ use comptoir_core::report::{Report, SaleRow};
 pub enum ReportFormat {
     /// `Std` or `HTML`: one self-contained page.
     Html,
+    /// An A4 PDF.
+    Pdf,
     /// The sales table, with the list downloads' separator option.
     Csv {
         separator: u8,
@@ -34,7 +37,7 @@ pub enum ReportFormat {
 
 impl ReportFormat {
     /// From `formatExport` (any case; default `Std`), `sep` and `charset`; the error
-    /// names what was expected. `PDF` is not offered yet (see docs/reports.md).
+    /// names what was expected.
     pub fn parse(
         format: Option<&str>,
         sep: Option<&str>,
@@ -47,6 +50,8 @@ impl ReportFormat {
         let is = |name: &str| f.eq_ignore_ascii_case(name);
         Ok(if is("std") || is("html") {
             ReportFormat::Html
+        } else if is("pdf") {
+            ReportFormat::Pdf
         } else if is("csv") {
             match crate::list::ListFormat::from_params(Some("csv"), sep) {
                 Some(crate::list::ListFormat::Csv { separator }) => ReportFormat::Csv { separator },
@@ -72,7 +77,7 @@ impl ReportFormat {
             ReportFormat::Json
         } else {
             return Err(format!(
-                "formatExport: expected Std, HTML, CSV, XML, XLS, XLSX, frafec or JSON, got {f:?}"
+                "formatExport: expected Std, HTML, PDF, CSV, XML, XLS, XLSX, frafec or JSON, got {f:?}"
             ));
         })
     }
@@ -80,6 +85,7 @@ impl ReportFormat {
     pub fn content_type(self) -> &'static str {
         match self {
             ReportFormat::Html => "text/html; charset=utf-8",
+            ReportFormat::Pdf => "application/pdf",
             ReportFormat::Csv { .. } => "text/csv; charset=utf-8",
             ReportFormat::Xml => "application/xml; charset=utf-8",
             ReportFormat::Xlsx => {
@@ -95,6 +101,7 @@ impl ReportFormat {
     pub fn extension(self) -> &'static str {
         match self {
             ReportFormat::Html => "html",
+            ReportFormat::Pdf => "pdf",
             ReportFormat::Csv { .. } => "csv",
             ReportFormat::Xml => "xml",
             ReportFormat::Xlsx => "xlsx",
@@ -126,6 +133,7 @@ pub fn start(
 ) -> Result<Box<dyn SalesWriter>, String> {
     Ok(match format {
         ReportFormat::Html => Box::new(html::HtmlReport::begin(report, out)),
+        ReportFormat::Pdf => Box::new(pdf::PdfReport::begin(report)?),
         ReportFormat::Csv { separator } => Box::new(csv::CsvReport::begin(report, separator, out)),
         ReportFormat::Xml => Box::new(xml::XmlReport::begin(report, out)?),
         ReportFormat::Xlsx => Box::new(xlsx::XlsxReport::begin(report)?),
