@@ -35,6 +35,9 @@ impl ReportQuery {
 }
 
 /// The orders of the report (`o`), parameters `$1`–`$5` of [`ReportQuery::params`].
+/// Queries read `orders o cross join` their lines or payments: SQLite then walks the
+/// day's orders by `orders_value_date_idx` and looks their rows up by key, instead of
+/// scanning the shop's every line (PostgreSQL plans a cross join with conditions freely).
 /// The casts type the optional filters: PostgreSQL cannot infer a type from `$4 is null`.
 const WHERE: &str = "o.shop_id = $1 and o.status <> 'pending'
     and o.value_date >= $2 and o.value_date < $3
@@ -99,8 +102,8 @@ pub fn aggregates(c: &mut dyn Conn, q: &ReportQuery) -> Result<Aggregates, Store
             &format!(
                 "select t.vat_rate, {}, {} from (
                    select l.vat_rate, cast(sum(l.total) as bigint) as total
-                   from order_lines l join orders o on o.shop_id = l.shop_id and o.id = l.order_id
-                   where {WHERE} group by l.order_id, l.vat_rate) t
+                   from orders o cross join order_lines l
+                   where l.shop_id = o.shop_id and l.order_id = o.id and {WHERE} group by l.order_id, l.vat_rate) t
                  group by t.vat_rate order by t.vat_rate desc",
                 s("t.total"),
                 s(&vat_in("t.total", "t.vat_rate")),
@@ -115,10 +118,9 @@ pub fn aggregates(c: &mut dyn Conn, q: &ReportQuery) -> Result<Aggregates, Store
         .query(
             &format!(
                 "select p.payment_method_id, max(p.name), max(m.kind), count(*), {}
-                 from payments p
-                 join orders o on o.shop_id = p.shop_id and o.id = p.order_id
+                 from orders o cross join payments p
                  join payment_methods m on m.shop_id = p.shop_id and m.id = p.payment_method_id
-                 where {WHERE} group by p.payment_method_id order by p.payment_method_id",
+                 where p.shop_id = o.shop_id and p.order_id = o.id and {WHERE} group by p.payment_method_id order by p.payment_method_id",
                 s("p.amount")
             ),
             &p,
@@ -156,9 +158,8 @@ pub fn aggregates(c: &mut dyn Conn, q: &ReportQuery) -> Result<Aggregates, Store
                  from (select l.department_id, l.vat_rate,
                               cast(sum(l.quantity) as bigint) as quantity,
                               cast(sum(l.total) as bigint) as total
-                       from order_lines l
-                       join orders o on o.shop_id = l.shop_id and o.id = l.order_id
-                       where {WHERE} group by l.department_id, l.vat_rate) t
+                       from orders o cross join order_lines l
+                       where l.shop_id = o.shop_id and l.order_id = o.id and {WHERE} group by l.department_id, l.vat_rate) t
                  left join departments d on d.shop_id = $1 and d.id = t.department_id
                  left join department_groups g on g.shop_id = $1 and g.id = d.group_id
                  group by t.department_id order by t.department_id",
@@ -188,8 +189,8 @@ pub fn aggregates(c: &mut dyn Conn, q: &ReportQuery) -> Result<Aggregates, Store
             &format!(
                 "select l.item_id, case when l.item_id is null then l.title else '' end as k,
                         max(l.title), {}, {}
-                 from order_lines l join orders o on o.shop_id = l.shop_id and o.id = l.order_id
-                 where {WHERE} group by l.item_id, k order by 5 desc, 3",
+                 from orders o cross join order_lines l
+                 where l.shop_id = o.shop_id and l.order_id = o.id and {WHERE} group by l.item_id, k order by 5 desc, 3",
                 s("l.quantity"),
                 s("l.total"),
             ),
@@ -261,24 +262,24 @@ pub fn each_sale(
          from orders o
          join users u on u.shop_id = o.shop_id and u.id = o.user_id
          join cash_boxes b on b.shop_id = o.shop_id and b.id = o.cash_box_id
-         where {WHERE} and (o.value_date > $6 or (o.value_date = $6 and o.id > $7))
+         where {WHERE} and o.value_date >= $6 and (o.value_date > $6 or o.id > $7)
          order by o.value_date, o.id limit {PAGE}"
     );
     // The page's window in (value date, id) order; other orders in it are skipped.
     let window = "o.shop_id = $1 and o.status <> 'pending'
-        and (o.value_date > $2 or (o.value_date = $2 and o.id >= $3))
-        and (o.value_date < $4 or (o.value_date = $4 and o.id <= $5))";
+        and o.value_date >= $2 and o.value_date <= $4
+        and (o.value_date > $2 or o.id >= $3) and (o.value_date < $4 or o.id <= $5)";
     let pay_sql = format!(
         "select p.order_id, p.payment_method_id, p.name, m.kind, p.amount
-         from payments p
-         join orders o on o.shop_id = p.shop_id and o.id = p.order_id
+         from orders o cross join payments p
          join payment_methods m on m.shop_id = p.shop_id and m.id = p.payment_method_id
-         where p.shop_id = $1 and {window} order by p.id"
+         where p.shop_id = o.shop_id and p.order_id = o.id and {window} order by p.id"
     );
     let rate_sql = format!(
         "select l.order_id, l.vat_rate, cast(sum(l.total) as bigint)
-         from order_lines l join orders o on o.shop_id = l.shop_id and o.id = l.order_id
-         where l.shop_id = $1 and {window} group by l.order_id, l.vat_rate"
+         from orders o cross join order_lines l
+         where l.shop_id = o.shop_id and l.order_id = o.id and {window}
+         group by l.order_id, l.vat_rate"
     );
     let (mut after_date, mut after_id) = (i64::MIN, 0i64);
     loop {

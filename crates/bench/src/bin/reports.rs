@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 const TARGET_SECONDS: f64 = 2.0;
 const TARGET_RSS_MIB: f64 = 200.0;
 const TARGET_QUIET_RATIO: f64 = 3.0;
-const FORMATS: &[&str] = &["JSON", "CSV", "XML", "XLSX", "frafec", "Std"];
+const FORMATS: &[&str] = &["JSON", "CSV", "XML", "XLSX", "frafec", "Std", "PDF"];
 /// 2026-03-10T00:00:00+01:00 (Europe/Paris), in microseconds.
 const DAY_START: i64 = 1_773_097_200_000_000;
 const QUIET_START: i64 = DAY_START + 86_400_000_000;
