@@ -492,7 +492,9 @@ async fn the_scenario_in_every_format() {
             1200,
             "{b}: the refund, debit and credit swapped"
         );
-        assert!(text.contains("Chèques") || text.contains("Cartes"), "{b}");
+        // ISO-8859-15: é is one byte (0xE9), read back here byte by byte.
+        assert!(g.body.contains(&0xE9), "{b}");
+        assert!(text.contains("TVA collectée 20 %"), "{b}");
         let g = report(
             &app,
             &s,
@@ -502,6 +504,7 @@ async fn the_scenario_in_every_format() {
         .await;
         assert_eq!(g.headers["content-type"], "text/plain; charset=utf-8");
         check_fec(&b, &g.text(), 4);
+        assert!(g.text().contains("TVA collectée 20 %"), "{b}: UTF-8");
 
         // PDF: A4, the figures, page numbers (read back with pdftotext).
         let g = report(&app, &s, &s.key, &with(&[("formatExport", "pdf")])).await;
@@ -597,7 +600,7 @@ fn check_fec(b: &str, text: &str, entries: usize) {
     for l in lines {
         let f: Vec<&str> = l.split('\t').collect();
         assert_eq!(f.len(), 18, "{b}: {l}");
-        assert_eq!(f[0], "VE", "{b}");
+        assert_eq!(f[0], "VE", "{b}: the default journal");
         for d in [f[3], f[9], f[15]] {
             assert!(
                 d.len() == 8 && d.bytes().all(|c| c.is_ascii_digit()),
@@ -933,6 +936,26 @@ async fn a_shop_in_another_time_zone() {
             (Some(1), Some(1)),
             "{b}"
         );
+
+        // The shop's FEC settings reach the export.
+        app.store
+            .write(move |c| {
+                comptoir_store::report::set_fec_setting(c, id, "journal.code", "VT")?;
+                comptoir_store::report::set_fec_setting(c, id, "payment.card", "512300")
+            })
+            .await
+            .expect("settings");
+        let g = report(&app, &s, &s.key, &with(&[("formatExport", "frafec")])).await;
+        let text: String = g.body.iter().map(|&b| b as char).collect();
+        let lines: Vec<&str> = text.lines().skip(1).collect();
+        assert_eq!(
+            lines.len(),
+            2 * 3,
+            "{b}: card, sales and VAT for each of 2 orders"
+        );
+        assert!(lines.iter().all(|l| l.starts_with("VT\t")), "{b}");
+        let card = lines.iter().filter(|l| l.contains("\t512300\t")).count();
+        assert_eq!(card, 2, "{b}");
         app.stop().await;
     }
 }

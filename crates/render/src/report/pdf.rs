@@ -42,6 +42,8 @@ pub(super) struct PdfReport {
     footer: String,
     title: String,
     sales: u64,
+    /// The sales table's column edges, computed once.
+    sales_cols: Vec<(f32, f32, Align)>,
 }
 
 fn text_of(cell: &Cell<'_>) -> String {
@@ -65,6 +67,7 @@ impl PdfReport {
             footer: format!("{} \u{b7} sales of {}", r.shop.name, r.day),
             title: format!("Sales {} - {}", r.day, r.shop.name),
             sales: 0,
+            sales_cols: Self::sales_cols(),
         };
         w.header(r);
         for t in tables(r) {
@@ -306,10 +309,11 @@ impl PdfReport {
     }
 
     fn sales_header(&mut self) {
-        let cols = Self::sales_cols();
+        let cols = std::mem::take(&mut self.sales_cols);
         self.c.fill_rect(LEFT, self.y, RIGHT - LEFT, ROW, BAND);
         let names: Vec<String> = SALES.iter().map(|s| s.0.to_string()).collect();
         self.row(&cols, &names, Font::Bold);
+        self.sales_cols = cols;
         self.y += ROW;
     }
 }
@@ -333,7 +337,9 @@ impl SalesWriter for PdfReport {
             if s.is_refund { "R" } else { "" }.to_string(),
             s.seal.clone().unwrap_or_default(),
         ];
-        self.row(&Self::sales_cols(), &cells, Font::Regular);
+        let cols = std::mem::take(&mut self.sales_cols);
+        self.row(&cols, &cells, Font::Regular);
+        self.sales_cols = cols;
         self.y += ROW;
         self.c.hline(LEFT, RIGHT, self.y, 0.3, RULE);
         self.sales += 1;

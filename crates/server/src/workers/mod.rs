@@ -3,6 +3,7 @@
 //! and the router that gathers every endpoint.
 
 pub mod auth_token;
+mod chunks;
 mod lists;
 mod orders_list;
 mod reports;

@@ -1,12 +1,12 @@
 //! getSales.php: the daily sales report in every format. The aggregates and the sales
-//! table are read and rendered on a blocking thread and streamed through a short channel,
-//! so memory holds one page of orders whatever the day's size.
+//! table are read and rendered on a blocking thread and streamed through a short channel
+//! (workers::chunks), so memory holds one page of orders whatever the day's size.
 
 use super::{Params, authenticate};
 use crate::AppState;
 use crate::error::{AppError, AppResult};
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
@@ -78,7 +78,7 @@ async fn sales(
         format.extension()
     );
     let store = state.store.clone();
-    let (tx, mut rx) = mpsc::channel::<Result<Bytes, StoreError>>(4);
+    let (tx, rx) = mpsc::channel::<Result<Bytes, StoreError>>(4);
     tokio::task::spawn_blocking(move || {
         let result = store.read_blocking(|c| {
             let a = aggregates(c, &query)?;
@@ -103,23 +103,7 @@ async fn sales(
         });
         let _ = tx.blocking_send(result.map(Bytes::from));
     });
-    let first = match rx.recv().await {
-        Some(Ok(b)) => b,
-        Some(Err(e)) => return Err(e.into()),
-        None => return Err(AppError::Internal("the report reader stopped".into())),
-    };
-    let rest = futures_util::stream::unfold(rx, |mut rx| async move {
-        let item = rx.recv().await?.map_err(|e| {
-            tracing::error!(error = %e, "sales report cut");
-            std::io::Error::other("the report was cut by a database error")
-        });
-        Some((item, rx))
-    });
-    let stream = futures_util::StreamExt::chain(
-        futures_util::stream::once(std::future::ready(Ok::<_, std::io::Error>(first))),
-        rest,
-    );
-    let mut res = Response::new(Body::from_stream(stream));
+    let mut res = Response::new(super::chunks::body(rx, "sales report").await?);
     let h = res.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
