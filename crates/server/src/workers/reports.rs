@@ -2,6 +2,7 @@
 //! table are read and rendered on a blocking thread and streamed through a short channel
 //! (workers::chunks), so memory holds one page of orders whatever the day's size.
 
+use super::sales::opt_id;
 use super::{Params, authenticate};
 use crate::AppState;
 use crate::error::{AppError, AppResult};
@@ -22,18 +23,6 @@ const CHUNK: usize = 64 * 1024;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new().route("/workers/getSales.php", get(sales).post(sales))
-}
-
-fn opt_id(form: &comptoir_core::form::Form, field: &str) -> AppResult<Option<i64>> {
-    match form.get(field).map(str::trim).filter(|t| !t.is_empty()) {
-        None => Ok(None),
-        Some(t) => t
-            .parse::<i64>()
-            .ok()
-            .filter(|v| *v > 0)
-            .map(Some)
-            .ok_or_else(|| AppError::invalid(field, format!("expected a positive id, got {t:?}"))),
-    }
 }
 
 async fn sales(
