@@ -1,6 +1,7 @@
 //! The `comptoir` command: serve, migrate, shop, catalog, key, verify (spec/cli.md).
 //! Exit codes: 0 success, 1 a check failed, 2 bad usage or input, 3 database unusable.
 
+mod fec;
 mod items_csv;
 
 use anyhow::Context;
@@ -62,6 +63,9 @@ enum Command {
     /// Create, list and revoke API keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// A shop's FEC accounting export settings.
+    #[command(subcommand)]
+    Fec(fec::FecCommand),
     /// Recompute a shop's seal chain from its orders, lines and payments.
     Verify {
         #[arg(long)]
@@ -286,6 +290,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Catalog(cmd) => catalog_cmd(store, cmd).await,
         Command::Key(cmd) => key(store, cmd).await,
         Command::Verify { shop, json } => verify(store, shop, json).await,
+        Command::Fec(cmd) => fec::fec(store, cmd).await,
     }
 }
 

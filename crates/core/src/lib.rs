@@ -16,6 +16,7 @@ pub mod order_json;
 pub mod payment;
 pub mod quantity;
 pub mod refund;
+pub mod report;
 pub mod sale;
 pub mod sale_catalog;
 pub mod sale_input;

@@ -2,17 +2,14 @@
 //! embedded as a subset with a ToUnicode map, so every word can be searched and copied.
 
 use crate::num::fixed_string;
+use crate::pdf::{ACCENT, Align, BAND, Canvas, Font, INK, MUTED, PAGE_H, PAGE_W, PdfError, RULE};
 use comptoir_core::money::Money;
 use comptoir_core::vat::VatRate;
-use pdf_writer::types::{CidFontType, FontFlags, SystemInfo, UnicodeCmap};
-use pdf_writer::{Content, Filter, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
-use std::borrow::Cow;
 use std::fmt;
-use subsetter::GlyphRemapper;
-use ttf_parser::{Face, GlyphId};
 
-static REGULAR_TTF: &[u8] = include_bytes!("../assets/fonts/LiberationSans-Regular.ttf");
-static BOLD_TTF: &[u8] = include_bytes!("../assets/fonts/LiberationSans-Bold.ttf");
+// The invoice tests compare the file's size with the font's.
+#[cfg(test)]
+use crate::pdf::REGULAR_TTF;
 
 /// Everything printed on an invoice, already decided by the domain: this module only lays
 /// it out. Amounts are in minor units of a currency with `currency_digits` decimals.
@@ -162,6 +159,12 @@ impl fmt::Display for InvoiceError {
 
 impl std::error::Error for InvoiceError {}
 
+impl From<PdfError> for InvoiceError {
+    fn from(e: PdfError) -> Self {
+        InvoiceError::Font(e.0)
+    }
+}
+
 /// Lays out `model` on as many A4 pages as its lines need and returns the PDF bytes.
 pub fn render_invoice(model: &InvoiceModel) -> Result<Vec<u8>, InvoiceError> {
     let mut c = Canvas::new()?;
@@ -171,13 +174,10 @@ pub fn render_invoice(model: &InvoiceModel) -> Result<Vec<u8>, InvoiceError> {
     doc.summary(&mut c, y);
     doc.seal(&mut c);
     doc.footers(&mut c);
-    c.finish(&format!("{} - {}", doc.label, model.shop_name))
+    Ok(c.finish(&format!("{} - {}", doc.label, model.shop_name))?)
 }
 
-// Geometry, in points; `y` grows downwards from the top of the page everywhere in this
-// module and is flipped only when written to the content stream.
-const PAGE_W: f32 = 595.28;
-const PAGE_H: f32 = 841.89;
+// Geometry, in points, `y` downwards (see crate::pdf).
 const LEFT: f32 = 48.0;
 const RIGHT: f32 = PAGE_W - 48.0;
 const CONTENT_BOTTOM: f32 = PAGE_H - 76.0;
@@ -195,27 +195,6 @@ const TITLE_MAX_LINES: usize = 4;
 // Summary: VAT breakdown on the left, totals and payments on the right.
 const VAT_RIGHT: f32 = LEFT + 262.0;
 const TOTALS_LEFT: f32 = LEFT + 290.0;
-
-#[derive(Clone, Copy)]
-struct Rgb(f32, f32, f32);
-
-const INK: Rgb = Rgb(0.12, 0.12, 0.14);
-const MUTED: Rgb = Rgb(0.42, 0.43, 0.46);
-const RULE: Rgb = Rgb(0.82, 0.83, 0.85);
-const BAND: Rgb = Rgb(0.93, 0.94, 0.95);
-const ACCENT: Rgb = Rgb(0.16, 0.25, 0.36);
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Font {
-    Regular = 0,
-    Bold = 1,
-}
-
-#[derive(Clone, Copy)]
-enum Align {
-    Left,
-    Right,
-}
 
 /// The model with the strings every page needs formatted once.
 struct Doc<'m> {
@@ -675,410 +654,6 @@ impl Item {
         }
         y + self.height()
     }
-}
-
-/// One embedded font: the parsed face and the glyphs used so far.
-struct FontState {
-    face: Face<'static>,
-    data: &'static [u8],
-    /// Font units to thousandths of the text size.
-    scale: f32,
-    remapper: GlyphRemapper,
-    /// The character each used glyph stands for, indexed by its new (subset) id.
-    unicode: Vec<Option<char>>,
-    fallback: GlyphId,
-}
-
-impl FontState {
-    fn new(data: &'static [u8]) -> Result<Self, InvoiceError> {
-        let face = Face::parse(data, 0).map_err(|e| InvoiceError::Font(e.to_string()))?;
-        let scale = 1000.0 / f32::from(face.units_per_em().max(1));
-        let fallback = face.glyph_index('?').unwrap_or(GlyphId(0));
-        Ok(FontState {
-            face,
-            data,
-            scale,
-            remapper: GlyphRemapper::new(),
-            unicode: vec![None],
-            fallback,
-        })
-    }
-
-    /// The glyph for `c` and the character it will read back as (`?` when missing).
-    fn glyph(&self, c: char) -> (GlyphId, char) {
-        let c = if c.is_control() { ' ' } else { c };
-        match self.face.glyph_index(c) {
-            Some(g) => (g, c),
-            None => (self.fallback, '?'),
-        }
-    }
-
-    /// Advance of `c` in thousandths of the text size.
-    fn advance(&self, c: char) -> f32 {
-        let (g, _) = self.glyph(c);
-        f32::from(self.face.glyph_hor_advance(g).unwrap_or(0)) * self.scale
-    }
-
-    fn width(&self, size: f32, s: &str) -> f32 {
-        s.chars().map(|c| self.advance(c)).sum::<f32>() * size / 1000.0
-    }
-}
-
-/// Pages being drawn and the fonts they use.
-struct Canvas {
-    fonts: [FontState; 2],
-    pages: Vec<Content>,
-    current: usize,
-    glyphs: Vec<u8>,
-}
-
-impl Canvas {
-    fn new() -> Result<Self, InvoiceError> {
-        Ok(Canvas {
-            fonts: [FontState::new(REGULAR_TTF)?, FontState::new(BOLD_TTF)?],
-            pages: vec![Content::new()],
-            current: 0,
-            glyphs: Vec::new(),
-        })
-    }
-
-    fn new_page(&mut self) {
-        self.pages.push(Content::new());
-        self.current = self.pages.len() - 1;
-    }
-
-    fn page_count(&self) -> usize {
-        self.pages.len()
-    }
-
-    fn select_page(&mut self, i: usize) {
-        self.current = i.min(self.pages.len().saturating_sub(1));
-    }
-
-    fn width(&self, font: Font, size: f32, s: &str) -> f32 {
-        self.fonts[font as usize].width(size, s)
-    }
-
-    /// Draws `s` with its baseline at `y`, starting at `x` or ending at `x`.
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "a text run is this many plain values"
-    )]
-    fn text(&mut self, font: Font, size: f32, x: f32, y: f32, s: &str, align: Align, color: Rgb) {
-        let Canvas {
-            fonts,
-            pages,
-            current,
-            glyphs,
-        } = self;
-        let f = &mut fonts[font as usize];
-        glyphs.clear();
-        let mut width = 0.0;
-        for ch in s.chars() {
-            let (g, ch) = f.glyph(ch);
-            width += f32::from(f.face.glyph_hor_advance(g).unwrap_or(0)) * f.scale;
-            let new = f.remapper.remap(g.0);
-            let slot = usize::from(new);
-            if f.unicode.len() <= slot {
-                f.unicode.resize(slot + 1, None);
-            }
-            if g.0 != 0 && f.unicode[slot].is_none() {
-                f.unicode[slot] = Some(ch);
-            }
-            glyphs.extend_from_slice(&new.to_be_bytes());
-        }
-        if glyphs.is_empty() {
-            return;
-        }
-        let x = match align {
-            Align::Left => x,
-            Align::Right => x - width * size / 1000.0,
-        };
-        let Some(page) = pages.get_mut(*current) else {
-            return;
-        };
-        let name: &[u8] = if font == Font::Bold { b"F2" } else { b"F1" };
-        page.set_fill_rgb(color.0, color.1, color.2)
-            .begin_text()
-            .set_font(Name(name), size)
-            .next_line(x, PAGE_H - y)
-            .show(Str(glyphs))
-            .end_text();
-    }
-
-    /// [`Canvas::text`], shortened with `…` to at most `max_w` points.
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "a text run is this many plain values"
-    )]
-    fn text_fit(
-        &mut self,
-        font: Font,
-        size: f32,
-        x: f32,
-        y: f32,
-        s: &str,
-        max_w: f32,
-        align: Align,
-        color: Rgb,
-    ) {
-        let fitted = self.fit(font, size, s, max_w);
-        self.text(font, size, x, y, &fitted, align, color);
-    }
-
-    fn fit<'s>(&self, font: Font, size: f32, s: &'s str, max_w: f32) -> Cow<'s, str> {
-        let f = &self.fonts[font as usize];
-        if f.width(size, s) <= max_w {
-            return Cow::Borrowed(s);
-        }
-        let limit = max_w * 1000.0 / size - f.advance('\u{2026}');
-        let mut w = 0.0;
-        let mut end = 0;
-        for (i, ch) in s.char_indices() {
-            w += f.advance(ch);
-            if w > limit {
-                break;
-            }
-            end = i + ch.len_utf8();
-        }
-        Cow::Owned(format!("{}\u{2026}", s[..end].trim_end()))
-    }
-
-    /// Breaks `s` into lines of at most `max_w` points at spaces (inside words when a word
-    /// is wider than a line); at most `max_lines`, the last ending with `…` if cut.
-    fn wrap(&self, font: Font, size: f32, s: &str, max_w: f32, max_lines: usize) -> Vec<String> {
-        let f = &self.fonts[font as usize];
-        let limit = max_w * 1000.0 / size;
-        let space = f.advance(' ');
-        let mut lines: Vec<String> = Vec::new();
-        let mut line = String::new();
-        let mut line_w = 0.0;
-        let mut cut = false;
-        'words: for word in s.split_whitespace() {
-            let word_w: f32 = word.chars().map(|ch| f.advance(ch)).sum();
-            if !line.is_empty() && line_w + space + word_w <= limit {
-                line.push(' ');
-                line.push_str(word);
-                line_w += space + word_w;
-                continue;
-            }
-            if !line.is_empty() {
-                lines.push(std::mem::take(&mut line));
-                line_w = 0.0;
-            }
-            if lines.len() >= max_lines {
-                cut = true;
-                break;
-            }
-            for ch in word.chars() {
-                let w = f.advance(ch);
-                if !line.is_empty() && line_w + w > limit {
-                    lines.push(std::mem::take(&mut line));
-                    line_w = 0.0;
-                    if lines.len() >= max_lines {
-                        cut = true;
-                        break 'words;
-                    }
-                }
-                line.push(ch);
-                line_w += w;
-            }
-        }
-        if !line.is_empty() {
-            lines.push(line);
-        }
-        if lines.len() > max_lines {
-            lines.truncate(max_lines);
-            cut = true;
-        }
-        if cut && let Some(last) = lines.last_mut() {
-            let with_mark = format!("{last} \u{2026}");
-            *last = self.fit(font, size, &with_mark, max_w).into_owned();
-        }
-        if lines.is_empty() {
-            lines.push(String::new());
-        }
-        lines
-    }
-
-    fn fill_rect(&mut self, x: f32, y: f32, w: f32, h: f32, color: Rgb) {
-        if let Some(page) = self.pages.get_mut(self.current) {
-            page.set_fill_rgb(color.0, color.1, color.2)
-                .rect(x, PAGE_H - y - h, w, h)
-                .fill_nonzero();
-        }
-    }
-
-    fn stroke_rect(&mut self, x: f32, y: f32, w: f32, h: f32, width: f32, color: Rgb) {
-        if let Some(page) = self.pages.get_mut(self.current) {
-            page.set_stroke_rgb(color.0, color.1, color.2)
-                .set_line_width(width)
-                .rect(x, PAGE_H - y - h, w, h)
-                .stroke();
-        }
-    }
-
-    fn hline(&mut self, x0: f32, x1: f32, y: f32, width: f32, color: Rgb) {
-        if let Some(page) = self.pages.get_mut(self.current) {
-            page.set_stroke_rgb(color.0, color.1, color.2)
-                .set_line_width(width)
-                .move_to(x0, PAGE_H - y)
-                .line_to(x1, PAGE_H - y)
-                .stroke();
-        }
-    }
-
-    /// Writes the document: pages, then each font as a Type0/CIDFontType2 subset with
-    /// Identity-H encoding and a ToUnicode map.
-    fn finish(self, title: &str) -> Result<Vec<u8>, InvoiceError> {
-        let mut next = 0;
-        let mut alloc = || {
-            next += 1;
-            Ref::new(next)
-        };
-        let catalog = alloc();
-        let tree = alloc();
-        let info = alloc();
-        let font_refs: Vec<[Ref; 5]> = (0..2)
-            .map(|_| [alloc(), alloc(), alloc(), alloc(), alloc()])
-            .collect();
-        let page_refs: Vec<(Ref, Ref)> = self.pages.iter().map(|_| (alloc(), alloc())).collect();
-
-        let mut pdf = Pdf::new();
-        pdf.catalog(catalog).pages(tree).lang(TextStr("en"));
-        pdf.document_info(info)
-            .title(TextStr(title))
-            .producer(TextStr("Comptoir"));
-        let page_count = i32::try_from(page_refs.len()).unwrap_or(i32::MAX);
-        pdf.pages(tree)
-            .kids(page_refs.iter().map(|(p, _)| *p))
-            .count(page_count);
-
-        for (content, (page_ref, content_ref)) in self.pages.into_iter().zip(&page_refs) {
-            let mut page = pdf.page(*page_ref);
-            page.parent(tree)
-                .media_box(Rect::new(0.0, 0.0, PAGE_W, PAGE_H))
-                .contents(*content_ref);
-            page.resources()
-                .fonts()
-                .pair(Name(b"F1"), font_refs[0][0])
-                .pair(Name(b"F2"), font_refs[1][0]);
-            page.finish();
-            let data = deflate(&content.finish());
-            pdf.stream(*content_ref, &data).filter(Filter::FlateDecode);
-        }
-
-        for (font, refs) in self.fonts.iter().zip(&font_refs) {
-            write_font(&mut pdf, font, *refs)?;
-        }
-        Ok(pdf.finish())
-    }
-}
-
-fn write_font(pdf: &mut Pdf, font: &FontState, refs: [Ref; 5]) -> Result<(), InvoiceError> {
-    let [type0, cid, descriptor, to_unicode, file] = refs;
-    let subset = subsetter::subset(font.data, 0, &font.remapper)
-        .map_err(|e| InvoiceError::Font(e.to_string()))?;
-    let gids: Vec<u16> = font.remapper.remapped_gids().collect();
-
-    let family = font
-        .face
-        .names()
-        .into_iter()
-        .find(|n| n.name_id == ttf_parser::name_id::POST_SCRIPT_NAME && n.is_unicode())
-        .and_then(|n| n.to_string())
-        .unwrap_or_else(|| "LiberationSans".to_owned());
-    let base = format!("{}+{family}", subset_tag(&gids));
-    let base = Name(base.as_bytes());
-
-    let system_info = SystemInfo {
-        registry: Str(b"Adobe"),
-        ordering: Str(b"Identity"),
-        supplement: 0,
-    };
-    pdf.type0_font(type0)
-        .base_font(base)
-        .encoding_predefined(Name(b"Identity-H"))
-        .descendant_font(cid)
-        .to_unicode(to_unicode);
-
-    let widths: Vec<f32> = gids
-        .iter()
-        .map(|&g| {
-            let adv = font.face.glyph_hor_advance(GlyphId(g)).unwrap_or(0);
-            (f32::from(adv) * font.scale).round()
-        })
-        .collect();
-    let mut cid_font = pdf.cid_font(cid);
-    cid_font
-        .subtype(CidFontType::Type2)
-        .base_font(base)
-        .system_info(system_info)
-        .font_descriptor(descriptor)
-        .default_width(0.0)
-        .cid_to_gid_map_predefined(Name(b"Identity"));
-    cid_font.widths().consecutive(0, widths);
-    cid_font.finish();
-
-    let s = font.scale;
-    let bbox = font.face.global_bounding_box();
-    let ascent = f32::from(font.face.ascender()) * s;
-    let descent = f32::from(font.face.descender()) * s;
-    let cap = f32::from(font.face.capital_height().unwrap_or(font.face.ascender())) * s;
-    let bold = font.face.is_bold();
-    pdf.font_descriptor(descriptor)
-        .name(base)
-        .flags(FontFlags::SYMBOLIC)
-        .bbox(Rect::new(
-            f32::from(bbox.x_min) * s,
-            f32::from(bbox.y_min) * s,
-            f32::from(bbox.x_max) * s,
-            f32::from(bbox.y_max) * s,
-        ))
-        .italic_angle(0.0)
-        .ascent(ascent)
-        .descent(descent)
-        .cap_height(cap)
-        .stem_v(if bold { 140.0 } else { 80.0 })
-        .font_file2(file);
-
-    let mut cmap = UnicodeCmap::new(Name(b"Adobe-Identity-UCS"), system_info);
-    for (gid, ch) in font.unicode.iter().enumerate() {
-        if let (Some(ch), Ok(gid)) = (ch, u16::try_from(gid)) {
-            cmap.pair(gid, *ch);
-        }
-    }
-    let cmap = deflate(&cmap.finish());
-    pdf.cmap(to_unicode, &cmap).filter(Filter::FlateDecode);
-
-    let length1 = i32::try_from(subset.len()).unwrap_or(i32::MAX);
-    let data = deflate(&subset);
-    pdf.stream(file, &data)
-        .filter(Filter::FlateDecode)
-        .pair(Name(b"Length1"), length1);
-    Ok(())
-}
-
-/// Six capital letters naming a subset, derived from its glyphs (the PDF convention).
-fn subset_tag(gids: &[u16]) -> String {
-    // FNV-1a: stable across runs and platforms, so the same invoice gives the same bytes.
-    let mut hash: u32 = 0x811c_9dc5;
-    for g in gids {
-        for b in g.to_be_bytes() {
-            hash = (hash ^ u32::from(b)).wrapping_mul(0x0100_0193);
-        }
-    }
-    (0..6)
-        .map(|_| {
-            let letter = b'A' + (hash % 26) as u8;
-            hash /= 26;
-            char::from(letter)
-        })
-        .collect()
-}
-
-fn deflate(data: &[u8]) -> Vec<u8> {
-    miniz_oxide::deflate::compress_to_vec_zlib(data, 6)
 }
 
 #[cfg(test)]

@@ -3,3 +3,5 @@
 pub mod invoice;
 pub mod list;
 mod num;
+mod pdf;
+pub mod report;

@@ -425,7 +425,7 @@ fn push_html_cell(out: &mut Vec<u8>, cell: &Cell<'_>) {
     }
 }
 
-fn push_html_text(out: &mut Vec<u8>, s: &str) {
+pub(crate) fn push_html_text(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {

@@ -12,6 +12,7 @@ pub mod lists;
 mod migrate;
 mod pg_writer;
 mod pool;
+pub mod report;
 pub mod sales;
 pub mod sealed_keys;
 pub mod shops;

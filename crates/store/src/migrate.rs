@@ -32,6 +32,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_key_reuse.sql"),
         postgres: include_str!("../migrations/postgres/0004_key_reuse.sql"),
     },
+    Migration {
+        version: 6,
+        sqlite: include_str!("../migrations/sqlite/0006_fec_settings.sql"),
+        postgres: include_str!("../migrations/postgres/0006_fec_settings.sql"),
+    },
 ];
 
 /// Applies every migration not yet applied. Safe to run from several processes at once.

@@ -6,6 +6,7 @@ pub mod auth_token;
 mod lists;
 pub mod login_limiter;
 mod orders_list;
+mod reports;
 mod sales;
 mod stream;
 pub use sales::InFlight;
@@ -33,6 +34,7 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(auth_token::router())
         .merge(lists::router())
         .merge(sales::router())
+        .merge(reports::router())
         // The multipart reader's own limit: past it, 413 like the urlencoded path.
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::from_fn(cors))

@@ -48,7 +48,7 @@ pub(super) fn router() -> Router<AppState> {
 /// Longest comment accepted (spec: 2000 characters).
 const MAX_COMMENT: usize = 2000;
 
-fn opt_id(form: &Form, name: &str) -> AppResult<Option<i64>> {
+pub(super) fn opt_id(form: &Form, name: &str) -> AppResult<Option<i64>> {
     match form.get(name).map(str::trim) {
         None | Some("") => Ok(None),
         Some(t) => t

@@ -88,6 +88,12 @@ impl Chunks<'_> {
         Ok(())
     }
 
+    /// Sends the chunks that waited while a connection was held; call between pages, with
+    /// no connection held (for callers that page on a cursor of their own).
+    pub(super) fn between_pages(&mut self) -> Result<(), Stop> {
+        self.flush()
+    }
+
     /// Reads pages of `limit` rows: `page(after, self)` reads the rows above `after` (on a
     /// connection of its own) and gives what it read. Between pages, with the connection
     /// back in the pool, the waiting chunks are sent.

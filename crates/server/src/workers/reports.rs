@@ -1,0 +1,110 @@
+//! getSales.php: the daily sales report in every format. The aggregates and the sales
+//! table are read and rendered on a blocking thread and streamed through a short channel
+//! (workers::stream), so memory holds one page of orders whatever the day's size and
+//! no connection is held while a slow client reads.
+
+use super::sales::opt_id;
+use super::stream::Stop;
+use super::{Params, authenticate};
+use crate::AppState;
+use crate::error::{AppError, AppResult};
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::Response;
+use axum::routing::get;
+use comptoir_core::report::fec::FecSettings;
+use comptoir_core::report::{Filters, Report, ReportDay};
+use comptoir_render::report::{ReportFormat, start};
+use comptoir_store::StoreError;
+use comptoir_store::report::{ReportQuery, SaleCursor, aggregates, fec_settings, sales_page};
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new().route("/workers/getSales.php", get(sales).post(sales))
+}
+
+async fn sales(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Params(form): Params,
+) -> AppResult<Response> {
+    let authed = authenticate(&state, &form, &headers).await?;
+    let shop = authed.shop.clone();
+    let format = ReportFormat::parse(
+        form.get("formatExport"),
+        form.get("sep"),
+        form.get("charset"),
+    )
+    .map_err(|m| {
+        let (field, msg) = m.split_once(": ").unwrap_or(("formatExport", &m));
+        AppError::invalid(field.to_string(), msg.to_string())
+    })?;
+    let day = ReportDay::parse(
+        form.get("d"),
+        form.get("m"),
+        form.get("y"),
+        &shop.timezone.tz(),
+        jiff::Timestamp::now(),
+    )
+    .map_err(|e| AppError::invalid(e.field, e.message))?;
+    let filters = Filters {
+        cash_box_id: opt_id(&form, "idcaisse")?,
+        user_id: opt_id(&form, "idUser")?,
+    };
+    let query = ReportQuery {
+        shop_id: shop.id,
+        from: day.from,
+        to: day.to,
+        cash_box_id: filters.cash_box_id,
+        user_id: filters.user_id,
+    };
+    let name = format!(
+        "attachment; filename=\"sales-{}-{}.{}\"",
+        shop.id,
+        day.iso(),
+        format.extension()
+    );
+    let store = state.store.clone();
+    let body = super::stream::stream("sales report", move |chunks| {
+        let failed = Stop::Failed;
+        let (a, fec) = store
+            .read_blocking(|c| {
+                let fec = if format.needs_rates() {
+                    fec_settings(c, query.shop_id)?
+                } else {
+                    Vec::new()
+                };
+                Ok::<_, StoreError>((aggregates(c, &query)?, FecSettings::new(fec)))
+            })
+            .map_err(failed)?;
+        let report = Report::build(&shop, day, filters, comptoir_store::now_micros(), a);
+        let mut w = start(format, &report, &fec, &mut chunks.out)
+            .map_err(|e| failed(StoreError::Decode(e)))?;
+        let mut after = Some(SaleCursor::START);
+        while let Some(cursor) = after {
+            // The page is read on a connection of its own, released before it is written.
+            let (page, next) = store
+                .read_blocking(|c| sales_page(c, &query, format.needs_rates(), cursor))
+                .map_err(failed)?;
+            for s in &page {
+                w.sale(s, &mut chunks.out);
+                chunks.row_done().map_err(|_| Stop::Gone)?;
+            }
+            chunks.between_pages()?;
+            after = next;
+        }
+        w.finish(&mut chunks.out)
+            .map_err(|e| failed(StoreError::Decode(e)))
+    })
+    .await?;
+    let mut res = Response::new(body);
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
+    if let Ok(v) = HeaderValue::from_str(&name) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(res)
+}

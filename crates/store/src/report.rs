@@ -1,0 +1,395 @@
+//! The daily report's queries: GROUP BY sums over the day's orders (by value date,
+//! pending ones left out), a streamed read of its sales table, and the shop's FEC
+//! settings. The rules (bounds, totals, accounts) are core::report's.
+
+use crate::StoreError;
+use crate::db::{Conn, Row, Value};
+use crate::params;
+use comptoir_core::money::Money;
+use comptoir_core::report::{Aggregates, RawDepartment, RawSummary, SalePayment, SaleRow};
+use comptoir_core::vat::VatRate;
+use std::collections::HashMap;
+
+/// The orders a report covers: one shop, value dates in `[from, to)`, optional filters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReportQuery {
+    pub shop_id: i64,
+    /// Microseconds.
+    pub from: i64,
+    pub to: i64,
+    pub cash_box_id: Option<i64>,
+    pub user_id: Option<i64>,
+}
+
+impl ReportQuery {
+    fn params(&self) -> Vec<Value> {
+        params![
+            self.shop_id,
+            self.from,
+            self.to,
+            self.cash_box_id,
+            self.user_id
+        ]
+        .to_vec()
+    }
+}
+
+/// The orders of the report (`o`), parameters `$1`–`$5` of [`ReportQuery::params`].
+/// Queries read `orders o cross join` their lines or payments: SQLite then walks the
+/// day's orders by `orders_value_date_idx` and looks their rows up by key, instead of
+/// scanning the shop's every line (PostgreSQL plans a cross join with conditions freely).
+/// The casts type the optional filters: PostgreSQL cannot infer a type from `$4 is null`.
+const WHERE: &str = "o.shop_id = $1 and o.status <> 'pending'
+    and o.value_date >= $2 and o.value_date < $3
+    and (cast($4 as bigint) is null or o.cash_box_id = $4)
+    and (cast($5 as bigint) is null or o.user_id = $5)";
+
+/// A sum as a bigint on both backends (PostgreSQL sums bigints into numerics), 0 on none.
+fn s(expr: &str) -> String {
+    format!("cast(coalesce(sum({expr}), 0) as bigint)")
+}
+
+/// The VAT in `t` (an amount VAT included) at rate `r` (hundredths of a percent):
+/// `t × r / (10000 + r)` rounded half away from zero, as VatRate::vat_in_inclusive does,
+/// in integer arithmetic that truncates toward zero on both backends.
+fn vat_in(t: &str, r: &str) -> String {
+    format!(
+        "(case when {t} < 0 then -((-{t} * {r} * 2 + 10000 + {r}) / (20000 + 2 * {r}))
+          else ({t} * {r} * 2 + 10000 + {r}) / (20000 + 2 * {r}) end)"
+    )
+}
+
+fn money(r: &Row, i: usize) -> Result<Money, StoreError> {
+    r.i64(i).map(Money::from_minor)
+}
+
+fn rate(r: &Row, i: usize) -> Result<VatRate, StoreError> {
+    let h = r.i64(i)?;
+    VatRate::from_hundredths(h).ok_or_else(|| StoreError::Decode(format!("VAT rate {h}")))
+}
+
+/// Every aggregate of the report, each computed by the database in one query.
+pub fn aggregates(c: &mut dyn Conn, q: &ReportQuery) -> Result<Aggregates, StoreError> {
+    let p = q.params();
+    let r = c.query_one(
+        &format!(
+            "select {}, {}, {}, {}, {}, {}, {}, {} from orders o where {WHERE}",
+            s("case when o.is_refund then 0 else 1 end"),
+            s("case when o.is_refund then 1 else 0 end"),
+            s("case when o.is_refund then o.total else 0 end"),
+            s("o.total"),
+            s("o.vat"),
+            s("o.paid"),
+            s("o.change_given"),
+            s("o.covers"),
+        ),
+        &p,
+    )?;
+    let summary = RawSummary {
+        sales: r.i64(0)?,
+        refunds: r.i64(1)?,
+        refund_total: money(&r, 2)?,
+        gross: money(&r, 3)?,
+        vat: money(&r, 4)?,
+        paid: money(&r, 5)?,
+        change: money(&r, 6)?,
+        covers: r.i64(7)?,
+    };
+
+    // VAT per order and rate first (as each order computed it), then summed per rate.
+    let vat = c
+        .query(
+            &format!(
+                "select t.vat_rate, {}, {} from (
+                   select l.vat_rate, cast(sum(l.total) as bigint) as total
+                   from orders o cross join order_lines l
+                   where l.shop_id = o.shop_id and l.order_id = o.id and {WHERE} group by l.order_id, l.vat_rate) t
+                 group by t.vat_rate order by t.vat_rate desc",
+                s("t.total"),
+                s(&vat_in("t.total", "t.vat_rate")),
+            ),
+            &p,
+        )?
+        .iter()
+        .map(|r| Ok((rate(r, 0)?, money(r, 1)?, money(r, 2)?)))
+        .collect::<Result<_, StoreError>>()?;
+
+    let payments = c
+        .query(
+            &format!(
+                "select p.payment_method_id, max(p.name), max(m.kind), count(*), {}
+                 from orders o cross join payments p
+                 join payment_methods m on m.shop_id = p.shop_id and m.id = p.payment_method_id
+                 where p.shop_id = o.shop_id and p.order_id = o.id and {WHERE} group by p.payment_method_id order by p.payment_method_id",
+                s("p.amount")
+            ),
+            &p,
+        )?
+        .iter()
+        .map(|r| {
+            Ok((
+                r.i64(0)?,
+                r.string(1)?,
+                r.string(2)?,
+                r.i64(3)?,
+                money(r, 4)?,
+            ))
+        })
+        .collect::<Result<_, StoreError>>()?;
+
+    let delivery = c
+        .query(
+            &format!(
+                "select o.delivery_method, count(*), {} from orders o where {WHERE}
+                 group by o.delivery_method order by o.delivery_method",
+                s("o.total")
+            ),
+            &p,
+        )?
+        .iter()
+        .map(|r| Ok((r.i64(0)?, r.i64(1)?, money(r, 2)?)))
+        .collect::<Result<_, StoreError>>()?;
+
+    // VAT per department and rate on their sums, then per department.
+    let departments = c
+        .query(
+            &format!(
+                "select t.department_id, max(d.name), max(d.group_id), max(g.name), {}, {}, {}
+                 from (select l.department_id, l.vat_rate,
+                              cast(sum(l.quantity) as bigint) as quantity,
+                              cast(sum(l.total) as bigint) as total
+                       from orders o cross join order_lines l
+                       where l.shop_id = o.shop_id and l.order_id = o.id and {WHERE} group by l.department_id, l.vat_rate) t
+                 left join departments d on d.shop_id = $1 and d.id = t.department_id
+                 left join department_groups g on g.shop_id = $1 and g.id = d.group_id
+                 group by t.department_id order by t.department_id",
+                s("t.quantity"),
+                s("t.total"),
+                s(&vat_in("t.total", "t.vat_rate")),
+            ),
+            &p,
+        )?
+        .iter()
+        .map(|r| {
+            Ok(RawDepartment {
+                id: r.opt_i64(0)?,
+                name: r.opt_string(1)?,
+                group_id: r.opt_i64(2)?,
+                group_name: r.opt_string(3)?,
+                quantity: r.i64(4)?,
+                gross: money(r, 5)?,
+                vat: money(r, 6)?,
+            })
+        })
+        .collect::<Result<_, StoreError>>()?;
+
+    // Catalog items by id; free lines (no item) by their title.
+    let items = c
+        .query(
+            &format!(
+                "select l.item_id, case when l.item_id is null then l.title else '' end as k,
+                        max(l.title), {}, {}
+                 from orders o cross join order_lines l
+                 where l.shop_id = o.shop_id and l.order_id = o.id and {WHERE} group by l.item_id, k order by 5 desc, 3",
+                s("l.quantity"),
+                s("l.total"),
+            ),
+            &p,
+        )?
+        .iter()
+        .map(|r| Ok((r.opt_i64(0)?, r.string(2)?, r.i64(3)?, money(r, 4)?)))
+        .collect::<Result<_, StoreError>>()?;
+
+    let named = |c: &mut dyn Conn, table: &str, col: &str, name: &str| {
+        c.query(
+            &format!(
+                "select o.{col}, max(x.{name}), count(*), {} from orders o
+                 join {table} x on x.shop_id = o.shop_id and x.id = o.{col}
+                 where {WHERE} group by o.{col} order by o.{col}",
+                s("o.total")
+            ),
+            &p,
+        )?
+        .iter()
+        .map(|r| Ok((r.i64(0)?, r.string(1)?, r.i64(2)?, money(r, 3)?)))
+        .collect::<Result<Vec<_>, StoreError>>()
+    };
+    let users = named(c, "users", "user_id", "display_name")?;
+    let cash_boxes = named(c, "cash_boxes", "cash_box_id", "name")?;
+
+    let hours = c
+        .query(
+            &format!(
+                "select (o.value_date - $2) / 3600000000 as h, count(*), {}
+                 from orders o where {WHERE} group by h order by h",
+                s("o.total")
+            ),
+            &p,
+        )?
+        .iter()
+        .map(|r| Ok((r.i64(0)?, r.i64(1)?, money(r, 2)?)))
+        .collect::<Result<_, StoreError>>()?;
+
+    Ok(Aggregates {
+        summary,
+        vat,
+        payments,
+        delivery,
+        departments,
+        items,
+        users,
+        cash_boxes,
+        hours,
+    })
+}
+
+/// Orders read per page of the sales table.
+const PAGE: i64 = 1000;
+
+/// Where the next page of the sales table starts: after this (value date, order id).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SaleCursor {
+    value_date: i64,
+    id: i64,
+}
+
+impl SaleCursor {
+    /// Before the first sale of the day.
+    pub const START: SaleCursor = SaleCursor {
+        value_date: i64::MIN,
+        id: 0,
+    };
+}
+
+/// One page of the report's sales table in value-date order, after `after` (with one
+/// query for the page's payments and, when `rates` is set, one for its totals per VAT
+/// rate), and where the next page starts (`None` after the last). Callers read page by
+/// page on a connection each, so a slow client never holds one and memory holds one page.
+pub fn sales_page(
+    c: &mut dyn Conn,
+    q: &ReportQuery,
+    rates: bool,
+    after: SaleCursor,
+) -> Result<(Vec<SaleRow>, Option<SaleCursor>), StoreError> {
+    let page_sql = format!(
+        "select o.id, o.number, o.is_refund, o.value_date, o.validated_at, o.user_id,
+                u.display_name, o.cash_box_id, b.name, o.client_id, o.delivery_method,
+                o.total, o.vat, o.paid, o.change_given, o.seal
+         from orders o
+         join users u on u.shop_id = o.shop_id and u.id = o.user_id
+         join cash_boxes b on b.shop_id = o.shop_id and b.id = o.cash_box_id
+         where {WHERE} and o.value_date >= $6 and (o.value_date > $6 or o.id > $7)
+         order by o.value_date, o.id limit {PAGE}"
+    );
+    // The page's window in (value date, id) order; other orders in it are skipped.
+    let window = "o.shop_id = $1 and o.status <> 'pending'
+        and o.value_date >= $2 and o.value_date <= $4
+        and (o.value_date > $2 or o.id >= $3) and (o.value_date < $4 or o.id <= $5)";
+    let pay_sql = format!(
+        "select p.order_id, p.payment_method_id, p.name, m.kind, p.amount
+         from orders o cross join payments p
+         join payment_methods m on m.shop_id = p.shop_id and m.id = p.payment_method_id
+         where p.shop_id = o.shop_id and p.order_id = o.id and {window} order by p.id"
+    );
+    let rate_sql = format!(
+        "select l.order_id, l.vat_rate, cast(sum(l.total) as bigint)
+         from orders o cross join order_lines l
+         where l.shop_id = o.shop_id and l.order_id = o.id and {window}
+         group by l.order_id, l.vat_rate"
+    );
+    {
+        let mut p = q.params();
+        p.push(Value::I64(after.value_date));
+        p.push(Value::I64(after.id));
+        let rows = c.query(&page_sql, &p)?;
+        let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
+            return Ok((Vec::new(), None));
+        };
+        let w = params![
+            q.shop_id,
+            first.i64(3)?,
+            first.i64(0)?,
+            last.i64(3)?,
+            last.i64(0)?
+        ];
+        let mut page = Vec::with_capacity(rows.len());
+        let mut index = HashMap::with_capacity(rows.len());
+        for r in &rows {
+            let id = r.i64(0)?;
+            index.insert(id, page.len());
+            page.push(SaleRow {
+                id,
+                number: r.opt_i64(1)?,
+                is_refund: r.bool(2)?,
+                value_date: r.i64(3)?,
+                validated_at: r.opt_i64(4)?,
+                user_id: r.i64(5)?,
+                user_name: r.string(6)?,
+                cash_box_id: r.i64(7)?,
+                cash_box_name: r.string(8)?,
+                client_id: r.opt_i64(9)?,
+                delivery_method: r.i64(10)?,
+                total: money(r, 11)?,
+                vat: money(r, 12)?,
+                paid: money(r, 13)?,
+                change: money(r, 14)?,
+                seal: r.opt_string(15)?,
+                payments: Vec::new(),
+                rate_totals: Vec::new(),
+            });
+        }
+        c.query_each(&pay_sql, w, &mut |r| {
+            if let Some(&i) = index.get(&r.i64(0)?) {
+                page[i].payments.push(SalePayment {
+                    method_id: r.i64(1)?,
+                    name: r.string(2)?,
+                    kind: r.string(3)?,
+                    amount: money(&r, 4)?,
+                });
+            }
+            Ok(())
+        })?;
+        if rates {
+            c.query_each(&rate_sql, w, &mut |r| {
+                if let Some(&i) = index.get(&r.i64(0)?) {
+                    page[i].rate_totals.push((rate(&r, 1)?, money(&r, 2)?));
+                }
+                Ok(())
+            })?;
+        }
+        let next = (page.len() as i64 >= PAGE).then_some(SaleCursor {
+            value_date: last.i64(3)?,
+            id: last.i64(0)?,
+        });
+        Ok((page, next))
+    }
+}
+
+/// The FEC settings a shop changed, `(key, value)` by key (the defaults are core's).
+pub fn fec_settings(c: &mut dyn Conn, shop_id: i64) -> Result<Vec<(String, String)>, StoreError> {
+    c.query(
+        "select setting, value from fec_settings where shop_id = $1 order by setting",
+        params![shop_id],
+    )?
+    .iter()
+    .map(|r| Ok((r.string(0)?, r.string(1)?)))
+    .collect()
+}
+
+/// Sets one FEC setting of a shop (checked by core::report::fec::check_setting first).
+pub fn set_fec_setting(
+    c: &mut dyn Conn,
+    shop_id: i64,
+    key: &str,
+    value: &str,
+) -> Result<(), StoreError> {
+    c.execute(
+        "delete from fec_settings where shop_id = $1 and setting = $2",
+        params![shop_id, key],
+    )?;
+    c.execute(
+        "insert into fec_settings (shop_id, setting, value) values ($1, $2, $3)",
+        params![shop_id, key, value],
+    )?;
+    Ok(())
+}
