@@ -2,6 +2,7 @@
 //! Exit codes: 0 success, 1 a check failed, 2 bad usage or input, 3 database unusable.
 
 mod items_csv;
+mod users;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -62,6 +63,9 @@ enum Command {
     /// Create, list and revoke API keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// List and create back-office users, set their passwords.
+    #[command(subcommand)]
+    User(users::UserCommand),
     /// Recompute a shop's seal chain from its orders, lines and payments.
     Verify {
         #[arg(long)]
@@ -276,6 +280,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Shop(cmd) => shop(store, cmd).await,
         Command::Catalog(cmd) => catalog_cmd(store, cmd).await,
         Command::Key(cmd) => key(store, cmd).await,
+        Command::User(cmd) => users::run(store, cmd).await,
         Command::Verify { shop, json } => verify(store, shop, json).await,
     }
 }

@@ -4,6 +4,7 @@
 pub mod error;
 pub mod invoices;
 pub mod metrics;
+pub mod pages;
 pub mod telemetry;
 pub mod workers;
 
@@ -113,6 +114,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::handler))
         .merge(workers::router())
         .merge(invoices::router())
+        .merge(pages::router(state.clone()))
         .layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             metrics::record,

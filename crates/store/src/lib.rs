@@ -11,7 +11,9 @@ mod migrate;
 mod pg_writer;
 mod pool;
 pub mod sales;
+pub mod sessions;
 pub mod shops;
+pub mod users;
 mod writer;
 
 use db::{Backend, Conn, PgConn, SqliteConn};

@@ -137,7 +137,7 @@ impl Default for LoginLimiter {
 
 /// One attempt in progress. It counts as a failure from the start, so concurrent
 /// attempts cannot exceed the limit; a dropped attempt stays a failure.
-struct Attempt {
+pub(crate) struct Attempt {
     limiter: LoginLimiter,
     login: String,
     address: Option<IpAddr>,
@@ -146,7 +146,7 @@ struct Attempt {
 
 impl LoginLimiter {
     /// Starts an attempt, or gives the seconds to wait when the login or address is locked.
-    fn begin(&self, login: &str, address: Option<IpAddr>) -> Result<Attempt, u64> {
+    pub(crate) fn begin(&self, login: &str, address: Option<IpAddr>) -> Result<Attempt, u64> {
         let now = Instant::now();
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let login_wait = s.logins.blocked_for(&login.to_string(), now);
@@ -170,7 +170,7 @@ impl LoginLimiter {
 impl Attempt {
     /// The password was right: the login's failures are forgiven; the address keeps the
     /// failures it made on other logins.
-    fn succeeded(self) {
+    pub(crate) fn succeeded(self) {
         let mut s = self.limiter.state.lock().unwrap_or_else(|p| p.into_inner());
         s.logins.by_key.remove(&self.login);
         if let Some(a) = self.address {
@@ -179,7 +179,7 @@ impl Attempt {
     }
 
     /// The attempt could not be judged (the database failed): it does not count.
-    fn cancel(self) {
+    pub(crate) fn cancel(self) {
         let mut s = self.limiter.state.lock().unwrap_or_else(|p| p.into_inner());
         s.logins.remove_one(&self.login, self.at);
         if let Some(a) = self.address {
