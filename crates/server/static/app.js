@@ -7,3 +7,11 @@ document.addEventListener("submit", function (event) {
     event.preventDefault();
   }
 });
+
+// The query builder regenerates its samples as its fields change.
+var live = document.querySelector("form[data-live]");
+if (live && live.requestSubmit) {
+  live.addEventListener("change", function () {
+    live.requestSubmit();
+  });
+}

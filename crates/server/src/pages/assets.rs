@@ -19,6 +19,18 @@ const FILES: &[(&str, &str, &[u8])] = &[
         "text/javascript; charset=utf-8",
         include_bytes!("../../static/app.js"),
     ),
+    // jQuery (MIT, its licence header kept in the file and in jquery.LICENSE.txt): for
+    // the jQuery sample of the query builder; the pages themselves do not use it.
+    (
+        "jquery.min.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/jquery.min.js"),
+    ),
+    (
+        "jquery.LICENSE.txt",
+        "text/plain; charset=utf-8",
+        include_bytes!("../../static/jquery.LICENSE.txt"),
+    ),
 ];
 
 pub(super) fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {

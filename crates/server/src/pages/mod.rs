@@ -4,8 +4,11 @@
 
 mod account;
 mod assets;
+mod builder;
 pub mod i18n;
 mod orders;
+mod query;
+mod samples;
 mod session;
 mod webservices;
 

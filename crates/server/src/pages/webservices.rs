@@ -2,7 +2,8 @@
 //! licence, the shop id and its API keys (create, shown once; revoke); without it, what
 //! the licence unlocks and the command that enables it.
 
-use super::{PageError, Signed, Visit, render, require_admin};
+use super::builder::{self, Builder};
+use super::{PageError, Signed, Visit, query, render, require_admin};
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, State};
@@ -22,6 +23,8 @@ pub(super) fn router() -> Router<AppState> {
         .route("/config/webservices", get(page))
         .route("/config/webservices/keys", post(create_key))
         .route("/config/webservices/keys/{id}/revoke", post(revoke_key))
+        .route("/config/webservices/build", post(build))
+        .route("/config/webservices/send", post(send))
 }
 
 /// A key as listed.
@@ -41,6 +44,12 @@ struct WebservicesPage {
     keys: Vec<KeyRow>,
     /// A key just created: shown on this answer only.
     new_key: Option<String>,
+    b: Builder,
+    delivery: Vec<(&'static str, &'static str)>,
+    item_rows: Vec<usize>,
+    dept_rows: Vec<usize>,
+    free_rows: Vec<usize>,
+    client_fields: &'static [&'static str],
 }
 
 #[derive(Template)]
@@ -56,6 +65,7 @@ async fn show(
     v: Visit,
     shop_id: i64,
     new_key: Option<String>,
+    builder: Option<Builder>,
 ) -> Result<Response, PageError> {
     require_admin(&v)?;
     let (shop, keys) = state
@@ -80,16 +90,35 @@ async fn show(
             revoked: k.revoked_at.map(|t| v.lang.date_time(t, &zone)),
         })
         .collect();
+    let b = match builder {
+        Some(b) => b,
+        None => {
+            // A new key fills the builder's key field, so its samples run as shown.
+            let mut pairs = vec![("payment".to_string(), "-1".to_string())];
+            pairs.extend(new_key.clone().map(|k| ("key".to_string(), k)));
+            let choices = builder::choices(state, &shop).await?;
+            let mut b = builder::build(state, &shop, choices, pairs);
+            // An empty builder shows no error and no sample until it is filled.
+            b.errors.clear();
+            b
+        }
+    };
     render(&WebservicesPage {
+        delivery: builder::delivery_names(&v),
         v,
         shop_id,
         keys,
         new_key,
+        b,
+        item_rows: (1..=query::ITEM_ROWS).collect(),
+        dept_rows: (1..=query::DEPT_ROWS).collect(),
+        free_rows: (1..=query::FREE_ROWS).collect(),
+        client_fields: &query::CLIENT_FIELDS,
     })
 }
 
 async fn page(State(state): State<AppState>, Signed(v, u): Signed) -> Result<Response, PageError> {
-    show(&state, v, u.shop_id, None).await
+    show(&state, v, u.shop_id, None, None).await
 }
 
 #[derive(Deserialize)]
@@ -126,7 +155,7 @@ async fn create_key(
             shops::create_key(c, shop_id, Some(label.as_str()).filter(|l| !l.is_empty()))
         })
         .await?;
-    show(&state, v, shop_id, Some(key.plain)).await
+    show(&state, v, shop_id, Some(key.plain), None).await
 }
 
 async fn revoke_key(
@@ -145,4 +174,40 @@ async fn revoke_key(
         Err(StoreError::NotFound) => Err(PageError::NotFound(v.lang)),
         Err(e) => Err(e.into()),
     }
+}
+
+/// The shop, when the user may use the builder (admin, extended licence).
+async fn licensed_shop(state: &AppState, v: &Visit, shop_id: i64) -> Result<Shop, PageError> {
+    licensed(state, v, shop_id).await?;
+    state
+        .store
+        .read(move |c| shops::get_shop(c, shop_id))
+        .await?
+        .ok_or_else(|| PageError::Internal(format!("shop {shop_id} is gone")))
+}
+
+async fn build(
+    State(state): State<AppState>,
+    Signed(v, u): Signed,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let shop = licensed_shop(&state, &v, u.shop_id).await?;
+    let choices = builder::choices(&state, &shop).await?;
+    let b = builder::build(&state, &shop, choices, pairs);
+    show(&state, v, u.shop_id, None, Some(b)).await
+}
+
+/// "Send now": the same checks as the builder, then the sale through webapp.php.
+async fn send(
+    State(state): State<AppState>,
+    Signed(v, u): Signed,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let shop = licensed_shop(&state, &v, u.shop_id).await?;
+    let choices = builder::choices(&state, &shop).await?;
+    let mut b = builder::build(&state, &shop, choices, pairs);
+    if b.errors.is_empty() {
+        b.answer = Some(builder::send(&state, &b.params).await?);
+    }
+    show(&state, v, u.shop_id, None, Some(b)).await
 }
