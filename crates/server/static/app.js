@@ -8,10 +8,14 @@ document.addEventListener("submit", function (event) {
   }
 });
 
-// The query builder regenerates its samples as its fields change.
+// The query builder regenerates its samples when a choice changes (a list, a radio
+// button); text fields are taken when the user presses Generate or Enter.
 var live = document.querySelector("form[data-live]");
 if (live && live.requestSubmit) {
-  live.addEventListener("change", function () {
-    live.requestSubmit();
+  live.addEventListener("change", function (event) {
+    var t = event.target;
+    if (t.tagName === "SELECT" || t.type === "radio" || t.type === "checkbox") {
+      live.requestSubmit();
+    }
   });
 }

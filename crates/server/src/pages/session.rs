@@ -31,7 +31,8 @@ const TOUCH_EVERY: i64 = 60_000_000;
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(home))
-        .route("/login", post(login))
+        // A GET of a form's address (a reload, the language switch) goes home.
+        .route("/login", get(|| async { Redirect::to("/") }).post(login))
         .route("/logout", post(logout))
         .route("/lang", post(switch_lang))
 }

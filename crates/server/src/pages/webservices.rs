@@ -23,8 +23,8 @@ pub(super) fn router() -> Router<AppState> {
         .route("/config/webservices", get(page))
         .route("/config/webservices/keys", post(create_key))
         .route("/config/webservices/keys/{id}/revoke", post(revoke_key))
-        .route("/config/webservices/build", post(build))
-        .route("/config/webservices/send", post(send))
+        .route("/config/webservices/build", get(back).post(build))
+        .route("/config/webservices/send", get(back).post(send))
 }
 
 /// A key as listed.
@@ -210,4 +210,9 @@ async fn send(
         b.answer = Some(builder::send(&state, &b.params).await?);
     }
     show(&state, v, u.shop_id, None, Some(b)).await
+}
+
+/// A GET of a builder form's address (a reload, the language switch): the page itself.
+async fn back() -> Redirect {
+    Redirect::to("/config/webservices")
 }

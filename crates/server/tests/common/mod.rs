@@ -8,6 +8,8 @@ use comptoir_store::{shops, users};
 use comptoir_testkit::{TestApp, encode_form};
 use std::collections::BTreeMap;
 
+pub(crate) mod webdriver;
+
 pub(crate) const PASSWORD: &str = "correct horse battery";
 
 /// A browser-like client: keeps the cookies the server sets.
