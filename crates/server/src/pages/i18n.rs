@@ -94,6 +94,13 @@ impl Lang {
         }
     }
 
+    /// The time of day of a moment in the shop's zone: `14:05`.
+    pub fn time(self, micros: i64, zone: &jiff::tz::TimeZone) -> String {
+        jiff::Timestamp::from_microsecond(micros)
+            .map(|ts| ts.to_zoned(zone.clone()).strftime("%H:%M").to_string())
+            .unwrap_or_default()
+    }
+
     /// A day: `Tuesday 1 December 2026` / `mardi 1 décembre 2026`.
     pub fn day(self, date: jiff::civil::Date) -> String {
         match self {

@@ -65,7 +65,7 @@ fn row(o: &OrderView, lang: Lang, shop: &Shop, zone: &jiff::tz::TimeZone) -> Ord
     OrderRow {
         id: o.id,
         number: o.number.map(|n| n.to_string()).unwrap_or_default(),
-        time: lang.date_time(o.value_date, zone),
+        time: lang.time(o.value_date, zone),
         client: o.client_id.map(|c| format!("#{c}")).unwrap_or_default(),
         status: lang.t(status_key(o)),
         total: lang.money(o.total, &shop.currency),
