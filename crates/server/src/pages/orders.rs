@@ -43,6 +43,18 @@ pub(super) fn day_bounds(
     ))
 }
 
+/// The validated (or pending) orders of `[from, to)`, whatever their cash box or user.
+pub(super) fn day_filter(validated: bool, from: i64, to: i64) -> sales::OrderFilter {
+    sales::OrderFilter {
+        validated,
+        from: Some(from),
+        to: Some(to),
+        delivery_method: None,
+        cash_box_id: None,
+        user_id: None,
+    }
+}
+
 async fn shop_of(state: &AppState, shop_id: i64) -> Result<Shop, PageError> {
     state
         .store
@@ -124,15 +136,7 @@ async fn list(
         .read(move |c| {
             let mut out = (Vec::new(), Vec::new());
             for validated in [true, false] {
-                let f = sales::OrderFilter {
-                    validated,
-                    from: Some(from),
-                    to: Some(to),
-                    delivery_method: None,
-                    cash_box_id: None,
-                    user_id: None,
-                };
-                sales::each_order(c, shop_id, &f, &mut |o| {
+                sales::each_order(c, shop_id, &day_filter(validated, from, to), &mut |o| {
                     let hit = wanted.is_none_or(|w| o.number == Some(w) || o.client_id == Some(w));
                     if hit {
                         if validated { &mut out.0 } else { &mut out.1 }.push(o);

@@ -2,18 +2,7 @@
 //! POS builds and five programs that send the same parameters as a form-encoded POST
 //! (curl, PHP, Node.js, Java, jQuery). Pure functions; the suite runs each one.
 
-/// Percent-encodes a query-string value (RFC 3986 unreserved characters stay).
-pub(super) fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+pub(super) use comptoir_core::form::percent_encode as encode;
 
 /// A parameter name in a URL: brackets stay readable (`itemsList[]`), as the hosted POS
 /// writes them; everything else is encoded.

@@ -119,14 +119,7 @@ async fn home(State(state): State<AppState>, v: Visit) -> Result<Response, PageE
             .store
             .read(move |c| {
                 let (mut count, mut total, mut pending) = (0usize, Money::ZERO, 0usize);
-                let day = |validated| sales::OrderFilter {
-                    validated,
-                    from: Some(from),
-                    to: Some(to),
-                    delivery_method: None,
-                    cash_box_id: None,
-                    user_id: None,
-                };
+                let day = |validated| super::orders::day_filter(validated, from, to);
                 sales::each_order(c, shop_id, &day(true), &mut |o| {
                     count += 1;
                     total = total.checked_add(o.total).unwrap_or(total);
