@@ -127,17 +127,15 @@ struct NewKeyForm {
     label: String,
 }
 
-async fn licensed(state: &AppState, v: &Visit, shop_id: i64) -> Result<(), PageError> {
+/// The shop, when the user may manage its web services (admin, extended licence).
+async fn licensed(state: &AppState, v: &Visit, shop_id: i64) -> Result<Shop, PageError> {
     require_admin(v)?;
     let shop = state
         .store
         .read(move |c| shops::get_shop(c, shop_id))
         .await?;
-    if shop.is_some_and(|s| s.licence == Licence::Extended) {
-        Ok(())
-    } else {
-        Err(PageError::Forbidden(v.lang))
-    }
+    shop.filter(|s| s.licence == Licence::Extended)
+        .ok_or(PageError::Forbidden(v.lang))
 }
 
 async fn create_key(
@@ -176,22 +174,12 @@ async fn revoke_key(
     }
 }
 
-/// The shop, when the user may use the builder (admin, extended licence).
-async fn licensed_shop(state: &AppState, v: &Visit, shop_id: i64) -> Result<Shop, PageError> {
-    licensed(state, v, shop_id).await?;
-    state
-        .store
-        .read(move |c| shops::get_shop(c, shop_id))
-        .await?
-        .ok_or_else(|| PageError::Internal(format!("shop {shop_id} is gone")))
-}
-
 async fn build(
     State(state): State<AppState>,
     Signed(v, u): Signed,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
-    let shop = licensed_shop(&state, &v, u.shop_id).await?;
+    let shop = licensed(&state, &v, u.shop_id).await?;
     let choices = builder::choices(&state, &shop).await?;
     let b = builder::build(&state, &shop, choices, pairs);
     show(&state, v, u.shop_id, None, Some(b)).await
@@ -203,7 +191,7 @@ async fn send(
     Signed(v, u): Signed,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
-    let shop = licensed_shop(&state, &v, u.shop_id).await?;
+    let shop = licensed(&state, &v, u.shop_id).await?;
     let choices = builder::choices(&state, &shop).await?;
     let mut b = builder::build(&state, &shop, choices, pairs);
     if b.errors.is_empty() {
