@@ -3,6 +3,7 @@
 
 mod fec;
 mod items_csv;
+mod users;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -66,6 +67,9 @@ enum Command {
     /// A shop's FEC accounting export settings.
     #[command(subcommand)]
     Fec(fec::FecCommand),
+    /// List and create back-office users, set their passwords.
+    #[command(subcommand)]
+    User(users::UserCommand),
     /// Recompute a shop's seal chain from its orders, lines and payments.
     Verify {
         #[arg(long)]
@@ -289,6 +293,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Shop(cmd) => shop(store, cmd).await,
         Command::Catalog(cmd) => catalog_cmd(store, cmd).await,
         Command::Key(cmd) => key(store, cmd).await,
+        Command::User(cmd) => users::run(store, cmd).await,
         Command::Verify { shop, json } => verify(store, shop, json).await,
         Command::Fec(cmd) => fec::fec(store, cmd).await,
     }

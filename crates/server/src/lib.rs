@@ -6,6 +6,7 @@ pub mod client_address;
 pub mod error;
 pub mod invoices;
 pub mod metrics;
+pub mod pages;
 pub mod private_headers;
 pub mod refusals;
 pub mod telemetry;
@@ -116,6 +117,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::handler))
         .merge(workers::router())
         .merge(invoices::router())
+        .merge(pages::router(state.clone()))
         .fallback(refusals::not_found)
         .layer(axum::middleware::from_fn(refusals::limits))
         .layer(axum::middleware::from_fn_with_state(

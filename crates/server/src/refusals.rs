@@ -52,7 +52,7 @@ pub async fn with_body(req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let res = next.run(req).await;
     let status = res.status();
-    if !(status.is_client_error() || status.is_server_error()) || is_json(res.headers()) {
+    if !(status.is_client_error() || status.is_server_error()) || has_own_body(res.headers()) {
         return res;
     }
     let error = match status {
@@ -90,10 +90,11 @@ pub async fn with_body(req: Request, next: Next) -> Response {
     Response::from_parts(parts, body)
 }
 
-fn is_json(h: &HeaderMap) -> bool {
+/// A JSON error body, or a back-office page's HTML one: kept as it is.
+fn has_own_body(h: &HeaderMap) -> bool {
     h.get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"))
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"))
 }
 
 /// The size of the header block as sent: `name: value\r\n` per field.

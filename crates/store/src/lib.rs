@@ -15,7 +15,9 @@ mod pool;
 pub mod report;
 pub mod sales;
 pub mod sealed_keys;
+pub mod sessions;
 pub mod shops;
+pub mod users;
 mod writer;
 
 use db::{Backend, Conn, PgConn, SqliteConn};

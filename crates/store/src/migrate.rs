@@ -37,6 +37,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0006_fec_settings.sql"),
         postgres: include_str!("../migrations/postgres/0006_fec_settings.sql"),
     },
+    Migration {
+        version: 7,
+        sqlite: include_str!("../migrations/sqlite/0007_sessions.sql"),
+        postgres: include_str!("../migrations/postgres/0007_sessions.sql"),
+    },
 ];
 
 /// Applies every migration not yet applied. Safe to run from several processes at once.

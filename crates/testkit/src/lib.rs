@@ -263,15 +263,7 @@ pub fn encode_form(form: &[(&str, &str)]) -> String {
 }
 
 fn percent(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    comptoir_core::form::percent_encode(s)
 }
 
 /// The `comptoir` binary built by cargo for this test run, found next to the test binary.
