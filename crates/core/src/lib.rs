@@ -22,3 +22,4 @@ pub mod sale_input;
 pub mod seal;
 pub mod vat;
 pub mod vat_breakdown;
+pub mod webhook;
