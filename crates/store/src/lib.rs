@@ -14,6 +14,7 @@ mod pg_writer;
 mod pool;
 pub mod sales;
 pub mod shops;
+pub mod webhooks;
 mod writer;
 
 use db::{Backend, Conn, PgConn, SqliteConn};

@@ -27,6 +27,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_invoice_tokens.sql"),
         postgres: include_str!("../migrations/postgres/0003_invoice_tokens.sql"),
     },
+    Migration {
+        version: 5,
+        sqlite: include_str!("../migrations/sqlite/0005_webhooks.sql"),
+        postgres: include_str!("../migrations/postgres/0005_webhooks.sql"),
+    },
 ];
 
 /// Applies every migration not yet applied. Safe to run from several processes at once.
