@@ -5,6 +5,7 @@ pub mod error;
 pub mod invoices;
 pub mod metrics;
 pub mod telemetry;
+pub mod webhooks;
 pub mod workers;
 
 use axum::Router;
@@ -26,6 +27,8 @@ pub struct Config {
     pub base_url: Option<String>,
     /// Allow webhook URLs on loopback and private networks (tests, local development).
     pub webhook_allow_private: bool,
+    /// How the webhook worker runs (retry schedule, retention, concurrency).
+    pub webhooks: webhooks::Settings,
 }
 
 /// What every handler can reach.
@@ -39,6 +42,8 @@ pub struct AppState {
     pub auth_cache: workers::AuthCache,
     pub in_flight: workers::InFlight,
     pub login_limiter: workers::auth_token::LoginLimiter,
+    /// Wakes the webhook worker after a commit that wrote events.
+    pub webhooks: webhooks::Webhooks,
 }
 
 impl axum::extract::FromRef<AppState> for metrics::Metrics {
@@ -52,6 +57,7 @@ pub struct Application {
     listener: tokio::net::TcpListener,
     router: Router,
     addr: SocketAddr,
+    state: AppState,
 }
 
 impl Application {
@@ -73,11 +79,13 @@ impl Application {
             auth_cache: workers::AuthCache::default(),
             in_flight: workers::InFlight::default(),
             login_limiter: workers::auth_token::LoginLimiter::default(),
+            webhooks: webhooks::Webhooks::default(),
         };
         Ok(Application {
             listener,
-            router: router(state),
+            router: router(state.clone()),
             addr,
+            state,
         })
     }
 
@@ -86,7 +94,8 @@ impl Application {
         self.addr
     }
 
-    /// Serves until `shutdown` completes, then finishes in-flight requests and returns.
+    /// Serves until `shutdown` completes, then finishes in-flight requests, stops the
+    /// webhook worker and returns.
     pub async fn run(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -96,13 +105,16 @@ impl Application {
         let listener = self.listener.tap_io(|tcp| {
             let _ = tcp.set_nodelay(true);
         });
-        axum::serve(
+        let worker = webhooks::Worker::start(&self.state);
+        let served = axum::serve(
             listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+        worker.stop().await;
+        served
     }
 }
 
@@ -113,6 +125,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::handler))
         .merge(workers::router())
         .merge(invoices::router())
+        .merge(webhooks::router())
         .layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             metrics::record,

@@ -2,8 +2,11 @@
 //! (safe with several processes on one PostgreSQL), the frozen body, the attempt log,
 //! re-sending and the purge. What to do with an answer is decided by the caller.
 
+use crate::catalog::{CLIENT_SELECT, client_from_row};
 use crate::db::{Conn, Row, Value};
 use crate::{StoreError, params};
+use comptoir_core::model::{Client, Shop};
+use comptoir_core::order::OrderView;
 
 /// A shop's webhook settings. `Debug` hides the secrets.
 #[derive(Clone, PartialEq, Eq)]
@@ -449,4 +452,29 @@ pub fn pending_count(c: &mut dyn Conn) -> Result<i64, StoreError> {
         params![],
     )?
     .i64(0)
+}
+
+/// What an event's body is made of: the shop, the order and its client, if they exist.
+pub fn event_subject(
+    c: &mut dyn Conn,
+    shop_id: i64,
+    order_id: i64,
+) -> Result<Option<(Shop, OrderView, Option<Client>)>, StoreError> {
+    let Some(shop) = crate::shops::get_shop(c, shop_id)? else {
+        return Ok(None);
+    };
+    let Some(order) = crate::sales::get_order(c, shop_id, order_id)? else {
+        return Ok(None);
+    };
+    let client = match order.client_id {
+        Some(id) => c
+            .query_opt(
+                &format!("{CLIENT_SELECT} where shop_id = $1 and id = $2"),
+                params![shop_id, id],
+            )?
+            .map(|r| client_from_row(&r))
+            .transpose()?,
+        None => None,
+    };
+    Ok(Some((shop, order, client)))
 }

@@ -171,12 +171,23 @@ pub struct TestApp {
 impl TestApp {
     /// Starts a server on port 0 over `db`.
     pub async fn spawn(db: &TestDb) -> TestApp {
+        TestApp::spawn_with(db, |_| {}).await
+    }
+
+    /// [`TestApp::spawn`] with the configuration changed by `adjust` first (webhook
+    /// settings, private addresses).
+    pub async fn spawn_with(
+        db: &TestDb,
+        adjust: impl FnOnce(&mut comptoir_server::Config),
+    ) -> TestApp {
         let store = db.store().await;
-        let config = comptoir_server::Config {
+        let mut config = comptoir_server::Config {
             listen: "127.0.0.1:0".parse().expect("address"),
             base_url: None,
             webhook_allow_private: true,
+            webhooks: comptoir_server::webhooks::Settings::default(),
         };
+        adjust(&mut config);
         let app = comptoir_server::Application::build(config, store.clone())
             .await
             .expect("bind");
