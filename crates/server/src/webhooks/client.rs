@@ -95,3 +95,40 @@ pub(super) fn describe(e: &(dyn std::error::Error + 'static)) -> String {
     }
     parts.join(": ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_name_resolving_to_loopback_is_refused_after_resolution() {
+        let strict = CheckedResolver {
+            allow_private: false,
+        };
+        let name: Name = "localhost".parse().expect("a name");
+        let err = match strict.resolve(name).await {
+            Ok(_) => panic!("localhost resolved to an allowed address"),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            err.contains("localhost resolves to") && err.contains("loopback"),
+            "{err}"
+        );
+        let open = CheckedResolver {
+            allow_private: true,
+        };
+        let name: Name = "localhost".parse().expect("a name");
+        let addrs: Vec<SocketAddr> = open.resolve(name).await.expect("resolves").collect();
+        assert!(addrs.iter().all(|a| a.ip().is_loopback()) && !addrs.is_empty());
+    }
+
+    #[test]
+    fn the_url_crate_and_the_check_agree() {
+        assert!(check("http://127.0.0.1:8/x", false).is_err());
+        assert!(check("http://127.0.0.1:8/x", true).is_ok());
+        assert!(check("http://[::ffff:7f00:1]/x", false).is_err());
+        assert!(check("http://2130706433/x", true).is_err(), "a number host");
+        assert!(check("http://localhost/x", false).is_err());
+        assert!(check("https://hooks.example.com/in", false).is_ok());
+    }
+}
