@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{BIN, comptoir, ok, stderr};
+use common::{Server, comptoir, ok, stderr};
 
 use comptoir_store::{StoreError, params};
 use comptoir_testkit::TestDb;
@@ -12,7 +12,6 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -115,72 +114,33 @@ impl Receiver {
     }
 }
 
-/// A running `comptoir serve --webhook-allow-private`; killed when dropped.
-struct Server {
-    child: Child,
-    addr: String,
+/// `serve --webhook-allow-private` with a short retry schedule.
+fn serve(db: &TestDb) -> Server {
+    Server::start_with(
+        db,
+        &["--webhook-allow-private"],
+        &[("COMPTOIR_WEBHOOK_TEST_SCHEDULE", "200,400,800,800")],
+    )
 }
 
-impl Server {
-    fn start(db: &TestDb) -> Server {
-        let mut child = Command::new(BIN)
-            .args([
-                "--db",
-                &db.url,
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--webhook-allow-private",
-            ])
-            .env_remove("COMPTOIR_DB")
-            .env("COMPTOIR_WEBHOOK_TEST_SCHEDULE", "200,400,800,800")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start serve");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("the listening line");
-        let addr = line
-            .trim_end()
-            .strip_prefix("listening on http://")
-            .unwrap_or_else(|| panic!("first line: {line:?}"))
-            .to_string();
-        Server { child, addr }
-    }
-
-    fn kill_9(mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().expect("reap");
-    }
-
-    /// Records a paid sale (validated and terminated); panics unless it is answered 200.
-    fn sell(&self, shop: &Shop) {
-        let body = format!(
-            "idboutique={}&key={}&payment={}&itemsList[]={}",
-            shop.id, shop.key, shop.cash, shop.espresso
-        );
-        let mut s = TcpStream::connect(&self.addr).unwrap();
-        write!(
-            s,
-            "POST /workers/webapp.php HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\
-             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
-            self.addr,
-            body.len()
-        )
-        .unwrap();
-        let mut answer = String::new();
-        s.read_to_string(&mut answer).unwrap();
-        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Records a paid sale (validated and terminated); panics unless it is answered 200.
+fn sell(server: &Server, shop: &Shop) {
+    let body = format!(
+        "idboutique={}&key={}&payment={}&itemsList[]={}",
+        shop.id, shop.key, shop.cash, shop.espresso
+    );
+    let mut s = TcpStream::connect(&server.addr).unwrap();
+    write!(
+        s,
+        "POST /workers/webapp.php HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        server.addr,
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
 
 struct Shop {
@@ -353,14 +313,14 @@ fn a_server_killed_mid_delivery_loses_no_event_after_restart() {
             ],
         );
         rx.hold.store(true, Ordering::SeqCst);
-        let server = Server::start(&db);
+        let server = serve(&db);
         for _ in 0..5 {
-            server.sell(&shop);
+            sell(&server, &shop);
         }
         rx.wait(10, "a first attempt in flight", |ids| !ids.is_empty());
         server.kill_9();
         rx.hold.store(false, Ordering::SeqCst);
-        let server = Server::start(&db);
+        let server = serve(&db);
         // The killed process's leases run out (15 s), then every event arrives.
         rx.wait(45, "all ten events", |ids| {
             ids.iter().collect::<std::collections::BTreeSet<_>>().len() >= 10
@@ -406,12 +366,12 @@ fn two_servers_on_one_postgresql_deliver_each_event_once() {
             "--allow-private",
         ],
     );
-    let (one, two) = (Server::start(&db), Server::start(&db));
+    let (one, two) = (serve(&db), serve(&db));
     for i in 0..30 {
         if i % 2 == 0 {
-            one.sell(&shop)
+            sell(&one, &shop)
         } else {
-            two.sell(&shop)
+            sell(&two, &shop)
         }
     }
     let ids = rx.wait(30, "sixty events", |ids| ids.len() >= 60);

@@ -7,8 +7,7 @@
 use comptoir_core::model::Licence;
 use comptoir_core::webhook::signature::Secret;
 use comptoir_store::webhooks;
-use comptoir_store::{StoreError, params};
-use comptoir_testkit::{TestApp, TestDb, import_demo, require};
+use comptoir_testkit::{TestApp, TestDb, import_demo, item_and_payment_method, require};
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -156,19 +155,7 @@ async fn the_documented_receivers_verify_real_calls() {
                 .await;
             let id = created.shop_id;
             import_demo(&app.store, id).await;
-            let (item, method) = app
-                .store
-                .read(move |c| {
-                    let one = |c: &mut dyn comptoir_store::db::Conn, sql: &str| {
-                        c.query_one(sql, params![id]).and_then(|r| r.i64(0))
-                    };
-                    Ok::<_, StoreError>((
-                        one(c, "select min(id) from items where shop_id = $1 and active")?,
-                        one(c, "select min(id) from payment_methods where shop_id = $1")?,
-                    ))
-                })
-                .await
-                .unwrap();
+            let (item, method) = item_and_payment_method(&app.store, id).await;
             let sell = || {
                 let (item, method, key) = (
                     item.to_string(),

@@ -8,10 +8,11 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use comptoir_core::model::Licence;
+use comptoir_core::webhook::FIELDS;
 use comptoir_core::webhook::signature::{self, Secret};
+use comptoir_store::params;
 use comptoir_store::webhooks;
-use comptoir_store::{StoreError, params};
-use comptoir_testkit::{TestApp, TestDb, import_demo};
+use comptoir_testkit::{TestApp, TestDb, import_demo, item_and_payment_method};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -50,31 +51,6 @@ impl Received {
         Value::Object(map)
     }
 }
-
-/// Every field of the spec.
-const FIELDS: [&str; 21] = [
-    "type",
-    "orderID",
-    "orderInternalID",
-    "price",
-    "clientID",
-    "customer",
-    "client",
-    "cashBoxID",
-    "deliveryMethod",
-    "PDFinvoice",
-    "items",
-    "VATs",
-    "VAT",
-    "isRefund",
-    "creationDate",
-    "validationDate",
-    "valueDate",
-    "shopID",
-    "eventID",
-    "createdAt",
-    "signatureVerificationURL",
-];
 
 /// How the receiver answers.
 #[derive(Default)]
@@ -183,19 +159,7 @@ async fn shop(app: &TestApp, name: &str) -> Shop {
     let created = app.create_shop(name, Licence::Extended).await;
     import_demo(&app.store, created.shop_id).await;
     let id = created.shop_id;
-    let (item, method) = app
-        .store
-        .read(move |c| {
-            let one = |c: &mut dyn comptoir_store::db::Conn, sql: &str| {
-                c.query_one(sql, params![id]).and_then(|r| r.i64(0))
-            };
-            Ok::<_, StoreError>((
-                one(c, "select min(id) from items where shop_id = $1 and active")?,
-                one(c, "select min(id) from payment_methods where shop_id = $1")?,
-            ))
-        })
-        .await
-        .unwrap();
+    let (item, method) = item_and_payment_method(&app.store, id).await;
     Shop {
         id,
         key: created.api_key,

@@ -6,30 +6,13 @@ use comptoir_core::sale::PaymentParam;
 use comptoir_store::sales::{self, SaleInput};
 use comptoir_store::webhooks::{self, Attempt, Frozen, Outcome};
 use comptoir_store::{Store, StoreError, params, shops};
-use comptoir_testkit::{TestDb, create_shop, import_demo};
+use comptoir_testkit::{TestDb, create_shop, import_demo, item_and_payment_method};
 
 /// A shop with the demo catalog; its id, an item and a payment method.
 async fn shop(store: &Store, name: &str) -> (i64, i64, i64) {
     let shop_id = create_shop(store, name, Licence::Extended).await.shop_id;
     import_demo(store, shop_id).await;
-    let (item, method) = store
-        .read(move |c| {
-            let item = c
-                .query_one(
-                    "select min(id) from items where shop_id = $1 and active",
-                    params![shop_id],
-                )?
-                .i64(0)?;
-            let method = c
-                .query_one(
-                    "select min(id) from payment_methods where shop_id = $1",
-                    params![shop_id],
-                )?
-                .i64(0)?;
-            Ok::<_, StoreError>((item, method))
-        })
-        .await
-        .unwrap();
+    let (item, method) = item_and_payment_method(store, shop_id).await;
     (shop_id, item, method)
 }
 

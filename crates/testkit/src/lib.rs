@@ -362,3 +362,18 @@ pub async fn import_demo(store: &Store, shop_id: i64) {
         .await
         .expect("import the demo catalog");
 }
+
+/// The first active item and the first payment method of shop `shop_id` (with the demo
+/// catalog: a sellable item and Cash), for tests that record sales.
+pub async fn item_and_payment_method(store: &Store, shop_id: i64) -> (i64, i64) {
+    store
+        .read(move |c| {
+            let mut one = |sql: &str| c.query_one(sql, params![shop_id]).and_then(|r| r.i64(0));
+            Ok::<_, StoreError>((
+                one("select min(id) from items where shop_id = $1 and active")?,
+                one("select min(id) from payment_methods where shop_id = $1")?,
+            ))
+        })
+        .await
+        .expect("an item and a payment method")
+}

@@ -97,6 +97,31 @@ pub fn parse_event_id(text: &str) -> Option<(i64, i64)> {
     Some((number(shop)?, number(id)?))
 }
 
+/// The names of the body's fields, in the order of the spec (and of [`fields`]).
+pub const FIELDS: [&str; 21] = [
+    "type",
+    "orderID",
+    "orderInternalID",
+    "price",
+    "clientID",
+    "customer",
+    "client",
+    "cashBoxID",
+    "deliveryMethod",
+    "PDFinvoice",
+    "items",
+    "VATs",
+    "VAT",
+    "isRefund",
+    "creationDate",
+    "validationDate",
+    "valueDate",
+    "shopID",
+    "eventID",
+    "createdAt",
+    "signatureVerificationURL",
+];
+
 /// The fields of an event's body, in the order of the spec, as JSON values: numbers keep
 /// the exact text of the order's JSON (`1.80`), the lines and VATs are those of
 /// getOrder.php (the order's own [`OrderView::to_json`]), `customer` and its alias
