@@ -454,6 +454,13 @@ async fn measure(args: &Args, bin: &std::path::Path, db: &str) -> Result<bool, S
         percentile(&validated_ms, 0.5),
         percentile(&validated_ms, 0.99),
     );
+    let rss = server.rss_kib().unwrap_or(0);
+    let pending_slow = slow_sales * 2;
+    println!(
+        "server memory: {} MiB now, {} MiB at peak, with the slow shop's backlog (~{pending_slow} events) waiting",
+        rss / 1024,
+        server.peak_rss_kib().unwrap_or(0) / 1024
+    );
     println!("(figures from a shared 2-core machine are noisy; the lead re-runs this)");
     drop(server);
     Ok(p99 <= TARGET_P99_MS && slowdown <= TARGET_SLOWDOWN && missing == 0)
