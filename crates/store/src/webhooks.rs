@@ -118,20 +118,34 @@ pub fn rotate_secret(
     endpoint(c, shop_id)?.ok_or(StoreError::NotFound)
 }
 
+/// An event that may be attempted now, as [`due`] finds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Due {
+    pub shop_id: i64,
+    pub id: i64,
+    pub event_type: String,
+    pub order_id: i64,
+    pub created_at: i64,
+    /// Whether its body was kept already (by an earlier attempt).
+    pub frozen: bool,
+}
+
+impl Due {
+    /// `(shop, id)`, as [`claim`] takes it.
+    pub fn key(&self) -> (i64, i64) {
+        (self.shop_id, self.id)
+    }
+}
+
 /// Events that may be attempted now: pending, due, not leased, of a shop whose webhooks
 /// are on and created since; a `terminated` only once its order's `validated` is no longer
 /// pending. At most `per_shop` per shop (so one shop's backlog does not fill a claim),
-/// `limit` in all, the longest due first: `(shop, event id)`. A plain read: [`claim`]
-/// takes them.
-pub fn due(
-    c: &mut dyn Conn,
-    now: i64,
-    per_shop: i64,
-    limit: i64,
-) -> Result<Vec<(i64, i64)>, StoreError> {
+/// `limit` in all, the longest due first. A plain read: [`claim`] takes them.
+pub fn due(c: &mut dyn Conn, now: i64, per_shop: i64, limit: i64) -> Result<Vec<Due>, StoreError> {
     let rows = c.query(
-        "select shop_id, id from (
-             select o.shop_id, o.id, o.next_at,
+        "select shop_id, id, event_type, order_id, created_at, frozen from (
+             select o.shop_id, o.id, o.event_type, o.order_id, o.created_at, o.next_at,
+                    o.body is not null as frozen,
                     row_number() over (partition by o.shop_id order by o.next_at, o.id) as rn
              from webhook_endpoints w
              join outbox o on o.shop_id = w.shop_id
@@ -148,7 +162,18 @@ pub fn due(
          limit $3",
         params![now, per_shop, limit],
     )?;
-    rows.iter().map(|r| Ok((r.i64(0)?, r.i64(1)?))).collect()
+    rows.iter()
+        .map(|r| {
+            Ok(Due {
+                shop_id: r.i64(0)?,
+                id: r.i64(1)?,
+                event_type: r.string(2)?,
+                order_id: r.i64(3)?,
+                created_at: r.i64(4)?,
+                frozen: r.bool(5)?,
+            })
+        })
+        .collect()
 }
 
 /// An event taken for one attempt.
@@ -312,6 +337,17 @@ pub fn record(
             event.lease_until
         ],
     )?;
+    Ok(())
+}
+
+/// [`record`] for several attempts, in the caller's one transaction.
+pub fn record_many(
+    c: &mut dyn Conn,
+    results: &[(Claimed, Attempt, Outcome)],
+) -> Result<(), StoreError> {
+    for (event, attempt, outcome) in results {
+        record(c, event, attempt, *outcome)?;
+    }
     Ok(())
 }
 

@@ -47,7 +47,10 @@ async fn claim(store: &Store, per_shop: i64) -> Vec<webhooks::Claimed> {
     store
         .write(move |c| {
             let t = now();
-            let due = webhooks::due(c, t, per_shop, 64)?;
+            let due: Vec<_> = webhooks::due(c, t, per_shop, 64)?
+                .iter()
+                .map(|d| d.key())
+                .collect();
             webhooks::claim(c, &due, t, t + 30_000_000)
         })
         .await
@@ -165,7 +168,10 @@ async fn a_lease_runs_out_and_a_late_result_moves_nothing() {
         let short = store
             .write(move |c| {
                 let t = now();
-                let due = webhooks::due(c, t, 10, 10)?;
+                let due: Vec<_> = webhooks::due(c, t, 10, 10)?
+                    .iter()
+                    .map(|d| d.key())
+                    .collect();
                 webhooks::claim(c, &due, t, t + 1)
             })
             .await

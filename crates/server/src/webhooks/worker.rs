@@ -6,12 +6,14 @@ use super::{LEASE, Settings, client};
 use crate::AppState;
 use crate::metrics::Metrics;
 use comptoir_core::webhook::{self, EventMeta, EventType, Format, retry, signature};
-use comptoir_store::webhooks::{self as store_wh, Attempt, Claimed, Frozen, Outcome};
+use comptoir_store::webhooks::{
+    self as store_wh, Attempt, Claimed, Due, Endpoint, Frozen, Outcome,
+};
 use comptoir_store::{Store, StoreError};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinSet;
 
 /// Most events leased in one claim.
@@ -29,6 +31,18 @@ struct Inner {
     http: reqwest::Client,
     /// Attempts in flight in this process, by shop.
     in_flight: Mutex<HashMap<i64, usize>>,
+    /// Finished attempts, recorded in batches by [`recorder`].
+    results: mpsc::Sender<Finished>,
+}
+
+/// A finished attempt waiting to be recorded.
+type Finished = (Claimed, Attempt, Outcome);
+
+/// An event leased for an attempt, with its frozen body and the shop's settings.
+struct Job {
+    event: Claimed,
+    frozen: Frozen,
+    endpoint: Endpoint,
 }
 
 /// The running worker; [`Worker::stop`] ends it.
@@ -47,6 +61,7 @@ impl Worker {
             tracing::error!(error = %e, "webhook client");
             reqwest::Client::new()
         });
+        let (results, finished) = mpsc::channel(4096);
         let inner = Arc::new(Inner {
             store: state.store.clone(),
             metrics: state.metrics.clone(),
@@ -56,9 +71,10 @@ impl Worker {
             wake: state.webhooks.wake.clone(),
             http,
             in_flight: Mutex::new(HashMap::new()),
+            results,
         });
         let (stop, rx) = watch::channel(false);
-        let task = tokio::spawn(run(inner, rx));
+        let task = tokio::spawn(run(inner, finished, rx));
         Worker { stop, task }
     }
 
@@ -70,19 +86,24 @@ impl Worker {
     }
 }
 
-async fn run(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
+async fn run(
+    inner: Arc<Inner>,
+    finished: mpsc::Receiver<Finished>,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut tasks = JoinSet::new();
     let housekeeping = tokio::spawn(housekeeping(Arc::clone(&inner), stop.clone()));
+    let recorder = tokio::spawn(recorder(Arc::clone(&inner), finished, stop.clone()));
     loop {
         while tasks.try_join_next().is_some() {}
         let free = inner.settings.concurrency.saturating_sub(tasks.len());
         let mut more = false;
         if free > 0 {
             match claim(&inner, free.min(CLAIM_BATCH)).await {
-                Ok((claimed, full)) => {
+                Ok((jobs, full)) => {
                     more = full;
-                    for e in claimed {
-                        tasks.spawn(attempt(Arc::clone(&inner), e));
+                    for job in jobs {
+                        tasks.spawn(attempt(Arc::clone(&inner), job));
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "webhooks: cannot claim events"),
@@ -109,52 +130,176 @@ async fn run(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
     }
     tasks.abort_all();
     housekeeping.abort();
+    let _ = tokio::time::timeout(Duration::from_secs(2), recorder).await;
 }
 
-/// Leases what is due, within the per-shop room; whether the claim was full (more may be
-/// due).
-async fn claim(inner: &Arc<Inner>, limit: usize) -> Result<(Vec<Claimed>, bool), StoreError> {
+/// Records finished attempts, many per write (one commit for a batch), and wakes the
+/// worker after each: a recorded `validated` may let its `terminated` go.
+async fn recorder(
+    inner: Arc<Inner>,
+    mut finished: mpsc::Receiver<Finished>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut batch = Vec::with_capacity(256);
+    loop {
+        tokio::select! {
+            n = finished.recv_many(&mut batch, 256) => {
+                if n == 0 {
+                    return;
+                }
+            }
+            _ = stop.changed() => {
+                // Attempts in flight get the worker's grace; record what they finish.
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+                while let Ok(Some(f)) = tokio::time::timeout_at(deadline, finished.recv()).await {
+                    batch.push(f);
+                    if batch.len() >= 256 {
+                        break;
+                    }
+                }
+                record(&inner, std::mem::take(&mut batch)).await;
+                return;
+            }
+        }
+        record(&inner, std::mem::take(&mut batch)).await;
+        inner.wake.notify_one();
+    }
+}
+
+async fn record(inner: &Inner, batch: Vec<Finished>) {
+    if batch.is_empty() {
+        return;
+    }
+    let n = batch.len();
+    if let Err(e) = inner
+        .store
+        .write(move |c| store_wh::record_many(c, &batch))
+        .await
+    {
+        // Their leases run out and the events are tried again: at least once.
+        tracing::warn!(error = %e, attempts = n, "webhooks: cannot record attempts");
+    }
+}
+
+/// Leases what is due, within the per-shop room, with the body of each first attempt
+/// made and kept in the same write; whether the claim was full (more may be due).
+/// Per claim: one read (the due events, their orders, the shops' settings) and one write.
+async fn claim(inner: &Arc<Inner>, limit: usize) -> Result<(Vec<Job>, bool), StoreError> {
     let now = comptoir_store::now_micros();
     let per_shop = inner.settings.per_shop;
     let fetch = i64::try_from(limit * 4).unwrap_or(i64::MAX);
     let per_shop_i = i64::try_from(per_shop).unwrap_or(i64::MAX);
-    let due = inner
+    let busy = inner
+        .in_flight
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    let base_url = inner.base_url.clone();
+    let (picked, endpoints, mut bodies, full) = inner
         .store
-        .read(move |c| store_wh::due(c, now, per_shop_i, fetch))
-        .await?;
-    let full = due.len() >= limit;
-    let mut ids = Vec::with_capacity(limit.min(due.len()));
-    {
-        let busy = inner.in_flight.lock().unwrap_or_else(|p| p.into_inner());
-        let mut taken: HashMap<i64, usize> = HashMap::new();
-        for (shop, id) in due {
-            let now_busy =
-                busy.get(&shop).copied().unwrap_or(0) + taken.get(&shop).copied().unwrap_or(0);
-            if now_busy < per_shop && ids.len() < limit {
-                *taken.entry(shop).or_default() += 1;
-                ids.push((shop, id));
+        .read(move |c| {
+            let due = store_wh::due(c, now, per_shop_i, fetch)?;
+            let full = due.len() >= limit;
+            let mut taken: HashMap<i64, usize> = HashMap::new();
+            let mut picked: Vec<Due> = Vec::with_capacity(limit.min(due.len()));
+            for d in due {
+                let n = taken.entry(d.shop_id).or_default();
+                if busy.get(&d.shop_id).copied().unwrap_or(0) + *n < per_shop
+                    && picked.len() < limit
+                {
+                    *n += 1;
+                    picked.push(d);
+                }
             }
-        }
-    }
-    if ids.is_empty() {
+            let mut endpoints: HashMap<i64, Endpoint> = HashMap::new();
+            let mut bodies: HashMap<(i64, i64), Result<Frozen, String>> = HashMap::new();
+            for d in &picked {
+                if !endpoints.contains_key(&d.shop_id)
+                    && let Some(e) = store_wh::endpoint(c, d.shop_id)?
+                {
+                    endpoints.insert(d.shop_id, e);
+                }
+                if d.frozen {
+                    continue;
+                }
+                let Some(endpoint) = endpoints.get(&d.shop_id) else {
+                    continue;
+                };
+                let body = match store_wh::event_subject(c, d.shop_id, d.order_id)? {
+                    Some((shop, order, client)) => make_body(
+                        &base_url,
+                        d,
+                        &endpoint.format,
+                        &shop,
+                        &order,
+                        client.as_ref(),
+                    ),
+                    None => Err(format!("order {} is gone", d.order_id)),
+                };
+                bodies.insert(d.key(), body);
+            }
+            Ok::<_, StoreError>((picked, endpoints, bodies, full))
+        })
+        .await?;
+    if picked.is_empty() {
         return Ok((Vec::new(), false));
     }
     let lease_until = now + i64::try_from(LEASE.as_micros()).unwrap_or(i64::MAX);
-    let claimed = inner
+    let ids: Vec<(i64, i64)> = picked.iter().map(Due::key).collect();
+    let (claimed, errors) = inner
         .store
-        .write(move |c| store_wh::claim(c, &ids, now, lease_until))
+        .write(move |c| {
+            let mut claimed = store_wh::claim(c, &ids, now, lease_until)?;
+            let mut errors = HashMap::new();
+            for e in &mut claimed {
+                if e.frozen.is_some() {
+                    continue;
+                }
+                match bodies.remove(&(e.shop_id, e.id)) {
+                    Some(Ok(f)) => e.frozen = Some(store_wh::freeze(c, e.shop_id, e.id, f)?),
+                    Some(Err(why)) => {
+                        errors.insert((e.shop_id, e.id), why);
+                    }
+                    None => {}
+                }
+            }
+            Ok::<_, StoreError>((claimed, errors))
+        })
         .await?;
+    let mut jobs = Vec::with_capacity(claimed.len());
     let mut busy = inner.in_flight.lock().unwrap_or_else(|p| p.into_inner());
-    for e in &claimed {
+    for e in claimed {
         *busy.entry(e.shop_id).or_default() += 1;
+        let why = errors.get(&(e.shop_id, e.id)).cloned();
+        match (e.frozen.clone(), endpoints.get(&e.shop_id), why) {
+            (Some(frozen), Some(endpoint), None) => jobs.push(Job {
+                event: e,
+                frozen,
+                endpoint: endpoint.clone(),
+            }),
+            (_, _, why) => {
+                // Nothing to send: logged as a failed attempt, on the schedule.
+                let why = why.unwrap_or_else(|| "the shop has no webhook settings".into());
+                drop(busy);
+                finish(inner, e, Err(why));
+                busy = inner.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+            }
+        }
     }
-    Ok((claimed, full))
+    Ok((jobs, full))
 }
 
-/// One attempt of one event, from loading its body to recording what came of it.
-async fn attempt(inner: Arc<Inner>, event: Claimed) {
+/// One attempt of one event: send, then hand the result to the recorder.
+async fn attempt(inner: Arc<Inner>, job: Job) {
+    let sent = send(&inner, &job).await;
+    finish(&inner, job.event, sent);
+}
+
+/// Decides what an attempt led to, counts it, queues it for the recorder and frees the
+/// shop's slot.
+fn finish(inner: &Inner, event: Claimed, sent: Result<Sent, String>) {
     let at = comptoir_store::now_micros();
-    let (result, status, error, answer, latency) = match send(&inner, &event).await {
+    let (result, status, error, answer, latency) = match sent {
         Ok(sent) => (
             sent.status.is_some_and(|s| (200..300).contains(&s)),
             sent.status,
@@ -177,7 +322,7 @@ async fn attempt(inner: Arc<Inner>, event: Claimed) {
     };
     let logged = Attempt {
         attempt: event.attempt,
-        at,
+        at: at - i64::try_from(latency.as_micros()).unwrap_or(0),
         status: status.map(i64::from),
         latency_micros: i64::try_from(latency.as_micros()).unwrap_or(i64::MAX),
         error,
@@ -205,22 +350,20 @@ async fn attempt(inner: Arc<Inner>, event: Claimed) {
             .inc("comptoir_webhook_events_total", "outcome=\"failed\""),
         Outcome::RetryAt(_) => {}
     }
-    let e = event.clone();
-    if let Err(err) = inner
-        .store
-        .write(move |c| store_wh::record(c, &e, &logged, outcome))
-        .await
-    {
-        // The lease runs out and the event is tried again: at least once.
-        tracing::warn!(error = %err, shop = event.shop_id, event = event.id, "webhooks: cannot record an attempt");
+    let shop_id = event.shop_id;
+    if inner.results.try_send((event, logged, outcome)).is_err() {
+        // The recorder is far behind or gone: the lease runs out and the event is tried
+        // again (at least once).
+        tracing::warn!(
+            shop = shop_id,
+            "webhooks: an attempt could not be queued for recording"
+        );
     }
-    {
-        let mut busy = inner.in_flight.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = busy.get_mut(&event.shop_id) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                busy.remove(&event.shop_id);
-            }
+    let mut busy = inner.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(n) = busy.get_mut(&shop_id) {
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            busy.remove(&shop_id);
         }
     }
 }
@@ -233,50 +376,14 @@ struct Sent {
     latency: Duration,
 }
 
-/// Loads (and on the first attempt, freezes) the body, checks the URL, signs and posts.
-/// `Err` for what went wrong before anything was sent.
-async fn send(inner: &Arc<Inner>, event: &Claimed) -> Result<Sent, String> {
-    let (shop_id, order_id, frozen) = (event.shop_id, event.order_id, event.frozen.clone());
-    let loaded = inner
-        .store
-        .read(move |c| {
-            let endpoint = store_wh::endpoint(c, shop_id)?;
-            let subject = match frozen {
-                Some(_) => None,
-                None => store_wh::event_subject(c, shop_id, order_id)?,
-            };
-            Ok::<_, StoreError>((endpoint, subject))
-        })
-        .await
-        .map_err(|e| format!("database: {e}"))?;
-    let (Some(endpoint), subject) = loaded else {
-        return Err("the shop has no webhook settings".into());
-    };
+/// Checks the URL, signs and posts. `Err` for what went wrong before anything was sent.
+async fn send(inner: &Arc<Inner>, job: &Job) -> Result<Sent, String> {
+    let (event, endpoint) = (&job.event, &job.endpoint);
+    let frozen = job.frozen.clone();
     let url = endpoint
         .url
         .clone()
         .ok_or_else(|| "webhooks were turned off".to_string())?;
-    let frozen = match &event.frozen {
-        Some(f) => f.clone(),
-        None => {
-            let (shop, order, client) =
-                subject.ok_or_else(|| format!("order {order_id} is gone"))?;
-            let frozen = make_body(
-                inner,
-                event,
-                &endpoint.format,
-                &shop,
-                &order,
-                client.as_ref(),
-            )?;
-            let (shop_id, id) = (event.shop_id, event.id);
-            inner
-                .store
-                .write(move |c| store_wh::freeze(c, shop_id, id, frozen))
-                .await
-                .map_err(|e| format!("database: {e}"))?
-        }
-    };
     let target = client::check(&url, inner.allow_private)?;
     let format = Format::parse(&frozen.format).unwrap_or_default();
     let id = webhook::event_id(event.shop_id, event.id);
@@ -341,21 +448,21 @@ async fn send(inner: &Arc<Inner>, event: &Claimed) -> Result<Sent, String> {
 
 /// The body of an event's first attempt, with its verification token.
 fn make_body(
-    inner: &Inner,
-    event: &Claimed,
+    base_url: &str,
+    due: &Due,
     format: &str,
     shop: &comptoir_core::model::Shop,
     order: &comptoir_core::order::OrderView,
     client: Option<&comptoir_core::model::Client>,
 ) -> Result<Frozen, String> {
-    let event_type = EventType::parse(&event.event_type).map_err(|e| format!("event type: {e}"))?;
+    let event_type = EventType::parse(&due.event_type).map_err(|e| format!("event type: {e}"))?;
     let format = Format::parse(format).unwrap_or_default();
     let token = comptoir_store::hex(&comptoir_store::random_bytes::<16>());
     let meta = EventMeta {
         event_type,
-        event_id: webhook::event_id(event.shop_id, event.id),
-        created_at: event.created_at,
-        verification_url: super::verify::url(&inner.base_url, event.shop_id, event.id, &token),
+        event_id: webhook::event_id(due.shop_id, due.id),
+        created_at: due.created_at,
+        verification_url: super::verify::url(base_url, due.shop_id, due.id, &token),
     };
     let fields = webhook::fields(
         order,
@@ -363,7 +470,7 @@ fn make_body(
         &meta,
         shop.currency.digits(),
         &shop.timezone.tz(),
-        &inner.base_url,
+        base_url,
     );
     Ok(Frozen {
         body: webhook::body(&fields, format),
