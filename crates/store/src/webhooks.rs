@@ -3,7 +3,7 @@
 //! re-sending and the purge. What to do with an answer is decided by the caller.
 
 use crate::catalog::{CLIENT_SELECT, client_from_row};
-use crate::db::{Conn, Row, Value};
+use crate::db::{Conn, Row};
 use crate::{StoreError, params};
 use comptoir_core::model::{Client, Shop};
 use comptoir_core::order::OrderView;
@@ -83,6 +83,13 @@ pub fn set_endpoint(
             params![shop_id, url, format, new_secret, now],
         )?;
     }
+    // Events from before webhooks were on are never sent: out of the way of the due ones.
+    c.execute(
+        "update outbox set state = 'skipped'
+         where shop_id = $1 and state = 'pending'
+           and created_at < (select since from webhook_endpoints where shop_id = $1)",
+        params![shop_id],
+    )?;
     endpoint(c, shop_id)?.ok_or(StoreError::NotFound)
 }
 
@@ -138,42 +145,55 @@ impl Due {
 }
 
 /// Events that may be attempted now: pending, due, not leased, of a shop whose webhooks
-/// are on and created since; a `terminated` only once its order's `validated` is no longer
+/// are on; a `terminated` only once its order's `validated` is no longer
 /// pending. At most `per_shop` per shop (so one shop's backlog does not fill a claim),
 /// `limit` in all, the longest due first. A plain read: [`claim`] takes them.
 pub fn due(c: &mut dyn Conn, now: i64, per_shop: i64, limit: i64) -> Result<Vec<Due>, StoreError> {
-    let rows = c.query(
-        "select shop_id, id, event_type, order_id, created_at, frozen from (
-             select o.shop_id, o.id, o.event_type, o.order_id, o.created_at, o.next_at,
-                    o.body is not null as frozen,
-                    row_number() over (partition by o.shop_id order by o.next_at, o.id) as rn
-             from webhook_endpoints w
-             join outbox o on o.shop_id = w.shop_id
-             where w.url is not null and o.state = 'pending' and o.next_at <= $1
-               and o.lease_until < $1 and o.created_at >= w.since
+    // Shop by shop, so that each look walks the shop's due index in order and stops after
+    // `per_shop` events, whatever the backlog.
+    // Events from before webhooks were on are `skipped` by `set_endpoint`, so no condition
+    // on their time is needed here: one would tempt the planner away from the due index.
+    let shops = c.query(
+        "select shop_id from webhook_endpoints where url is not null",
+        params![],
+    )?;
+    let mut due = Vec::new();
+    for s in &shops {
+        let shop_id = s.i64(0)?;
+        let rows = c.query(
+            "select o.id, o.event_type, o.order_id, o.created_at, o.next_at,
+                    o.body is not null
+             from outbox o
+             where o.shop_id = $1 and o.state = 'pending' and o.next_at <= $2
+               and o.lease_until < $2
                and (o.event_type = 'validated' or not exists (
                    select 1 from outbox v
                    where v.shop_id = o.shop_id and v.order_id = o.order_id
-                     and v.event_type = 'validated' and v.state = 'pending'
-                     and v.created_at >= w.since))
-         ) c
-         where rn <= $2
-         order by next_at, shop_id, id
-         limit $3",
-        params![now, per_shop, limit],
-    )?;
-    rows.iter()
-        .map(|r| {
-            Ok(Due {
-                shop_id: r.i64(0)?,
-                id: r.i64(1)?,
-                event_type: r.string(2)?,
-                order_id: r.i64(3)?,
-                created_at: r.i64(4)?,
-                frozen: r.bool(5)?,
-            })
-        })
-        .collect()
+                     and v.event_type = 'validated' and v.state = 'pending'))
+             order by o.next_at, o.id
+             limit $3",
+            params![shop_id, now, per_shop],
+        )?;
+        for r in &rows {
+            due.push((
+                r.i64(4)?,
+                Due {
+                    shop_id,
+                    id: r.i64(0)?,
+                    event_type: r.string(1)?,
+                    order_id: r.i64(2)?,
+                    created_at: r.i64(3)?,
+                    frozen: r.bool(5)?,
+                },
+            ));
+        }
+    }
+    due.sort_by_key(|(next_at, d)| (*next_at, d.shop_id, d.id));
+    Ok(due
+        .into_iter()
+        .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        .map(|(_, d)| d)
+        .collect())
 }
 
 /// An event taken for one attempt.
@@ -211,30 +231,19 @@ pub fn claim(
     now: i64,
     lease_until: i64,
 ) -> Result<Vec<Claimed>, StoreError> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut sql = String::from(
-        "update outbox set lease_until = $1, attempts = attempts + 1
-         where state = 'pending' and lease_until < $2 and (",
-    );
-    let mut values = vec![Value::I64(lease_until), Value::I64(now)];
-    for (i, (shop, id)) in ids.iter().enumerate() {
-        if i > 0 {
-            sql.push_str(" or ");
-        }
-        let n = values.len();
-        sql.push_str(&format!("(shop_id = ${} and id = ${})", n + 1, n + 2));
-        values.extend([Value::I64(*shop), Value::I64(*id)]);
-    }
-    sql.push_str(
-        ") returning shop_id, id, event_type, order_id, created_at, attempts, failures,
-                     body, body_format, verify_token",
-    );
-    let rows = c.query(&sql, &values)?;
-    rows.iter()
-        .map(|r| {
-            Ok(Claimed {
+    // One statement per event, each through the primary key: a single statement naming
+    // them all lets the planner walk every pending row instead.
+    let mut claimed = Vec::with_capacity(ids.len());
+    for (shop_id, id) in ids {
+        let rows = c.query(
+            "update outbox set lease_until = $1, attempts = attempts + 1
+             where shop_id = $3 and id = $4 and state = 'pending' and lease_until < $2
+             returning shop_id, id, event_type, order_id, created_at, attempts, failures,
+                       body, body_format, verify_token",
+            params![lease_until, now, *shop_id, *id],
+        )?;
+        for r in &rows {
+            claimed.push(Claimed {
                 shop_id: r.i64(0)?,
                 id: r.i64(1)?,
                 event_type: r.string(2)?,
@@ -251,9 +260,10 @@ pub fn claim(
                     }),
                     _ => None,
                 },
-            })
-        })
-        .collect()
+            });
+        }
+    }
+    Ok(claimed)
 }
 
 /// Keeps the body of an event's first attempt; if one was kept already (a worker killed
@@ -374,7 +384,7 @@ pub fn log(
 ) -> Result<Vec<LoggedEvent>, StoreError> {
     let rows = c.query(
         "select id, event_type, order_id, created_at, state, next_at from outbox
-         where shop_id = $1 and (attempts > 0 or state <> 'pending')
+         where shop_id = $1 and (attempts > 0 or state in ('delivered', 'failed'))
            and ($2 = 0 or state = 'failed')
          order by id desc limit $3",
         params![shop_id, i64::from(failed_only), limit],

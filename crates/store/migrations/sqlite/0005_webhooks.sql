@@ -16,8 +16,10 @@ create table webhook_endpoints (
     updated_at integer not null
 );
 
+-- skipped: pending when its shop turned webhooks on, so never sent (and out of the index
+-- of due events, which would otherwise start with every old event at each look).
 alter table outbox add column state text not null default 'pending'
-    check (state in ('pending', 'delivered', 'failed'));
+    check (state in ('pending', 'delivered', 'failed', 'skipped'));
 -- attempts made so far (numbers the log); failures since the last (re)send (the schedule).
 alter table outbox add column attempts integer not null default 0;
 alter table outbox add column failures integer not null default 0;
@@ -29,7 +31,7 @@ alter table outbox add column body text;
 alter table outbox add column body_format text;
 alter table outbox add column verify_token text;
 
-create index outbox_due_idx on outbox (shop_id, next_at) where state = 'pending';
+create index outbox_due_idx on outbox (shop_id, next_at, id) where state = 'pending';
 create index outbox_order_idx on outbox (shop_id, order_id);
 create index outbox_created_idx on outbox (shop_id, created_at);
 
