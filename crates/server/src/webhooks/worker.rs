@@ -18,6 +18,10 @@ use tokio::task::JoinSet;
 
 /// Most events leased in one claim.
 const CLAIM_BATCH: usize = 64;
+/// Least time between two looks at the outbox: under load, every sale and every answer
+/// wakes the worker; gathering them for a few milliseconds makes one look serve many
+/// events instead of one each (a look costs a read and a write whatever it finds).
+const MIN_LOOK_INTERVAL: Duration = Duration::from_millis(5);
 /// The first bytes of an answer that are logged.
 const ANSWER_BYTES: usize = 1024;
 
@@ -94,7 +98,12 @@ async fn run(
     let mut tasks = JoinSet::new();
     let housekeeping = tokio::spawn(housekeeping(Arc::clone(&inner), stop.clone()));
     let recorder = tokio::spawn(recorder(Arc::clone(&inner), finished, stop.clone()));
+    let mut last_look: Option<Instant> = None;
     loop {
+        if let Some(wait) = last_look.and_then(|t| MIN_LOOK_INTERVAL.checked_sub(t.elapsed())) {
+            tokio::time::sleep(wait).await;
+        }
+        last_look = Some(Instant::now());
         while tasks.try_join_next().is_some() {}
         let free = inner.settings.concurrency.saturating_sub(tasks.len());
         let mut more = false;
