@@ -2,7 +2,6 @@
 //! (safe with several processes on one PostgreSQL), the frozen body, the attempt log,
 //! re-sending and the purge. What to do with an answer is decided by the caller.
 
-use crate::catalog::{CLIENT_SELECT, client_from_row};
 use crate::db::{Conn, Row};
 use crate::{StoreError, params};
 use comptoir_core::model::{Client, Shop};
@@ -513,13 +512,7 @@ pub fn event_subject(
         return Ok(None);
     };
     let client = match order.client_id {
-        Some(id) => c
-            .query_opt(
-                &format!("{CLIENT_SELECT} where shop_id = $1 and id = $2"),
-                params![shop_id, id],
-            )?
-            .map(|r| client_from_row(&r))
-            .transpose()?,
+        Some(id) => crate::catalog::get_client(c, shop_id, id)?,
         None => None,
     };
     Ok(Some((shop, order, client)))
