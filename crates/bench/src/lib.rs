@@ -69,3 +69,22 @@ pub fn comptoir_bin() -> std::path::PathBuf {
     let exe = std::env::current_exe().expect("own path");
     exe.with_file_name(format!("comptoir{}", std::env::consts::EXE_SUFFIX))
 }
+
+/// Runs the real CLI; its standard output, or why it failed.
+pub fn cli(bin: &std::path::Path, db: &str, args: &[&str]) -> Result<String, String> {
+    let out = Command::new(bin)
+        .args(["--db", db])
+        .args(args)
+        .env("COMPTOIR_LOG", "warn")
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", bin.display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "comptoir {}: {}\n{}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    String::from_utf8(out.stdout).map_err(|e| format!("comptoir {}: {e}", args.join(" ")))
+}

@@ -4,6 +4,7 @@
 mod fec;
 mod items_csv;
 mod users;
+mod webhook;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -70,6 +71,9 @@ enum Command {
     /// List and create back-office users, set their passwords.
     #[command(subcommand)]
     User(users::UserCommand),
+    /// A shop's webhook: URL, secret, attempt log, re-sending.
+    #[command(subcommand)]
+    Webhook(webhook::WebhookCommand),
     /// Recompute a shop's seal chain from its orders, lines and payments.
     Verify {
         #[arg(long)]
@@ -102,6 +106,14 @@ struct ServeArgs {
         value_delimiter = ','
     )]
     trusted_proxies: Vec<comptoir_server::client_address::Cidr>,
+    /// Days webhook events and their attempts are kept (at least 3: retries last 2 days).
+    #[arg(long, env = "COMPTOIR_WEBHOOK_RETENTION_DAYS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(3..=3650))]
+    webhook_retention_days: u64,
+    /// FOR TESTS ONLY: the webhook retry waits in milliseconds (`100,200,400`) instead of
+    /// the schedule of the spec (10 s, 1 min, … 24 h).
+    #[arg(long, env = "COMPTOIR_WEBHOOK_TEST_SCHEDULE", hide = true)]
+    webhook_test_schedule: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -294,18 +306,28 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Catalog(cmd) => catalog_cmd(store, cmd).await,
         Command::Key(cmd) => key(store, cmd).await,
         Command::User(cmd) => users::run(store, cmd).await,
+        Command::Webhook(cmd) => webhook::run(store, cmd).await,
         Command::Verify { shop, json } => verify(store, shop, json).await,
         Command::Fec(cmd) => fec::fec(store, cmd).await,
     }
 }
 
 async fn serve(store: Store, args: ServeArgs) -> Result<(), Failure> {
+    let mut webhooks = comptoir_server::webhooks::Settings {
+        retention: std::time::Duration::from_secs(args.webhook_retention_days * 24 * 3600),
+        ..Default::default()
+    };
+    if let Some(text) = &args.webhook_test_schedule {
+        webhooks.retry_schedule = comptoir_core::webhook::retry::parse_schedule(text)
+            .map_err(|e| Failure::usage(format!("--webhook-test-schedule: expected {e}")))?;
+    }
     let config = comptoir_server::Config {
         listen: args.listen,
         base_url: args.base_url,
         webhook_allow_private: args.webhook_allow_private,
         trusted_proxies: args.trusted_proxies,
         login_delay_step: comptoir_server::workers::login_limiter::DEFAULT_DELAY_STEP,
+        webhooks,
     };
     // Bind first: if the address is taken, nothing (not even the demo shop) is created.
     let app = comptoir_server::Application::build(config, store.clone())

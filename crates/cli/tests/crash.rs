@@ -5,14 +5,13 @@
 
 mod common;
 
-use common::{BIN, ok};
+use common::{Server, ok};
 
 use comptoir_store::{StoreError, params};
 use comptoir_testkit::{TestDb, recompute_chain};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, Command, Stdio};
+use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -23,48 +22,6 @@ const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/demo-shop.js
 const CLIENTS: usize = 4;
 /// Acknowledged sales before the kill.
 const BEFORE_KILL: usize = 60;
-
-/// A running `comptoir serve`; killed (SIGKILL) when dropped.
-struct Server {
-    child: Child,
-    /// `127.0.0.1:PORT`
-    addr: String,
-}
-
-impl Server {
-    fn start(db: &TestDb) -> Server {
-        let mut child = Command::new(BIN)
-            .args(["--db", &db.url, "serve", "--listen", "127.0.0.1:0"])
-            .env_remove("COMPTOIR_DB")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start serve");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("read the listening line");
-        let addr = line
-            .trim_end()
-            .strip_prefix("listening on http://")
-            .unwrap_or_else(|| panic!("first line: {line:?}"))
-            .to_string();
-        Server { child, addr }
-    }
-
-    /// SIGKILL: no shutdown, no flush, nothing but what was already committed survives.
-    fn kill_9(mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().expect("reap");
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// One HTTP/1.1 request written by hand; `(status, body)`, or an error when the server
 /// is gone or cut the answer.

@@ -23,3 +23,4 @@ pub mod sale_input;
 pub mod seal;
 pub mod vat;
 pub mod vat_breakdown;
+pub mod webhook;

@@ -10,6 +10,7 @@ pub mod pages;
 pub mod private_headers;
 pub mod refusals;
 pub mod telemetry;
+pub mod webhooks;
 pub mod workers;
 
 use axum::Router;
@@ -36,6 +37,8 @@ pub struct Config {
     /// The first delay of a sign-in on a login that keeps failing (it doubles, capped);
     /// [`workers::login_limiter::DEFAULT_DELAY_STEP`] unless a test wants it short.
     pub login_delay_step: std::time::Duration,
+    /// How the webhook worker runs (retry schedule, retention, concurrency).
+    pub webhooks: webhooks::Settings,
 }
 
 /// What every handler can reach.
@@ -49,6 +52,8 @@ pub struct AppState {
     pub auth_cache: workers::AuthCache,
     pub in_flight: workers::InFlight,
     pub login_limiter: workers::login_limiter::LoginLimiter,
+    /// Wakes the webhook worker after a commit that wrote events.
+    pub webhooks: webhooks::Webhooks,
 }
 
 impl axum::extract::FromRef<AppState> for metrics::Metrics {
@@ -62,6 +67,7 @@ pub struct Application {
     listener: tokio::net::TcpListener,
     router: Router,
     addr: SocketAddr,
+    state: AppState,
 }
 
 impl Application {
@@ -84,11 +90,13 @@ impl Application {
             auth_cache: workers::AuthCache::default(),
             in_flight: workers::InFlight::default(),
             login_limiter,
+            webhooks: webhooks::Webhooks::default(),
         };
         Ok(Application {
             listener,
-            router: router(state),
+            router: router(state.clone()),
             addr,
+            state,
         })
     }
 
@@ -97,7 +105,8 @@ impl Application {
         self.addr
     }
 
-    /// Serves until `shutdown` completes, then finishes in-flight requests and returns.
+    /// Serves until `shutdown` completes, then finishes in-flight requests, stops the
+    /// webhook worker and returns.
     pub async fn run(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -106,7 +115,10 @@ impl Application {
         let service = Router::new()
             .fallback_service(self.router)
             .layer(axum::middleware::from_fn(refusals::with_body));
-        accept::serve(self.listener, service, shutdown).await
+        let worker = webhooks::Worker::start(&self.state);
+        let served = accept::serve(self.listener, service, shutdown).await;
+        worker.stop().await;
+        served
     }
 }
 
@@ -117,6 +129,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::handler))
         .merge(workers::router())
         .merge(invoices::router())
+        .merge(webhooks::router())
         .merge(pages::router(state.clone()))
         .fallback(refusals::not_found)
         .layer(axum::middleware::from_fn(refusals::limits))

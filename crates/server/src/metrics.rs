@@ -33,6 +33,9 @@ struct RouteStats {
 struct Inner {
     routes: BTreeMap<String, RouteStats>,
     counters: BTreeMap<(&'static str, String), u64>,
+    /// Named gauges and histograms that features add (`(name, help)` keys).
+    gauges: BTreeMap<(&'static str, &'static str), i64>,
+    histograms: BTreeMap<(&'static str, &'static str), Histogram>,
 }
 
 /// The server's metrics registry. Cheap to clone.
@@ -75,6 +78,23 @@ impl Metrics {
             .counters
             .entry((name, labels.to_string()))
             .or_default() += 1;
+    }
+
+    /// Sets the gauge `name` (described by `help`) to `value`.
+    pub fn set_gauge(&self, name: &'static str, help: &'static str, value: i64) {
+        self.lock().gauges.insert((name, help), value);
+    }
+
+    /// Records `seconds` in the histogram `name` (described by `help`), with the buckets of
+    /// the request latencies.
+    pub fn observe_seconds(&self, name: &'static str, help: &'static str, seconds: f64) {
+        let mut m = self.lock();
+        let h = m.histograms.entry((name, help)).or_default();
+        h.count += 1;
+        h.sum += seconds;
+        if let Some(i) = BUCKETS.iter().position(|b| seconds <= *b) {
+            h.buckets[i] += 1;
+        }
     }
 
     /// The Prometheus text exposition, with the pool figures given.
@@ -153,6 +173,19 @@ impl Metrics {
         );
         out.push_str("# TYPE comptoir_db_group_commits_total counter\n");
         let _ = writeln!(out, "comptoir_db_group_commits_total {}", commits.commits);
+        for ((name, help), v) in &m.gauges {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+        }
+        for ((name, help), h) in &m.histograms {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+            let mut cumulative = 0;
+            for (b, n) in BUCKETS.iter().zip(h.buckets) {
+                cumulative += n;
+                let _ = writeln!(out, "{name}_bucket{{le=\"{b}\"}} {cumulative}");
+            }
+            let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", h.count);
+            let _ = writeln!(out, "{name}_sum {}\n{name}_count {}", h.sum, h.count);
+        }
         let mut last = "";
         for ((name, labels), n) in &m.counters {
             if *name != last {

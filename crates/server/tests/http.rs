@@ -36,8 +36,16 @@ async fn healthz_answers_503_while_the_database_is_gone() {
     let res = app.get("/healthz").await;
     assert_eq!(res.status(), 503, "a dead connection must not answer ok");
     assert_eq!(res.text().await.unwrap(), r#"{"status":"unavailable"}"#);
-    // The broken connection was discarded: the next probe reconnects.
-    assert_eq!(app.get("/healthz").await.status(), 200);
+    // Broken connections are discarded as they are used: a later probe reconnects. The
+    // webhook worker's idle connections died too, so the next probe may meet one of them.
+    let mut status = 0;
+    for _ in 0..8 {
+        status = app.get("/healthz").await.status().as_u16();
+        if status == 200 {
+            break;
+        }
+    }
+    assert_eq!(status, 200);
     app.stop().await;
 }
 

@@ -18,6 +18,7 @@ pub mod sealed_keys;
 pub mod sessions;
 pub mod shops;
 pub mod users;
+pub mod webhooks;
 mod writer;
 
 use db::{Backend, Conn, PgConn, SqliteConn};

@@ -33,6 +33,11 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0004_key_reuse.sql"),
     },
     Migration {
+        version: 5,
+        sqlite: include_str!("../migrations/sqlite/0005_webhooks.sql"),
+        postgres: include_str!("../migrations/postgres/0005_webhooks.sql"),
+    },
+    Migration {
         version: 6,
         sqlite: include_str!("../migrations/sqlite/0006_fec_settings.sql"),
         postgres: include_str!("../migrations/postgres/0006_fec_settings.sql"),

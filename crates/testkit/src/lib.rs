@@ -187,6 +187,7 @@ impl TestApp {
             webhook_allow_private: true,
             trusted_proxies: Vec::new(),
             login_delay_step: std::time::Duration::from_millis(10),
+            webhooks: comptoir_server::webhooks::Settings::default(),
         };
         configure(&mut config);
         let app = comptoir_server::Application::build(config, store.clone())
@@ -354,4 +355,19 @@ pub async fn import_demo(store: &Store, shop_id: i64) {
         .write(move |c| comptoir_store::catalog::import(c, shop_id, &cat))
         .await
         .expect("import the demo catalog");
+}
+
+/// The first active item and the first payment method of shop `shop_id` (with the demo
+/// catalog: a sellable item and Cash), for tests that record sales.
+pub async fn item_and_payment_method(store: &Store, shop_id: i64) -> (i64, i64) {
+    store
+        .read(move |c| {
+            let mut one = |sql: &str| c.query_one(sql, params![shop_id]).and_then(|r| r.i64(0));
+            Ok::<_, StoreError>((
+                one("select min(id) from items where shop_id = $1 and active")?,
+                one("select min(id) from payment_methods where shop_id = $1")?,
+            ))
+        })
+        .await
+        .expect("an item and a payment method")
 }

@@ -20,10 +20,10 @@
 //! in the database are counted: every acknowledged sale must be there, numbered without
 //! gaps.
 
-use comptoir_bench::{ServerProcess, comptoir_bin};
+use comptoir_bench::{ServerProcess, cli, comptoir_bin};
 use comptoir_store::{DbUrl, Store, params};
 use std::net::SocketAddr;
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -172,25 +172,6 @@ impl Drop for BenchDb {
             }
         }
     }
-}
-
-/// Runs the real CLI; its standard output, or why it failed.
-fn cli(bin: &std::path::Path, db: &str, args: &[&str]) -> Result<String, String> {
-    let out = Command::new(bin)
-        .args(["--db", db])
-        .args(args)
-        .env("COMPTOIR_LOG", "warn")
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", bin.display()))?;
-    if !out.status.success() {
-        return Err(format!(
-            "comptoir {}: {}\n{}",
-            args.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    String::from_utf8(out.stdout).map_err(|e| format!("comptoir {}: {e}", args.join(" ")))
 }
 
 /// What the sales need: the shop, its key, three item ids and the cash method id.

@@ -3,7 +3,8 @@
 #![allow(dead_code)]
 
 use comptoir_testkit::TestDb;
-use std::process::{Command, Output};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
 
 /// The binary cargo built for these tests.
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_comptoir");
@@ -37,4 +38,53 @@ pub(crate) fn ok(db: &TestDb, args: &[&str]) -> String {
         stderr(&o)
     );
     stdout(&o)
+}
+
+/// A running `comptoir serve` on a free port; killed (SIGKILL) when dropped.
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    /// `127.0.0.1:PORT`
+    pub(crate) addr: String,
+}
+
+impl Server {
+    pub(crate) fn start(db: &TestDb) -> Server {
+        Server::start_with(db, &[], &[])
+    }
+
+    /// `serve` with more arguments and environment variables.
+    pub(crate) fn start_with(db: &TestDb, args: &[&str], env: &[(&str, &str)]) -> Server {
+        let mut child = Command::new(BIN)
+            .args(["--db", &db.url, "serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .env_remove("COMPTOIR_DB")
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start serve");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("read the listening line");
+        let addr = line
+            .trim_end()
+            .strip_prefix("listening on http://")
+            .unwrap_or_else(|| panic!("first line: {line:?}"))
+            .to_string();
+        Server { child, addr }
+    }
+
+    /// SIGKILL: no shutdown, no flush, nothing but what was already committed survives.
+    pub(crate) fn kill_9(mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reap");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -330,6 +330,9 @@ async fn order_write(
         .store
         .write_order(shop, idem, what, Arc::clone(&shape))
         .await?;
+    if !matches!(answer, Answer::Replayed(_)) {
+        state.webhooks.wake(); // the write's outbox events are committed
+    }
     Ok(match answer {
         Answer::Replayed(body) => json_response(body, true),
         Answer::Recorded(body) => json_response(body, false),

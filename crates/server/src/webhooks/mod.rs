@@ -1,0 +1,66 @@
+//! Webhook delivery inside `comptoir serve`: a worker that leases due outbox events, signs
+//! and posts them (SSRF-safe client, bounded concurrency), logs every attempt and follows
+//! the retry schedule; and the per-event verification URL.
+
+mod client;
+mod verify;
+mod worker;
+
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+pub(crate) use verify::router;
+pub use worker::Worker;
+
+/// How the worker runs. The defaults are the spec's; tests shorten the retry schedule.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The waits between attempts (`core::webhook::retry::SCHEDULE`).
+    pub retry_schedule: Vec<Duration>,
+    /// Events (and their attempts) older than this are purged.
+    pub retention: Duration,
+    /// Attempts in flight at once in this process, across shops.
+    pub concurrency: usize,
+    /// Attempts in flight at once for one shop, so a slow receiver leaves room for others.
+    pub per_shop: usize,
+    /// How long an answer may take.
+    pub timeout: Duration,
+    /// How often the outbox is looked at without a wake-up (events of other processes,
+    /// retries coming due).
+    pub poll: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            retry_schedule: comptoir_core::webhook::retry::SCHEDULE.to_vec(),
+            retention: DEFAULT_RETENTION,
+            concurrency: 256,
+            per_shop: 16,
+            timeout: Duration::from_secs(10),
+            poll: Duration::from_millis(250),
+        }
+    }
+}
+
+/// Events are kept 30 days: well past the two days of retries, long enough to look back.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// The lease on an event during an attempt: the answer's 10 s and room to record it. A
+/// process killed mid-attempt leaves its events to another after this.
+const LEASE: Duration = Duration::from_secs(15);
+
+/// What a handler needs of the webhooks: wake the worker after a commit.
+#[derive(Clone, Default)]
+pub struct Webhooks {
+    wake: Arc<Notify>,
+}
+
+impl Webhooks {
+    /// Tells the worker that events were just committed: it looks at once rather than at
+    /// its next poll.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+}

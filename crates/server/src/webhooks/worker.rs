@@ -1,0 +1,536 @@
+//! The delivery worker: leases due events (woken on commit, else on a short poll), runs
+//! each attempt as a task (at most `concurrency` in all and `per_shop` per shop, so memory
+//! stays bounded whatever the backlog), records the answer and the next try.
+
+use super::{LEASE, Settings, client};
+use crate::AppState;
+use crate::metrics::Metrics;
+use comptoir_core::webhook::{self, EventMeta, EventType, Format, retry, signature};
+use comptoir_store::webhooks::{
+    self as store_wh, Attempt, Claimed, Due, Endpoint, Frozen, Outcome,
+};
+use comptoir_store::{Store, StoreError};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{Notify, mpsc, watch};
+use tokio::task::JoinSet;
+
+/// Most events leased in one claim.
+const CLAIM_BATCH: usize = 64;
+/// Least time between two looks at the outbox: under load, every sale and every answer
+/// wakes the worker; gathering them for a few milliseconds makes one look serve many
+/// events instead of one each (a look costs a read and a write whatever it finds).
+const MIN_LOOK_INTERVAL: Duration = Duration::from_millis(5);
+/// The first bytes of an answer that are logged.
+const ANSWER_BYTES: usize = 1024;
+
+struct Inner {
+    store: Store,
+    metrics: Metrics,
+    base_url: Arc<str>,
+    allow_private: bool,
+    settings: Settings,
+    wake: Arc<Notify>,
+    http: reqwest::Client,
+    /// Attempts in flight in this process, by shop.
+    in_flight: Mutex<HashMap<i64, usize>>,
+    /// Finished attempts, recorded in batches by [`recorder`].
+    results: mpsc::Sender<Finished>,
+}
+
+/// A finished attempt waiting to be recorded.
+type Finished = (Claimed, Attempt, Outcome);
+
+/// An event leased for an attempt, with its frozen body and the shop's settings.
+struct Job {
+    event: Claimed,
+    frozen: Frozen,
+    endpoint: Endpoint,
+}
+
+/// The running worker; [`Worker::stop`] ends it.
+pub struct Worker {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Worker {
+    /// Starts the worker (and its housekeeping: pending gauge, purge) for `state`.
+    pub fn start(state: &AppState) -> Worker {
+        let settings = state.config.webhooks.clone();
+        let allow_private = state.config.webhook_allow_private;
+        let http = client::build(allow_private, settings.timeout).unwrap_or_else(|e| {
+            // Building fails only when TLS cannot initialise: attempts then fail and log it.
+            tracing::error!(error = %e, "webhook client");
+            reqwest::Client::new()
+        });
+        let (results, finished) = mpsc::channel(4096);
+        let inner = Arc::new(Inner {
+            store: state.store.clone(),
+            metrics: state.metrics.clone(),
+            base_url: state.base_url.clone(),
+            allow_private,
+            settings,
+            wake: state.webhooks.wake.clone(),
+            http,
+            in_flight: Mutex::new(HashMap::new()),
+            results,
+        });
+        let (stop, rx) = watch::channel(false);
+        let task = tokio::spawn(run(inner, finished, rx));
+        Worker { stop, task }
+    }
+
+    /// Stops claiming, gives attempts in flight a moment, and abandons the rest: their
+    /// leases run out and another process (or this one, restarted) tries them again.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+async fn run(
+    inner: Arc<Inner>,
+    finished: mpsc::Receiver<Finished>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut tasks = JoinSet::new();
+    let housekeeping = tokio::spawn(housekeeping(Arc::clone(&inner), stop.clone()));
+    let recorder = tokio::spawn(recorder(Arc::clone(&inner), finished, stop.clone()));
+    let mut last_look: Option<Instant> = None;
+    loop {
+        if let Some(wait) = last_look.and_then(|t| MIN_LOOK_INTERVAL.checked_sub(t.elapsed())) {
+            tokio::time::sleep(wait).await;
+        }
+        last_look = Some(Instant::now());
+        while tasks.try_join_next().is_some() {}
+        let free = inner.settings.concurrency.saturating_sub(tasks.len());
+        let mut more = false;
+        if free > 0 {
+            match claim(&inner, free.min(CLAIM_BATCH)).await {
+                Ok((jobs, full)) => {
+                    more = full;
+                    for job in jobs {
+                        tasks.spawn(attempt(Arc::clone(&inner), job));
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "webhooks: cannot claim events"),
+            }
+        }
+        if more && tasks.len() < inner.settings.concurrency {
+            continue;
+        }
+        tokio::select! {
+            () = inner.wake.notified() => {}
+            () = tokio::time::sleep(inner.settings.poll) => {}
+            // A finished attempt frees a slot, and may let its order's `terminated` go.
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+            _ = stop.changed() => break,
+        }
+    }
+    let grace = tokio::time::sleep(Duration::from_secs(2));
+    tokio::pin!(grace);
+    while !tasks.is_empty() {
+        tokio::select! {
+            _ = tasks.join_next() => {}
+            () = &mut grace => break,
+        }
+    }
+    tasks.abort_all();
+    housekeeping.abort();
+    let _ = tokio::time::timeout(Duration::from_secs(2), recorder).await;
+}
+
+/// Records finished attempts, many per write (one commit for a batch), and wakes the
+/// worker after each: a recorded `validated` may let its `terminated` go.
+async fn recorder(
+    inner: Arc<Inner>,
+    mut finished: mpsc::Receiver<Finished>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut batch = Vec::with_capacity(256);
+    loop {
+        tokio::select! {
+            n = finished.recv_many(&mut batch, 256) => {
+                if n == 0 {
+                    return;
+                }
+            }
+            _ = stop.changed() => {
+                // Attempts in flight get the worker's grace; record what they finish.
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+                while let Ok(Some(f)) = tokio::time::timeout_at(deadline, finished.recv()).await {
+                    batch.push(f);
+                    if batch.len() >= 256 {
+                        break;
+                    }
+                }
+                record(&inner, std::mem::take(&mut batch)).await;
+                return;
+            }
+        }
+        record(&inner, std::mem::take(&mut batch)).await;
+        inner.wake.notify_one();
+    }
+}
+
+async fn record(inner: &Inner, batch: Vec<Finished>) {
+    if batch.is_empty() {
+        return;
+    }
+    let n = batch.len();
+    if let Err(e) = inner
+        .store
+        .write(move |c| store_wh::record_many(c, &batch))
+        .await
+    {
+        // Their leases run out and the events are tried again: at least once.
+        tracing::warn!(error = %e, attempts = n, "webhooks: cannot record attempts");
+    }
+}
+
+/// Leases what is due, within the per-shop room, with the body of each first attempt
+/// made and kept in the same write; whether the claim was full (more may be due).
+/// Per claim: one read (the due events, their orders, the shops' settings) and one write.
+async fn claim(inner: &Arc<Inner>, limit: usize) -> Result<(Vec<Job>, bool), StoreError> {
+    let now = comptoir_store::now_micros();
+    let per_shop = inner.settings.per_shop;
+    let fetch = i64::try_from(limit * 4).unwrap_or(i64::MAX);
+    let per_shop_i = i64::try_from(per_shop).unwrap_or(i64::MAX);
+    let busy = inner
+        .in_flight
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    let base_url = inner.base_url.clone();
+    let (picked, endpoints, mut bodies, full) = inner
+        .store
+        .read(move |c| {
+            let due = store_wh::due(c, now, per_shop_i, fetch)?;
+            let full = due.len() >= limit;
+            let mut taken: HashMap<i64, usize> = HashMap::new();
+            let mut picked: Vec<Due> = Vec::with_capacity(limit.min(due.len()));
+            for d in due {
+                let n = taken.entry(d.shop_id).or_default();
+                if busy.get(&d.shop_id).copied().unwrap_or(0) + *n < per_shop
+                    && picked.len() < limit
+                {
+                    *n += 1;
+                    picked.push(d);
+                }
+            }
+            let mut endpoints: HashMap<i64, Endpoint> = HashMap::new();
+            let mut bodies: HashMap<(i64, i64), Result<Frozen, String>> = HashMap::new();
+            for d in &picked {
+                if !endpoints.contains_key(&d.shop_id)
+                    && let Some(e) = store_wh::endpoint(c, d.shop_id)?
+                {
+                    endpoints.insert(d.shop_id, e);
+                }
+                if d.frozen {
+                    continue;
+                }
+                let Some(endpoint) = endpoints.get(&d.shop_id) else {
+                    continue;
+                };
+                let body = match store_wh::event_subject(c, d.shop_id, d.order_id)? {
+                    Some((shop, order, client)) => make_body(
+                        &base_url,
+                        d,
+                        &endpoint.format,
+                        &shop,
+                        &order,
+                        client.as_ref(),
+                    ),
+                    None => Err(format!("order {} is gone", d.order_id)),
+                };
+                bodies.insert(d.key(), body);
+            }
+            Ok::<_, StoreError>((picked, endpoints, bodies, full))
+        })
+        .await?;
+    if picked.is_empty() {
+        return Ok((Vec::new(), false));
+    }
+    let lease_until = now + i64::try_from(LEASE.as_micros()).unwrap_or(i64::MAX);
+    let ids: Vec<(i64, i64)> = picked.iter().map(Due::key).collect();
+    let (claimed, errors) = inner
+        .store
+        .write(move |c| {
+            let mut claimed = store_wh::claim(c, &ids, now, lease_until)?;
+            let mut errors = HashMap::new();
+            for e in &mut claimed {
+                if e.frozen.is_some() {
+                    continue;
+                }
+                match bodies.remove(&(e.shop_id, e.id)) {
+                    Some(Ok(f)) => e.frozen = Some(store_wh::freeze(c, e.shop_id, e.id, f)?),
+                    Some(Err(why)) => {
+                        errors.insert((e.shop_id, e.id), why);
+                    }
+                    None => {}
+                }
+            }
+            Ok::<_, StoreError>((claimed, errors))
+        })
+        .await?;
+    let mut jobs = Vec::with_capacity(claimed.len());
+    let mut busy = inner.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+    for e in claimed {
+        *busy.entry(e.shop_id).or_default() += 1;
+        let why = errors.get(&(e.shop_id, e.id)).cloned();
+        match (e.frozen.clone(), endpoints.get(&e.shop_id), why) {
+            (Some(frozen), Some(endpoint), None) => jobs.push(Job {
+                event: e,
+                frozen,
+                endpoint: endpoint.clone(),
+            }),
+            (_, _, why) => {
+                // Nothing to send: logged as a failed attempt, on the schedule.
+                let why = why.unwrap_or_else(|| "the shop has no webhook settings".into());
+                drop(busy);
+                finish(inner, e, Err(why));
+                busy = inner.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+            }
+        }
+    }
+    Ok((jobs, full))
+}
+
+/// One attempt of one event: send, then hand the result to the recorder.
+async fn attempt(inner: Arc<Inner>, job: Job) {
+    let sent = send(&inner, &job).await;
+    finish(&inner, job.event, sent);
+}
+
+/// Decides what an attempt led to, counts it, queues it for the recorder and frees the
+/// shop's slot.
+fn finish(inner: &Inner, event: Claimed, sent: Result<Sent, String>) {
+    let at = comptoir_store::now_micros();
+    let (result, status, error, answer, latency) = match sent {
+        Ok(sent) => (
+            sent.status.is_some_and(|s| (200..300).contains(&s)),
+            sent.status,
+            sent.error,
+            sent.answer,
+            sent.latency,
+        ),
+        Err(e) => (false, None, Some(e), String::new(), Duration::ZERO),
+    };
+    let outcome = if result {
+        Outcome::Delivered
+    } else {
+        let failed = u32::try_from(event.failures + 1).unwrap_or(u32::MAX);
+        match retry::next_delay(&inner.settings.retry_schedule, failed, unit()) {
+            Some(wait) => Outcome::RetryAt(
+                comptoir_store::now_micros() + i64::try_from(wait.as_micros()).unwrap_or(i64::MAX),
+            ),
+            None => Outcome::Failed,
+        }
+    };
+    let logged = Attempt {
+        attempt: event.attempt,
+        at: at - i64::try_from(latency.as_micros()).unwrap_or(0),
+        status: status.map(i64::from),
+        latency_micros: i64::try_from(latency.as_micros()).unwrap_or(i64::MAX),
+        error,
+        answer,
+    };
+    inner.metrics.observe_seconds(
+        "comptoir_webhook_attempt_duration_seconds",
+        "Time from sending a webhook to its answer (or failure).",
+        latency.as_secs_f64(),
+    );
+    inner.metrics.inc(
+        "comptoir_webhook_attempts_total",
+        if result {
+            "result=\"ok\""
+        } else {
+            "result=\"failed\""
+        },
+    );
+    match outcome {
+        Outcome::Delivered => inner
+            .metrics
+            .inc("comptoir_webhook_events_total", "outcome=\"delivered\""),
+        Outcome::Failed => inner
+            .metrics
+            .inc("comptoir_webhook_events_total", "outcome=\"failed\""),
+        Outcome::RetryAt(_) => {}
+    }
+    let shop_id = event.shop_id;
+    if inner.results.try_send((event, logged, outcome)).is_err() {
+        // The recorder is far behind or gone: the lease runs out and the event is tried
+        // again (at least once).
+        tracing::warn!(
+            shop = shop_id,
+            "webhooks: an attempt could not be queued for recording"
+        );
+    }
+    let mut busy = inner.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(n) = busy.get_mut(&shop_id) {
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            busy.remove(&shop_id);
+        }
+    }
+}
+
+/// What came back from the receiver.
+struct Sent {
+    status: Option<u16>,
+    error: Option<String>,
+    answer: String,
+    latency: Duration,
+}
+
+/// Checks the URL, signs and posts. `Err` for what went wrong before anything was sent.
+async fn send(inner: &Arc<Inner>, job: &Job) -> Result<Sent, String> {
+    let (event, endpoint) = (&job.event, &job.endpoint);
+    let frozen = job.frozen.clone();
+    let url = endpoint
+        .url
+        .clone()
+        .ok_or_else(|| "webhooks were turned off".to_string())?;
+    let target = client::check(&url, inner.allow_private)?;
+    let format = Format::parse(&frozen.format).unwrap_or_default();
+    let id = webhook::event_id(event.shop_id, event.id);
+    let now_secs = jiff::Timestamp::now().as_second();
+    let mut keys =
+        vec![signature::Secret::parse(&endpoint.secret).map_err(|e| format!("secret: {e}"))?];
+    if let Some((previous, until)) = &endpoint.previous
+        && *until > comptoir_store::now_micros()
+    {
+        keys.extend(signature::Secret::parse(previous).ok());
+    }
+    let key_refs: Vec<&signature::Secret> = keys.iter().collect();
+    let sig = signature::header(&key_refs, &id, now_secs, frozen.body.as_bytes());
+    let started = Instant::now();
+    let request = inner
+        .http
+        .post(target)
+        .header("content-type", format.content_type())
+        .header("webhook-id", &id)
+        .header("webhook-timestamp", now_secs.to_string())
+        .header("webhook-signature", sig)
+        .body(frozen.body);
+    let mut res = match request.send().await {
+        Ok(r) => r,
+        Err(e) => {
+            return Ok(Sent {
+                status: None,
+                error: Some(client::describe(&e)),
+                answer: String::new(),
+                latency: started.elapsed(),
+            });
+        }
+    };
+    let status = res.status().as_u16();
+    // Only the first KiB is kept; the rest is not read (the connection is then dropped).
+    let mut answer = Vec::with_capacity(ANSWER_BYTES);
+    let mut error = None;
+    while answer.len() < ANSWER_BYTES {
+        match res.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = ANSWER_BYTES - answer.len();
+                answer.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
+            Ok(None) => break,
+            Err(e) => {
+                error = Some(client::describe(&e));
+                break;
+            }
+        }
+    }
+    let latency = started.elapsed();
+    if (300..400).contains(&status) {
+        error = Some("redirects are not followed".into());
+    }
+    Ok(Sent {
+        status: Some(status),
+        error,
+        answer: String::from_utf8_lossy(&answer).into_owned(),
+        latency,
+    })
+}
+
+/// The body of an event's first attempt, with its verification token.
+fn make_body(
+    base_url: &str,
+    due: &Due,
+    format: &str,
+    shop: &comptoir_core::model::Shop,
+    order: &comptoir_core::order::OrderView,
+    client: Option<&comptoir_core::model::Client>,
+) -> Result<Frozen, String> {
+    let event_type = EventType::parse(&due.event_type).map_err(|e| format!("event type: {e}"))?;
+    let format = Format::parse(format).unwrap_or_default();
+    let token = comptoir_store::hex(&comptoir_store::random_bytes::<16>());
+    let meta = EventMeta {
+        event_type,
+        event_id: webhook::event_id(due.shop_id, due.id),
+        created_at: due.created_at,
+        verification_url: super::verify::url(base_url, due.shop_id, due.id, &token),
+    };
+    let fields = webhook::fields(
+        order,
+        client,
+        &meta,
+        shop.currency.digits(),
+        &shop.timezone.tz(),
+        base_url,
+    );
+    Ok(Frozen {
+        body: webhook::body(&fields, format),
+        format: format.as_str().to_string(),
+        verify_token: token,
+    })
+}
+
+/// A random draw in [0, 1) for the jitter.
+fn unit() -> f64 {
+    let bits = u64::from_le_bytes(comptoir_store::random_bytes::<8>()) >> 11;
+    bits as f64 / (1u64 << 53) as f64
+}
+
+/// Every few seconds the pending gauge; every hour (and at start) the purge.
+async fn housekeeping(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
+    let mut last_purge: Option<Instant> = None;
+    loop {
+        match inner.store.read(store_wh::pending_count).await {
+            Ok(n) => inner.metrics.set_gauge(
+                "comptoir_webhook_events_pending",
+                "Webhook events waiting for delivery (all processes).",
+                n,
+            ),
+            Err(e) => tracing::warn!(error = %e, "webhooks: cannot count pending events"),
+        }
+        if last_purge.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {
+            last_purge = Some(Instant::now());
+            let cutoff = comptoir_store::now_micros()
+                - i64::try_from(inner.settings.retention.as_micros()).unwrap_or(i64::MAX);
+            loop {
+                const BATCH: i64 = 500;
+                match inner
+                    .store
+                    .write(move |c| store_wh::purge(c, cutoff, BATCH))
+                    .await
+                {
+                    Ok(n) if n > 0 => {
+                        tracing::info!(removed = n, "webhooks: purged events past retention");
+                    }
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "webhooks: purge failed");
+                        break;
+                    }
+                }
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(2)) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
