@@ -2,6 +2,7 @@
 //! Exit codes: 0 success, 1 a check failed, 2 bad usage or input, 3 database unusable.
 
 mod fec;
+mod fiscal;
 mod items_csv;
 mod users;
 mod webhook;
@@ -40,6 +41,10 @@ struct Cli {
     /// Log format on stderr.
     #[arg(long, global = true, env = "COMPTOIR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
     log_format: LogFormat,
+    /// The fiscal signing key file (default comptoir-fiscal.key beside a SQLite database,
+    /// else in the current directory); created with mode 0600 on first use.
+    #[arg(long, global = true, env = "COMPTOIR_FISCAL_KEY", value_name = "FILE")]
+    fiscal_key: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -68,6 +73,9 @@ enum Command {
     /// A shop's FEC accounting export settings.
     #[command(subcommand)]
     Fec(fec::FecCommand),
+    /// The fiscal signing key (closings, archives).
+    #[command(subcommand)]
+    Fiscal(fiscal::FiscalCommand),
     /// List and create back-office users, set their passwords.
     #[command(subcommand)]
     User(users::UserCommand),
@@ -295,6 +303,10 @@ async fn open(db: &str) -> Result<Store, Failure> {
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {
+    if let Command::Fiscal(cmd) = cli.command {
+        // The key lives outside the database: no need to open (or create) one.
+        return fiscal::run(fiscal::key_path(cli.fiscal_key.as_deref(), &cli.db)?, cmd);
+    }
     let store = open(&cli.db).await?;
     match cli.command {
         Command::Serve(args) => serve(store, args).await,
@@ -309,6 +321,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Webhook(cmd) => webhook::run(store, cmd).await,
         Command::Verify { shop, json } => verify(store, shop, json).await,
         Command::Fec(cmd) => fec::fec(store, cmd).await,
+        Command::Fiscal(_) => unreachable!("handled before the database is opened"),
     }
 }
 

@@ -5,6 +5,7 @@ pub mod cash_box;
 pub mod catalog;
 pub mod decimal;
 pub mod error;
+pub mod fiscal_key;
 pub mod form;
 pub mod hex;
 pub mod items_list;

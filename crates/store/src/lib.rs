@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod catalog;
 pub mod db;
+pub mod fiscal_key;
 pub mod item_rows;
 pub mod journal;
 mod lane;
