@@ -3,6 +3,7 @@
 
 pub mod cash_box;
 pub mod catalog;
+pub mod closing;
 pub mod decimal;
 pub mod error;
 pub mod fiscal_key;
