@@ -1,6 +1,7 @@
 //! The `comptoir` command: serve, migrate, shop, catalog, key, verify (spec/cli.md).
 //! Exit codes: 0 success, 1 a check failed, 2 bad usage or input, 3 database unusable.
 
+mod closings;
 mod fec;
 mod fiscal;
 mod items_csv;
@@ -73,6 +74,17 @@ enum Command {
     /// A shop's FEC accounting export settings.
     #[command(subcommand)]
     Fec(fec::FecCommand),
+    /// Close a past day (the Z): a signed entry of the shop's sealed journal.
+    Close {
+        #[arg(long)]
+        shop: i64,
+        /// The day to close, YYYY-MM-DD, before today in the shop's time zone.
+        #[arg(long)]
+        day: String,
+    },
+    /// A shop's closings.
+    #[command(subcommand)]
+    Closings(closings::ClosingsCommand),
     /// The fiscal signing key (closings, archives).
     #[command(subcommand)]
     Fiscal(fiscal::FiscalCommand),
@@ -307,6 +319,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         // The key lives outside the database: no need to open (or create) one.
         return fiscal::run(fiscal::key_path(cli.fiscal_key.as_deref(), &cli.db)?, cmd);
     }
+    let key_file = fiscal::key_path(cli.fiscal_key.as_deref(), &cli.db)?;
     let store = open(&cli.db).await?;
     match cli.command {
         Command::Serve(args) => serve(store, args).await,
@@ -321,6 +334,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Webhook(cmd) => webhook::run(store, cmd).await,
         Command::Verify { shop, json } => verify(store, shop, json).await,
         Command::Fec(cmd) => fec::fec(store, cmd).await,
+        Command::Close { shop, day } => closings::close(store, key_file, shop, &day).await,
+        Command::Closings(cmd) => closings::run(store, cmd).await,
         Command::Fiscal(_) => unreachable!("handled before the database is opened"),
     }
 }

@@ -29,7 +29,7 @@ pub fn unhex(text: &str) -> Option<Vec<u8>> {
         }
     }
     let t = text.as_bytes();
-    if t.len() % 2 != 0 {
+    if !t.len().is_multiple_of(2) {
         return None;
     }
     t.chunks(2)

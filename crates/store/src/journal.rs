@@ -13,6 +13,8 @@ use std::fmt;
 pub enum EntryKind {
     Order,
     Payment,
+    /// A daily closing (core::closing); its canonical bytes are kept in `closings`.
+    Closing,
 }
 
 impl EntryKind {
@@ -21,6 +23,7 @@ impl EntryKind {
         match self {
             EntryKind::Order => "order",
             EntryKind::Payment => "payment",
+            EntryKind::Closing => "closing",
         }
     }
 }
@@ -47,7 +50,9 @@ pub enum Problem {
         stored: Option<String>,
         recomputed: String,
     },
-    /// The order or payment row that the entry seals no longer exists.
+    /// A closing vouches for another journal head than the entry before it.
+    ClosingHead { recorded: String, previous: String },
+    /// The order, payment or closing row that the entry seals no longer exists.
     MissingRow,
     /// The entry seals an order whose row says it is pending again.
     SealedButPending,
@@ -86,6 +91,7 @@ impl Problem {
             Problem::SealMismatch { .. } => "seal_mismatch",
             Problem::OrderSealMismatch { .. } => "order_seal_mismatch",
             Problem::MissingRow => "missing_row",
+            Problem::ClosingHead { .. } => "closing_head_mismatch",
             Problem::SealedButPending => "sealed_but_pending",
             Problem::SeqGap { .. } => "entry_missing",
             Problem::HeadMismatch { .. } => "head_mismatch",
@@ -137,6 +143,9 @@ pub enum Verification {
 impl fmt::Display for EntryRef {
     /// `order 5, orderInternalID 12` or `payment 3 of order 5, orderInternalID 12`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.kind == EntryKind::Closing {
+            return f.write_str("a daily closing");
+        }
         if let Some(p) = self.payment_id {
             write!(f, "payment {p} of ")?;
         }
@@ -164,8 +173,13 @@ impl fmt::Display for Break {
             ),
             Problem::MissingRow => match self.entry.as_ref().map(|e| e.kind) {
                 Some(EntryKind::Payment) => f.write_str("the sealed payment row is missing"),
+                Some(EntryKind::Closing) => f.write_str("the sealed closing row is missing"),
                 _ => f.write_str("the sealed order row is missing"),
             },
+            Problem::ClosingHead { recorded, previous } => write!(
+                f,
+                "the closing records the head {recorded} but the entry before it seals {previous}"
+            ),
             Problem::SealedButPending => {
                 f.write_str("the sealed order is marked pending in the orders table")
             }
@@ -234,6 +248,7 @@ fn journal_row(r: &Row) -> Result<JournalRow, StoreError> {
     let kind = match r.str(1)? {
         "order" => EntryKind::Order,
         "payment" => EntryKind::Payment,
+        "closing" => EntryKind::Closing,
         other => {
             return Err(StoreError::Decode(format!(
                 "journal: invalid entry kind {other}"
@@ -346,6 +361,36 @@ fn check_entry(
             }
             Ok(Checked::Sealed(recomputed))
         }
+        EntryKind::Closing => {
+            let Some(entry) = crate::closings::entry_at(c, shop_id, j.seq)? else {
+                return Ok(Checked::Broken(at, Problem::MissingRow));
+            };
+            let recomputed = seal(previous, entry.as_bytes());
+            if recomputed != j.seal {
+                return Ok(Checked::Broken(
+                    at,
+                    Problem::SealMismatch {
+                        stored: j.seal.clone(),
+                        recomputed,
+                    },
+                ));
+            }
+            // The seal covers the recorded head, but only this compares it with the chain.
+            let recorded = serde_json::from_str::<serde_json::Value>(&entry)
+                .ok()
+                .and_then(|v| v["head"].as_str().map(str::to_string))
+                .unwrap_or_default();
+            if recorded != previous {
+                return Ok(Checked::Broken(
+                    at,
+                    Problem::ClosingHead {
+                        recorded,
+                        previous: previous.to_string(),
+                    },
+                ));
+            }
+            Ok(Checked::Sealed(recomputed))
+        }
     }
 }
 
@@ -406,6 +451,7 @@ pub fn verify(c: &mut dyn Conn, shop_id: i64) -> Result<Verification, StoreError
             match j.kind {
                 EntryKind::Order => order_entries += 1,
                 EntryKind::Payment => payment_entries += 1,
+                EntryKind::Closing => {}
             }
         }
     }

@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod catalog;
+pub mod closings;
 pub mod db;
 pub mod fiscal_key;
 pub mod item_rows;

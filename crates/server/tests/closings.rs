@@ -1,0 +1,216 @@
+//! Daily closings over sales made through webapp.php on a real server, on each backend,
+//! with a fake clock: the figures by VAT rate and payment method, the perpetual grand
+//! totals, a day without sales, the order rules, and `verify` over a chain with closings
+//! (a changed or removed closing is caught).
+
+use comptoir_core::fiscal_key::FiscalKey;
+use comptoir_core::model::Licence;
+use comptoir_store::closings::{Closed, ClosingRow, close_day, list};
+use comptoir_store::journal::{Problem, Verification, verify};
+use comptoir_store::{Store, StoreError, params};
+use comptoir_testkit::{TestApp, TestDb};
+use jiff::civil::Date;
+use serde_json::Value;
+
+fn at(local: &str) -> String {
+    let dt: jiff::civil::DateTime = local.parse().expect("local time");
+    dt.to_zoned(jiff::tz::TimeZone::get("Europe/Paris").unwrap())
+        .unwrap()
+        .timestamp()
+        .as_second()
+        .to_string()
+}
+
+async fn id_of(store: &Store, shop: i64, table: &'static str, name: &'static str) -> String {
+    store
+        .read(move |c| {
+            c.query_one(
+                &format!("select id from {table} where shop_id = $1 and name = $2"),
+                params![shop, name],
+            )?
+            .i64(0)
+        })
+        .await
+        .map(|id: i64| id.to_string())
+        .unwrap_or_else(|e: StoreError| panic!("{table} {name}: {e}"))
+}
+
+async fn sell(app: &TestApp, shop: i64, key: &str, form: &[(&str, String)]) {
+    let mut all = vec![("idboutique", shop.to_string()), ("key", key.to_string())];
+    all.extend(form.iter().cloned());
+    let pairs: Vec<(&str, &str)> = all.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let res = app.post_form("/workers/webapp.php", &pairs).await;
+    assert_eq!(res.status(), 200, "{form:?}: {}", res.text().await.unwrap());
+}
+
+async fn close(
+    store: &Store,
+    shop: i64,
+    day: Date,
+    key: [u8; 32],
+    now: &str,
+) -> Result<Closed, StoreError> {
+    let now: jiff::Timestamp = now.parse().unwrap();
+    store
+        .write(move |c| close_day(c, shop, day, &FiscalKey::from_seed(key), now))
+        .await
+}
+
+fn entry(r: &ClosingRow) -> Value {
+    serde_json::from_str(&r.entry).expect("entry JSON")
+}
+
+fn new(c: Result<Closed, StoreError>) -> ClosingRow {
+    match c {
+        Ok(Closed::New(r)) => r,
+        other => panic!("expected a new closing, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn days_close_with_their_figures_and_verify_covers_them() {
+    for db in TestDb::all() {
+        let app = TestApp::spawn(&db).await;
+        let created = app.create_shop("Clôtures", Licence::Extended).await;
+        let (shop, key) = (created.shop_id, created.api_key.clone());
+        comptoir_testkit::import_demo(&app.store, shop).await;
+        let mug = id_of(&app.store, shop, "items", "Mug").await;
+        let espresso = id_of(&app.store, shop, "items", "Espresso").await;
+        let cash = id_of(&app.store, shop, "payment_methods", "Cash").await;
+        let card = id_of(&app.store, shop, "payment_methods", "Card").await;
+        // 10 March: a Mug 12.00 (20 %) in cash, two Espresso 3.60 (10 %) by card.
+        // 12 March: a Mug in cash. 11 March has no sale.
+        for (when, item, method, amount) in [
+            ("2026-03-10T10:15", format!("{mug}_1"), &cash, "12,00"),
+            ("2026-03-10T23:30", format!("{espresso}_2"), &card, "3,60"),
+            ("2026-03-12T09:00", format!("{mug}_1"), &cash, "12,00"),
+        ] {
+            sell(
+                &app,
+                shop,
+                &key,
+                &[
+                    ("dateValeur", at(when)),
+                    ("itemsList[]", item),
+                    ("payment", method.clone()),
+                    ("paymentAmount", amount.into()),
+                ],
+            )
+            .await;
+        }
+        let k = [9u8; 32];
+        let d = |day| Date::constant(2026, 3, day);
+        // Today (13 March in Paris) and the future are refused; so is a gap.
+        let today = close(&app.store, shop, d(13), k, "2026-03-13T10:00:00Z").await;
+        assert!(
+            matches!(&today, Err(StoreError::Invalid(m)) if m.contains("before today")),
+            "{today:?}"
+        );
+        let first = new(close(&app.store, shop, d(10), k, "2026-03-13T10:00:00Z").await);
+        let e = entry(&first);
+        assert_eq!(
+            (first.number, first.day.as_str()),
+            (1, "2026-03-10"),
+            "{}",
+            db.backend
+        );
+        assert_eq!(
+            (e["sales"].as_i64(), e["refunds"].as_i64()),
+            (Some(2), Some(0))
+        );
+        assert_eq!(e["total"], 1560, "{}: {e}", db.backend);
+        assert_eq!(e["vat"], 233);
+        assert_eq!(
+            e["vats"],
+            serde_json::json!([{"amount": 200, "rate": 2000, "total": 1200}, {"amount": 33, "rate": 1000, "total": 360}])
+        );
+        let by_method: Vec<(String, i64)> = e["payments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p["method_id"].to_string(), p["amount"].as_i64().unwrap()))
+            .collect();
+        assert!(by_method.contains(&(cash.clone(), 1200)), "{by_method:?}");
+        assert!(by_method.contains(&(card.clone(), 360)), "{by_method:?}");
+        assert_eq!(
+            (e["grand_total"].as_i64(), e["grand_total_abs"].as_i64()),
+            (Some(1560), Some(1560))
+        );
+        let gap = close(&app.store, shop, d(12), k, "2026-03-13T10:00:00Z").await;
+        assert!(
+            matches!(&gap, Err(StoreError::Invalid(m)) if m.contains("next is 2026-03-11")),
+            "{gap:?}"
+        );
+        let empty = new(close(&app.store, shop, d(11), k, "2026-03-13T10:00:00Z").await);
+        assert_eq!(
+            (
+                entry(&empty)["sales"].as_i64(),
+                entry(&empty)["grand_total"].as_i64()
+            ),
+            (Some(0), Some(1560))
+        );
+        let third = new(close(&app.store, shop, d(12), k, "2026-03-13T10:00:00Z").await);
+        assert_eq!(
+            entry(&third)["grand_total"],
+            2760,
+            "the sum of every sale ever"
+        );
+        // Closing again says so and changes nothing.
+        let again = close(&app.store, shop, d(10), k, "2026-03-14T10:00:00Z").await;
+        assert_eq!(again.ok(), Some(Closed::Already(first.clone())));
+        let rows = app.store.read(move |c| list(c, shop)).await.unwrap();
+        assert_eq!(rows.iter().map(|r| r.number).collect::<Vec<_>>(), [1, 2, 3]);
+        for r in &rows {
+            let bytes = r.entry.as_bytes();
+            assert!(comptoir_core::fiscal_key::verify(
+                &FiscalKey::from_seed(k).public_hex(),
+                bytes,
+                &r.signature
+            ));
+        }
+
+        // verify walks the closings' entries and their recorded heads.
+        let v = app.store.read(move |c| verify(c, shop)).await.unwrap();
+        let Verification::Intact { entries, .. } = v else {
+            panic!("{}: {v:?}", db.backend)
+        };
+        assert_eq!(
+            entries, third.journal_seq,
+            "the last closing is the last entry"
+        );
+        // A figure changed in a stored closing breaks its seal.
+        let forged = first.entry.replace("\"total\":1560", "\"total\":1500");
+        assert_ne!(forged, first.entry);
+        app.store
+            .write(move |c| {
+                c.execute(
+                    "update closings set entry = $1 where shop_id = $2 and number = 1",
+                    params![forged.as_str(), shop],
+                )
+            })
+            .await
+            .unwrap();
+        let v = app.store.read(move |c| verify(c, shop)).await.unwrap();
+        let Verification::Broken(b) = v else {
+            panic!("{}: a forged closing passed", db.backend)
+        };
+        assert!(matches!(b.problem, Problem::SealMismatch { .. }), "{b}");
+        assert!(b.to_string().contains("daily closing"), "{b}");
+        // A removed closing row is named too.
+        app.store
+            .write(move |c| {
+                c.execute(
+                    "delete from closings where shop_id = $1 and number = 1",
+                    params![shop],
+                )
+            })
+            .await
+            .unwrap();
+        let v = app.store.read(move |c| verify(c, shop)).await.unwrap();
+        let Verification::Broken(b) = v else {
+            panic!("{}: a removed closing passed", db.backend)
+        };
+        assert_eq!(b.problem, Problem::MissingRow, "{b}");
+        app.stop().await;
+    }
+}
