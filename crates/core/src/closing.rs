@@ -2,6 +2,7 @@
 //! day aggregates and the previous closing, its canonical bytes as a journal entry of kind
 //! `closing`, and its Ed25519 signature. Not wired into the store yet (issue #11).
 
+use crate::error::{ErrorCode, SaleError};
 use crate::fiscal_key::{self, FiscalKey};
 use crate::report::Aggregates;
 use crate::report::ReportDay;
@@ -103,6 +104,19 @@ pub fn check_day(
         if date != next {
             return Err(ClosingError::OutOfOrder { date, last, next });
         }
+    }
+    Ok(())
+}
+
+/// Refuses a sale whose value date (microseconds) is in a closed period ([`in_closed_period`]):
+/// `period_closed`, naming `dateValeur`.
+pub fn check_value_date(value_date: i64, closed_to: Option<i64>) -> Result<(), SaleError> {
+    if in_closed_period(value_date, closed_to) {
+        return Err(SaleError::new(
+            ErrorCode::PeriodClosed,
+            "dateValeur",
+            "the value date falls in a day that is already closed; record a correction as a refund dated today",
+        ));
     }
     Ok(())
 }
@@ -398,5 +412,11 @@ mod tests {
         assert!(in_closed_period(day.to - 1, Some(day.to)));
         assert!(in_closed_period(day.from, Some(day.to)));
         assert!(!in_closed_period(day.to, Some(day.to)));
+        let e = check_value_date(day.from, Some(day.to)).unwrap_err();
+        assert_eq!(
+            (e.code, e.field.as_str()),
+            (ErrorCode::PeriodClosed, "dateValeur")
+        );
+        assert!(check_value_date(day.to, Some(day.to)).is_ok());
     }
 }

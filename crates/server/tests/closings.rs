@@ -35,12 +35,38 @@ async fn id_of(store: &Store, shop: i64, table: &'static str, name: &'static str
         .unwrap_or_else(|e: StoreError| panic!("{table} {name}: {e}"))
 }
 
-async fn sell(app: &TestApp, shop: i64, key: &str, form: &[(&str, String)]) {
+/// Posts to a web service: status and JSON answer.
+async fn post(
+    app: &TestApp,
+    path: &str,
+    shop: i64,
+    key: &str,
+    form: &[(&str, String)],
+) -> (u16, Value) {
     let mut all = vec![("idboutique", shop.to_string()), ("key", key.to_string())];
     all.extend(form.iter().cloned());
     let pairs: Vec<(&str, &str)> = all.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let res = app.post_form("/workers/webapp.php", &pairs).await;
-    assert_eq!(res.status(), 200, "{form:?}: {}", res.text().await.unwrap());
+    let res = app.post_form(path, &pairs).await;
+    (res.status().as_u16(), res.json().await.expect("JSON"))
+}
+
+async fn sell(app: &TestApp, shop: i64, key: &str, form: &[(&str, String)]) -> Value {
+    let (status, json) = post(app, "/workers/webapp.php", shop, key, form).await;
+    assert_eq!(status, 200, "{form:?}: {json}");
+    json
+}
+
+async fn orders(store: &Store, shop: i64) -> i64 {
+    store
+        .read(move |c| {
+            c.query_one(
+                "select count(*) from orders where shop_id = $1",
+                params![shop],
+            )?
+            .i64(0)
+        })
+        .await
+        .unwrap()
 }
 
 async fn close(
@@ -98,6 +124,22 @@ async fn days_close_with_their_figures_and_verify_covers_them() {
             )
             .await;
         }
+        // A pending order dated in the 12th: not counted, and not to be validated later.
+        let pending = sell(
+            &app,
+            shop,
+            &key,
+            &[
+                ("dateValeur", at("2026-03-12T15:00")),
+                ("itemsList[]", format!("{mug}_1")),
+                ("payment", "-2".into()),
+            ],
+        )
+        .await;
+        let pending = pending["orderInternalID"]
+            .to_string()
+            .trim_matches('"')
+            .to_string();
         let k = [9u8; 32];
         let d = |day| Date::constant(2026, 3, day);
         // Today (13 March in Paris) and the future are refused; so is a gap.
@@ -211,6 +253,57 @@ async fn days_close_with_their_figures_and_verify_covers_them() {
             panic!("{}: a removed closing passed", db.backend)
         };
         assert_eq!(b.problem, Problem::MissingRow, "{b}");
+
+        // Sales into a closed day are refused, with nothing written; the next day is open.
+        let before = orders(&app.store, shop).await;
+        let (status, json) = post(
+            &app,
+            "/workers/webapp.php",
+            shop,
+            &key,
+            &[
+                ("dateValeur", at("2026-03-12T23:59")),
+                ("itemsList[]", format!("{mug}_1")),
+                ("payment", cash.clone()),
+                ("paymentAmount", "12,00".into()),
+            ],
+        )
+        .await;
+        assert_eq!(
+            (status, json["error"]["code"].as_str(), json["error"]["field"].as_str()),
+            (409, Some("period_closed"), Some("dateValeur")),
+            "{}: {json}",
+            db.backend
+        );
+        assert_eq!(orders(&app.store, shop).await, before, "nothing written");
+        for path in ["/workers/validateOrder.php", "/workers/addPayment.php"] {
+            let (status, json) = post(
+                &app,
+                path,
+                shop,
+                &key,
+                &[("order_id", pending.clone()), ("payment", cash.clone())],
+            )
+            .await;
+            assert_eq!(
+                (status, json["error"]["code"].as_str()),
+                (409, Some("period_closed")),
+                "{}: {path}: {json}",
+                db.backend
+            );
+        }
+        sell(
+            &app,
+            shop,
+            &key,
+            &[
+                ("dateValeur", at("2026-03-13T00:00")),
+                ("itemsList[]", format!("{mug}_1")),
+                ("payment", cash.clone()),
+                ("paymentAmount", "12,00".into()),
+            ],
+        )
+        .await;
         app.stop().await;
     }
 }

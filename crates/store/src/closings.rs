@@ -64,6 +64,19 @@ pub fn list(c: &mut dyn Conn, shop_id: i64) -> Result<Vec<ClosingRow>, StoreErro
     .collect()
 }
 
+/// Refuses (`period_closed`) a sale about to be validated whose value date falls in a
+/// closed day. Reads only: callers run it after taking the shop's counters (the lock a
+/// closing takes too) and before writing anything.
+pub(crate) fn refuse_if_closed(
+    c: &mut dyn Conn,
+    shop_id: i64,
+    value_date: i64,
+) -> Result<(), crate::sales::SaleFailure> {
+    let to = closed_until(c, shop_id)?;
+    comptoir_core::closing::check_value_date(value_date, to)?;
+    Ok(())
+}
+
 /// The end (first microsecond after) of the shop's last closed day, if any.
 pub fn closed_until(c: &mut dyn Conn, shop_id: i64) -> Result<Option<i64>, StoreError> {
     c.query_opt(
