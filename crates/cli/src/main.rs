@@ -100,6 +100,10 @@ enum Command {
         shop: i64,
         #[arg(long)]
         json: bool,
+        /// The fiscal key's public half (`comptoir fiscal key`, 64 hex digits) that every
+        /// closing must be signed by; without it, each closing's own recorded key is used.
+        #[arg(long, value_name = "HEX")]
+        public_key: Option<String>,
     },
 }
 
@@ -332,7 +336,11 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Key(cmd) => key(store, cmd).await,
         Command::User(cmd) => users::run(store, cmd).await,
         Command::Webhook(cmd) => webhook::run(store, cmd).await,
-        Command::Verify { shop, json } => verify(store, shop, json).await,
+        Command::Verify {
+            shop,
+            json,
+            public_key,
+        } => verify(store, shop, json, public_key).await,
         Command::Fec(cmd) => fec::fec(store, cmd).await,
         Command::Close { shop, day } => closings::close(store, key_file, shop, &day).await,
         Command::Closings(cmd) => closings::run(store, cmd).await,
@@ -719,10 +727,23 @@ fn micros_to_rfc3339(t: i64) -> String {
 
 /// `verify`: exit 0 and `chain ok: N entries, head SEAL`, or exit 1 naming the first
 /// entry (or counter) found wrong. `--json` prints one object on stdout either way.
-async fn verify(store: Store, shop: i64, json: bool) -> Result<(), Failure> {
+async fn verify(
+    store: Store,
+    shop: i64,
+    json: bool,
+    public_key: Option<String>,
+) -> Result<(), Failure> {
+    if let Some(k) = &public_key
+        && comptoir_core::hex::unhex(k.trim()).is_none_or(|b| b.len() != 32)
+    {
+        return Err(Failure::usage(format!(
+            "--public-key: expected 64 hexadecimal digits (comptoir fiscal key), got {k:?}"
+        )));
+    }
     require_shop(&store, shop).await?;
+    let public_key = public_key.map(|k| k.trim().to_ascii_lowercase());
     let outcome = store
-        .read(move |c| journal::verify_snapshot(c, shop))
+        .read(move |c| journal::verify_snapshot_pinned(c, shop, public_key.as_deref()))
         .await?;
     match outcome {
         Verification::Intact { entries, head } => {

@@ -86,6 +86,22 @@ fn a_past_day_closes_once_signed_and_verify_accepts_it() {
             (Some(true), Some(1)),
             "{v}"
         );
+        let pinned = ok(
+            &db,
+            &["verify", "--shop", &id, "--public-key", public.trim()],
+        );
+        assert!(pinned.starts_with("chain ok"), "{pinned}");
+        let other = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
+        let o = comptoir(
+            &db,
+            &["verify", "--shop", &id, "--public-key", other, "--json"],
+        );
+        assert_eq!(o.status.code(), Some(1), "{}", db.backend);
+        let refused: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(refused["problem"], "closing_key_mismatch", "{refused}");
+        let o = comptoir(&db, &["verify", "--shop", &id, "--public-key", "abc"]);
+        assert_eq!(o.status.code(), Some(2));
+        assert!(stderr(&o).contains("--public-key"), "{}", stderr(&o));
         if let Some(path) = db.url.strip_prefix("sqlite://")
             && require(
                 Command::new("python3")

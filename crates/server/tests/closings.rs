@@ -270,7 +270,11 @@ async fn days_close_with_their_figures_and_verify_covers_them() {
         )
         .await;
         assert_eq!(
-            (status, json["error"]["code"].as_str(), json["error"]["field"].as_str()),
+            (
+                status,
+                json["error"]["code"].as_str(),
+                json["error"]["field"].as_str()
+            ),
             (409, Some("period_closed"), Some("dateValeur")),
             "{}: {json}",
             db.backend
@@ -304,6 +308,189 @@ async fn days_close_with_their_figures_and_verify_covers_them() {
             ],
         )
         .await;
+        app.stop().await;
+    }
+}
+
+/// One sale a day on 10–12 March, each day closed after its sale.
+async fn three_closed_days(app: &TestApp, shop: i64, key: &str, k: [u8; 32]) -> Vec<ClosingRow> {
+    comptoir_testkit::import_demo(&app.store, shop).await;
+    let mug = id_of(&app.store, shop, "items", "Mug").await;
+    let cash = id_of(&app.store, shop, "payment_methods", "Cash").await;
+    let mut rows = Vec::new();
+    for day in 10..=12 {
+        sell(
+            app,
+            shop,
+            key,
+            &[
+                ("dateValeur", at(&format!("2026-03-{day}T12:00"))),
+                ("itemsList[]", format!("{mug}_1")),
+                ("payment", cash.clone()),
+                ("paymentAmount", "12,00".into()),
+            ],
+        )
+        .await;
+        rows.push(new(close(
+            &app.store,
+            shop,
+            Date::constant(2026, 3, day),
+            k,
+            "2026-03-13T10:00:00Z",
+        )
+        .await));
+    }
+    rows
+}
+
+async fn verified(store: &Store, shop: i64, pinned: Option<String>) -> Verification {
+    store
+        .read(move |c| comptoir_store::journal::verify_pinned(c, shop, pinned.as_deref()))
+        .await
+        .unwrap()
+}
+
+fn problem(v: Verification) -> Problem {
+    match v {
+        Verification::Broken(b) => b.problem,
+        Verification::Intact { .. } => panic!("tampering passed verify"),
+    }
+}
+
+#[tokio::test]
+async fn verify_catches_a_forged_closing_and_a_deleted_sale_redone_without_the_key() {
+    for db in TestDb::all() {
+        let app = TestApp::spawn(&db).await;
+        let k = [5u8; 32];
+        let public = FiscalKey::from_seed(k).public_hex();
+        // Shop A: a closing's figure changed and its seal recomputed: the chain holds,
+        // the signature does not.
+        let a = app.create_shop("A", Licence::Extended).await;
+        let rows = three_closed_days(&app, a.shop_id, &a.api_key, k).await;
+        assert!(matches!(
+            verified(&app.store, a.shop_id, Some(public.clone())).await,
+            Verification::Intact { .. }
+        ));
+        let last = rows[2].clone();
+        let shop = a.shop_id;
+        app.store
+            .write(move |c| {
+                let forged = last.entry.replace("\"total\":1200", "\"total\":0");
+                assert_ne!(forged, last.entry);
+                let previous = c
+                    .query_one(
+                        "select seal from journal where shop_id = $1 and seq = $2",
+                        params![shop, last.journal_seq - 1],
+                    )?
+                    .string(0)?;
+                let resealed = comptoir_core::seal::seal(&previous, forged.as_bytes());
+                c.execute(
+                    "update closings set entry = $1 where shop_id = $2 and number = 3",
+                    params![forged.as_str(), shop],
+                )?;
+                c.execute(
+                    "update journal set seal = $1 where shop_id = $2 and seq = $3",
+                    params![resealed.as_str(), shop, last.journal_seq],
+                )?;
+                c.execute(
+                    "update shop_counters set journal_head = $1 where shop_id = $2",
+                    params![resealed.as_str(), shop],
+                )?;
+                Ok::<_, StoreError>(())
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            problem(verified(&app.store, shop, None).await),
+            Problem::ClosingSignature { number: 3 },
+            "{}",
+            db.backend
+        );
+
+        // The same forgery re-signed with another key, named in the row: the signature
+        // holds, the figures do not add up to the day's orders (and the key is not ours).
+        let other = FiscalKey::from_seed([6u8; 32]);
+        let (resigned, other_public) = app
+            .store
+            .read(move |c| {
+                c.query_one(
+                    "select entry from closings where shop_id = $1 and number = 3",
+                    params![shop],
+                )?
+                .string(0)
+            })
+            .await
+            .map(|e: String| (other.sign(e.as_bytes()), other.public_hex()))
+            .unwrap();
+        app.store
+            .write(move |c| {
+                c.execute(
+                    "update closings set signature = $1, public_key = $2 where shop_id = $3 and number = 3",
+                    params![resigned.as_str(), other_public.as_str(), shop],
+                )
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            problem(verified(&app.store, shop, None).await),
+            Problem::ClosingFigures { number: 3 },
+            "{}",
+            db.backend
+        );
+        assert!(matches!(
+            problem(verified(&app.store, shop, Some(public.clone())).await),
+            Problem::ClosingKey { number: 3, .. }
+        ));
+
+        // Shop B: the sale of 12 March deleted before the last closing, with its journal
+        // entries, the counters rolled back, and the day closed again with another key:
+        // a consistent chain, which only the pinned public key exposes.
+        let b = app.create_shop("B", Licence::Extended).await;
+        let rows = three_closed_days(&app, b.shop_id, &b.api_key, k).await;
+        let (shop, kept) = (b.shop_id, rows[1].clone());
+        app.store
+            .write(move |c| {
+                let order = c.query_one("select id from orders where shop_id = $1 and number = 3", params![shop])?.i64(0)?;
+                for table in ["payments", "order_lines", "outbox"] {
+                    c.execute(&format!("delete from {table} where shop_id = $1 and order_id = $2"), params![shop, order])?;
+                }
+                c.execute("delete from orders where shop_id = $1 and id = $2", params![shop, order])?;
+                c.execute("delete from closings where shop_id = $1 and number = 3", params![shop])?;
+                c.execute("delete from journal where shop_id = $1 and seq > $2", params![shop, kept.journal_seq])?;
+                let head = c.query_one("select seal from journal where shop_id = $1 and seq = $2", params![shop, kept.journal_seq])?.string(0)?;
+                c.execute(
+                    "update shop_counters set journal_seq = $1, journal_head = $2, next_order_number = 3 where shop_id = $3",
+                    params![kept.journal_seq, head.as_str(), shop],
+                )?;
+                Ok::<_, StoreError>(())
+            })
+            .await
+            .unwrap();
+        // Without re-closing, the closings count no longer matches... then re-closed with a
+        // key that is not the server's.
+        new(close(
+            &app.store,
+            shop,
+            Date::constant(2026, 3, 12),
+            [6u8; 32],
+            "2026-03-13T11:00:00Z",
+        )
+        .await);
+        let unpinned = verified(&app.store, shop, None).await;
+        assert!(
+            matches!(unpinned, Verification::Intact { .. }),
+            "{}: unpinned, a chain redone with another key looks whole (docs/inalterability.md): {unpinned:?}",
+            db.backend
+        );
+        assert!(
+            matches!(
+                problem(verified(&app.store, shop, Some(public.clone())).await),
+                Problem::ClosingKey { number: 3, .. }
+            ),
+            "{}",
+            db.backend
+        );
+
         app.stop().await;
     }
 }

@@ -2,6 +2,7 @@
 //! signed canonical bytes kept in `closings`; the rules and figures are core::closing's.
 
 use crate::db::{Backend, Conn, Row};
+use crate::journal::Problem;
 use crate::report::{ReportQuery, aggregates};
 use crate::{StoreError, params};
 use comptoir_core::closing::{ClosingEntry, GrandTotals, Position, check_day};
@@ -220,4 +221,95 @@ pub fn entry_at(c: &mut dyn Conn, shop_id: i64, seq: i64) -> Result<Option<Strin
     )?
     .map(|r| r.string(0))
     .transpose()
+}
+
+/// Checks every daily closing of the shop, oldest first, for `verify`: numbered 1..N on
+/// consecutive days, each sealed by a journal entry of kind `closing`, signed (by
+/// `pinned` when given, else by the key the row names), and with figures that still
+/// equal the day's recomputed aggregates. The first problem, with the closing's number.
+pub(crate) fn check_all(
+    c: &mut dyn Conn,
+    shop_id: i64,
+    pinned: Option<&str>,
+) -> Result<Option<Problem>, StoreError> {
+    let rows = list(c, shop_id)?;
+    let sealed = c
+        .query_one(
+            "select count(*) from journal where shop_id = $1 and kind = 'closing'",
+            params![shop_id],
+        )?
+        .i64(0)?;
+    let tz = match crate::shops::get_shop(c, shop_id)? {
+        Some(s) => TimeZone::get(s.timezone.as_str())
+            .map_err(|e| StoreError::Decode(format!("shop time zone: {e}")))?,
+        None => return Err(StoreError::NotFound),
+    };
+    let mut previous: Option<(i64, Date, GrandTotals)> = None;
+    for r in &rows {
+        let number = r.number;
+        let expected = previous.as_ref().map_or(1, |p| p.0 + 1);
+        let date: Date = r.day.parse().map_err(|_| decode("day"))?;
+        let next_day = previous.as_ref().and_then(|p| p.1.tomorrow().ok());
+        if number != expected || next_day.is_some_and(|d| d != date) {
+            return Ok(Some(Problem::ClosingGap {
+                number,
+                expected,
+                day: r.day.clone(),
+            }));
+        }
+        if pinned.is_some_and(|k| k != r.public_key) {
+            return Ok(Some(Problem::ClosingKey {
+                number,
+                key: r.public_key.clone(),
+            }));
+        }
+        if !comptoir_core::fiscal_key::verify(&r.public_key, r.entry.as_bytes(), &r.signature) {
+            return Ok(Some(Problem::ClosingSignature { number }));
+        }
+        let kind = c.query_opt(
+            "select kind from journal where shop_id = $1 and seq = $2",
+            params![shop_id, r.journal_seq],
+        )?;
+        if kind.map(|k| k.string(0)).transpose()?.as_deref() != Some("closing") {
+            return Ok(Some(Problem::ClosingUnsealed { number }));
+        }
+        // The figures again, from today's rows, at the recorded position and time.
+        let stored: serde_json::Value =
+            serde_json::from_str(&r.entry).map_err(|_| decode("entry is not JSON"))?;
+        let int = |k: &str| stored[k].as_i64().ok_or_else(|| decode(k));
+        let day = ReportDay::of(date, &tz).map_err(|e| StoreError::Invalid(e.message))?;
+        let figures = aggregates(
+            c,
+            &ReportQuery {
+                shop_id,
+                from: day.from,
+                to: day.to,
+                cash_box_id: None,
+                user_id: None,
+            },
+        )?;
+        let at = Position {
+            shop_id,
+            seq: r.journal_seq,
+            head: stored["head"].as_str().unwrap_or_default().to_string(),
+            previous,
+        };
+        let again = ClosingEntry::day(&at, &day, &figures, int("closed_at")?).ok();
+        if again.as_ref().map(ClosingEntry::canonical).as_deref() != Some(r.entry.as_bytes()) {
+            return Ok(Some(Problem::ClosingFigures { number }));
+        }
+        let grand = GrandTotals {
+            signed: int("grand_total")?,
+            absolute: int("grand_total_abs")?,
+        };
+        previous = Some((number, date, grand));
+    }
+    if sealed != rows.len() as i64 {
+        return Ok(Some(Problem::RowCount {
+            what: "closings",
+            sealed,
+            rows: rows.len() as i64,
+        }));
+    }
+    Ok(None)
 }

@@ -52,6 +52,21 @@ pub enum Problem {
     },
     /// A closing vouches for another journal head than the entry before it.
     ClosingHead { recorded: String, previous: String },
+    /// Closings are numbered 1..N on consecutive days: closing `number` (of `day`) is
+    /// not the `expected` one.
+    ClosingGap {
+        number: i64,
+        expected: i64,
+        day: String,
+    },
+    /// The closing was signed by another key than the one `verify` was given.
+    ClosingKey { number: i64, key: String },
+    /// The closing's signature does not sign its bytes.
+    ClosingSignature { number: i64 },
+    /// No journal entry of kind `closing` seals the closing.
+    ClosingUnsealed { number: i64 },
+    /// The closing's figures differ from those recomputed from the day's orders now.
+    ClosingFigures { number: i64 },
     /// The order, payment or closing row that the entry seals no longer exists.
     MissingRow,
     /// The entry seals an order whose row says it is pending again.
@@ -92,6 +107,11 @@ impl Problem {
             Problem::OrderSealMismatch { .. } => "order_seal_mismatch",
             Problem::MissingRow => "missing_row",
             Problem::ClosingHead { .. } => "closing_head_mismatch",
+            Problem::ClosingGap { .. } => "closing_gap",
+            Problem::ClosingKey { .. } => "closing_key_mismatch",
+            Problem::ClosingSignature { .. } => "closing_signature_invalid",
+            Problem::ClosingUnsealed { .. } => "closing_unsealed",
+            Problem::ClosingFigures { .. } => "closing_figures_mismatch",
             Problem::SealedButPending => "sealed_but_pending",
             Problem::SeqGap { .. } => "entry_missing",
             Problem::HeadMismatch { .. } => "head_mismatch",
@@ -179,6 +199,29 @@ impl fmt::Display for Break {
             Problem::ClosingHead { recorded, previous } => write!(
                 f,
                 "the closing records the head {recorded} but the entry before it seals {previous}"
+            ),
+            Problem::ClosingGap {
+                number,
+                expected,
+                day,
+            } => write!(
+                f,
+                "closing {number} ({day}) breaks the sequence of daily closings: expected closing {expected} of the day after the previous one"
+            ),
+            Problem::ClosingKey { number, key } => write!(
+                f,
+                "closing {number} is signed by the key {key}, not by the given public key"
+            ),
+            Problem::ClosingSignature { number } => write!(
+                f,
+                "closing {number}: the signature does not match its recorded figures"
+            ),
+            Problem::ClosingUnsealed { number } => {
+                write!(f, "closing {number} has no closing entry in the journal")
+            }
+            Problem::ClosingFigures { number } => write!(
+                f,
+                "closing {number}: its figures differ from the day's orders as they are now (a sale of a closed day was changed, added or removed)"
             ),
             Problem::SealedButPending => {
                 f.write_str("the sealed order is marked pending in the orders table")
@@ -412,6 +455,17 @@ fn broken(entries_checked: i64, entry: Option<EntryRef>, problem: Problem) -> Ve
 /// payment is sealed, and that the validated orders are numbered 1..N without a gap.
 /// Reads only; see [`verify_snapshot`] to read while a server writes.
 pub fn verify(c: &mut dyn Conn, shop_id: i64) -> Result<Verification, StoreError> {
+    verify_pinned(c, shop_id, None)
+}
+
+/// [`verify`], then every daily closing (store::closings::check_all): signatures by
+/// `public_key` when given (else by the key each closing names), gapless numbering and
+/// days, and figures that still match the days' orders.
+pub fn verify_pinned(
+    c: &mut dyn Conn,
+    shop_id: i64,
+    public_key: Option<&str>,
+) -> Result<Verification, StoreError> {
     let mut head = GENESIS.to_string();
     let mut entries = 0i64;
     let mut order_entries = 0i64;
@@ -489,6 +543,9 @@ pub fn verify(c: &mut dyn Conn, shop_id: i64) -> Result<Verification, StoreError
         return Ok(broken(entries, None, p));
     }
     if let Some(p) = check_numbering(c, shop_id, counters.i64(0)?)? {
+        return Ok(broken(entries, None, p));
+    }
+    if let Some(p) = crate::closings::check_all(c, shop_id, public_key)? {
         return Ok(broken(entries, None, p));
     }
     Ok(Verification::Intact { entries, head })
@@ -609,12 +666,21 @@ fn check_numbering(
 /// [`verify`] inside one read-only snapshot, so a server writing meanwhile cannot make
 /// the head look wrong. Takes a connection outside any transaction (`Store::read`).
 pub fn verify_snapshot(c: &mut dyn Conn, shop_id: i64) -> Result<Verification, StoreError> {
+    verify_snapshot_pinned(c, shop_id, None)
+}
+
+/// [`verify_pinned`] inside one read-only snapshot, as [`verify_snapshot`].
+pub fn verify_snapshot_pinned(
+    c: &mut dyn Conn,
+    shop_id: i64,
+    public_key: Option<&str>,
+) -> Result<Verification, StoreError> {
     let begin = match c.backend() {
         Backend::Sqlite => "begin",
         Backend::Postgres => "begin isolation level repeatable read read only",
     };
     c.batch(begin)?;
-    let r = verify(c, shop_id);
+    let r = verify_pinned(c, shop_id, public_key);
     let end = c.batch("rollback");
     let v = r?;
     end?;
