@@ -5,7 +5,6 @@ use crate::{Failure, require_shop};
 use clap::Subcommand;
 use comptoir_store::Store;
 use comptoir_store::closings::{self, Closed, ClosingRow};
-use comptoir_store::fiscal_key::load_or_create;
 use std::path::PathBuf;
 
 #[derive(Subcommand)]
@@ -31,13 +30,7 @@ pub(crate) async fn close(
         .parse()
         .map_err(|_| Failure::usage(format!("--day: expected YYYY-MM-DD, got {day:?}")))?;
     require_shop(&store, shop).await?;
-    let (key, created) = load_or_create(&key_file).map_err(|e| Failure {
-        code: 3,
-        message: e.to_string(),
-    })?;
-    if created {
-        eprintln!("created the fiscal signing key {}", key_file.display());
-    }
+    let key = crate::fiscal::load_key(&key_file)?;
     let now = jiff::Timestamp::now();
     let closed = store
         .write(move |c| closings::close_day(c, shop, date, &key, now))

@@ -3,6 +3,7 @@
 
 use crate::Failure;
 use clap::Subcommand;
+use comptoir_core::fiscal_key::FiscalKey;
 use comptoir_store::DbUrl;
 use comptoir_store::fiscal_key::{default_path, load_or_create};
 use std::path::{Path, PathBuf};
@@ -27,15 +28,20 @@ pub(crate) fn key_path(explicit: Option<&Path>, db: &str) -> Result<PathBuf, Fai
     Ok(default_path(&url))
 }
 
-pub(crate) fn run(key_file: PathBuf, cmd: FiscalCommand) -> Result<(), Failure> {
-    let FiscalCommand::Key = cmd;
-    let (key, created) = load_or_create(&key_file).map_err(|e| Failure {
+/// The key in `key_file`, created on first use (said on stderr); exit 3 when unusable.
+pub(crate) fn load_key(key_file: &Path) -> Result<FiscalKey, Failure> {
+    let (key, created) = load_or_create(key_file).map_err(|e| Failure {
         code: 3,
         message: e.to_string(),
     })?;
     if created {
         eprintln!("created the fiscal signing key {}", key_file.display());
     }
-    println!("{}", key.public_hex());
+    Ok(key)
+}
+
+pub(crate) fn run(key_file: PathBuf, cmd: FiscalCommand) -> Result<(), Failure> {
+    let FiscalCommand::Key = cmd;
+    println!("{}", load_key(&key_file)?.public_hex());
     Ok(())
 }

@@ -101,6 +101,22 @@ fn last(c: &mut dyn Conn, shop_id: i64) -> Result<Option<ClosingRow>, StoreError
     .transpose()
 }
 
+/// The daily report's aggregates of `day`, unfiltered: what a closing records.
+fn day_figures(
+    c: &mut dyn Conn,
+    shop_id: i64,
+    day: &ReportDay,
+) -> Result<comptoir_core::report::Aggregates, StoreError> {
+    let q = ReportQuery {
+        shop_id,
+        from: day.from,
+        to: day.to,
+        cash_box_id: None,
+        user_id: None,
+    };
+    aggregates(c, &q)
+}
+
 fn decode(what: &str) -> StoreError {
     StoreError::Decode(format!("closings: {what}"))
 }
@@ -154,16 +170,7 @@ pub fn close_day(
     check_day(date, previous.as_ref().map(|p| p.1), &tz, now)
         .map_err(|e| StoreError::Invalid(e.to_string()))?;
     let day = ReportDay::of(date, &tz).map_err(|e| StoreError::Invalid(e.message))?;
-    let figures = aggregates(
-        c,
-        &ReportQuery {
-            shop_id,
-            from: day.from,
-            to: day.to,
-            cash_box_id: None,
-            user_id: None,
-        },
-    )?;
+    let figures = day_figures(c, shop_id, &day)?;
     let at = Position {
         shop_id,
         seq: seq + 1,
@@ -278,16 +285,7 @@ pub(crate) fn check_all(
             serde_json::from_str(&r.entry).map_err(|_| decode("entry is not JSON"))?;
         let int = |k: &str| stored[k].as_i64().ok_or_else(|| decode(k));
         let day = ReportDay::of(date, &tz).map_err(|e| StoreError::Invalid(e.message))?;
-        let figures = aggregates(
-            c,
-            &ReportQuery {
-                shop_id,
-                from: day.from,
-                to: day.to,
-                cash_box_id: None,
-                user_id: None,
-            },
-        )?;
+        let figures = day_figures(c, shop_id, &day)?;
         let at = Position {
             shop_id,
             seq: r.journal_seq,
