@@ -97,6 +97,15 @@ def payment_entry(db, shop_id, seq, payment_id):
     }
 
 
+def closing_entry(db, shop_id, seq):
+    """A daily closing's stored canonical bytes, or None. Its signature needs an Ed25519
+    package and is not checked here (docs/inalterability.md)."""
+    row = db.execute(
+        "select entry from closings where shop_id = ? and journal_seq = ?", (shop_id, seq)
+    ).fetchone()
+    return None if row is None else row[0].encode("utf-8")
+
+
 def verify(db, shop_id):
     """Returns (True, summary) or (False, what is wrong)."""
     head, count = GENESIS, 0
@@ -109,6 +118,21 @@ def verify(db, shop_id):
         where = f"chain broken at entry {seq} ({kind} of orderInternalID {order_id})"
         if seq != count + 1:
             return False, f"{where}: entry {count + 1} is missing from the journal"
+        if kind == "closing":
+            where = f"chain broken at entry {seq} (a daily closing)"
+            data = closing_entry(db, shop_id, seq)
+            if data is None:
+                return False, f"{where}: the sealed closing row is missing"
+            recomputed = seal(head, data)
+            if recomputed != stored:
+                return False, f"{where}: stored seal {stored} does not match the recomputed {recomputed}"
+            closing = json.loads(data)
+            if canonical(closing) != data or closing.get("shop_id") != shop_id:
+                return False, f"{where}: the closing is not a canonical entry of this shop"
+            if closing.get("head") != head:
+                return False, f"{where}: the closing records the head {closing.get('head')} but the entry before it seals {head}"
+            head, count = recomputed, count + 1
+            continue
         if kind == "order":
             entry, order = order_entry(db, shop_id, seq, order_id)
         else:

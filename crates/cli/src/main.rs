@@ -1,7 +1,9 @@
 //! The `comptoir` command: serve, migrate, shop, catalog, key, verify (spec/cli.md).
 //! Exit codes: 0 success, 1 a check failed, 2 bad usage or input, 3 database unusable.
 
+mod closings;
 mod fec;
+mod fiscal;
 mod items_csv;
 mod users;
 mod webhook;
@@ -40,6 +42,10 @@ struct Cli {
     /// Log format on stderr.
     #[arg(long, global = true, env = "COMPTOIR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
     log_format: LogFormat,
+    /// The fiscal signing key file (default comptoir-fiscal.key beside a SQLite database,
+    /// else in the current directory); created with mode 0600 on first use.
+    #[arg(long, global = true, env = "COMPTOIR_FISCAL_KEY", value_name = "FILE")]
+    fiscal_key: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -68,6 +74,20 @@ enum Command {
     /// A shop's FEC accounting export settings.
     #[command(subcommand)]
     Fec(fec::FecCommand),
+    /// Close a past day (the Z): a signed entry of the shop's sealed journal.
+    Close {
+        #[arg(long)]
+        shop: i64,
+        /// The day to close, YYYY-MM-DD, before today in the shop's time zone.
+        #[arg(long)]
+        day: String,
+    },
+    /// A shop's closings.
+    #[command(subcommand)]
+    Closings(closings::ClosingsCommand),
+    /// The fiscal signing key (closings, archives).
+    #[command(subcommand)]
+    Fiscal(fiscal::FiscalCommand),
     /// List and create back-office users, set their passwords.
     #[command(subcommand)]
     User(users::UserCommand),
@@ -80,6 +100,10 @@ enum Command {
         shop: i64,
         #[arg(long)]
         json: bool,
+        /// The fiscal key's public half (`comptoir fiscal key`, 64 hex digits) that every
+        /// closing must be signed by; without it, each closing's own recorded key is used.
+        #[arg(long, value_name = "HEX")]
+        public_key: Option<String>,
     },
 }
 
@@ -295,6 +319,11 @@ async fn open(db: &str) -> Result<Store, Failure> {
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {
+    if let Command::Fiscal(cmd) = cli.command {
+        // The key lives outside the database: no need to open (or create) one.
+        return fiscal::run(fiscal::key_path(cli.fiscal_key.as_deref(), &cli.db)?, cmd);
+    }
+    let key_file = fiscal::key_path(cli.fiscal_key.as_deref(), &cli.db)?;
     let store = open(&cli.db).await?;
     match cli.command {
         Command::Serve(args) => serve(store, args).await,
@@ -307,8 +336,15 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Key(cmd) => key(store, cmd).await,
         Command::User(cmd) => users::run(store, cmd).await,
         Command::Webhook(cmd) => webhook::run(store, cmd).await,
-        Command::Verify { shop, json } => verify(store, shop, json).await,
+        Command::Verify {
+            shop,
+            json,
+            public_key,
+        } => verify(store, shop, json, public_key).await,
         Command::Fec(cmd) => fec::fec(store, cmd).await,
+        Command::Close { shop, day } => closings::close(store, key_file, shop, &day).await,
+        Command::Closings(cmd) => closings::run(store, cmd).await,
+        Command::Fiscal(_) => unreachable!("handled before the database is opened"),
     }
 }
 
@@ -691,10 +727,23 @@ fn micros_to_rfc3339(t: i64) -> String {
 
 /// `verify`: exit 0 and `chain ok: N entries, head SEAL`, or exit 1 naming the first
 /// entry (or counter) found wrong. `--json` prints one object on stdout either way.
-async fn verify(store: Store, shop: i64, json: bool) -> Result<(), Failure> {
+async fn verify(
+    store: Store,
+    shop: i64,
+    json: bool,
+    public_key: Option<String>,
+) -> Result<(), Failure> {
+    if let Some(k) = &public_key
+        && comptoir_core::hex::unhex(k.trim()).is_none_or(|b| b.len() != 32)
+    {
+        return Err(Failure::usage(format!(
+            "--public-key: expected 64 hexadecimal digits (comptoir fiscal key), got {k:?}"
+        )));
+    }
     require_shop(&store, shop).await?;
+    let public_key = public_key.map(|k| k.trim().to_ascii_lowercase());
     let outcome = store
-        .read(move |c| journal::verify_snapshot(c, shop))
+        .read(move |c| journal::verify_snapshot_pinned(c, shop, public_key.as_deref()))
         .await?;
     match outcome {
         Verification::Intact { entries, head } => {

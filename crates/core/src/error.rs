@@ -22,6 +22,9 @@ pub enum ErrorCode {
     Conflict,
     IdempotencyInFlight,
     CashboxClosed,
+    /// The sale's value date falls on or before the shop's last closed day (a fiscal
+    /// closing); corrections go through refunds dated today.
+    PeriodClosed,
     PayloadTooLarge,
     UnknownItem,
     UnknownDepartment,
@@ -55,6 +58,7 @@ impl ErrorCode {
             ErrorCode::Conflict => "conflict",
             ErrorCode::IdempotencyInFlight => "idempotency_in_flight",
             ErrorCode::CashboxClosed => "cashbox_closed",
+            ErrorCode::PeriodClosed => "period_closed",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::UnknownItem => "unknown_item",
             ErrorCode::UnknownDepartment => "unknown_department",

@@ -3,8 +3,10 @@
 
 pub mod cash_box;
 pub mod catalog;
+pub mod closing;
 pub mod decimal;
 pub mod error;
+pub mod fiscal_key;
 pub mod form;
 pub mod hex;
 pub mod items_list;

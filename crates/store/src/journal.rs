@@ -13,6 +13,8 @@ use std::fmt;
 pub enum EntryKind {
     Order,
     Payment,
+    /// A daily closing (core::closing); its canonical bytes are kept in `closings`.
+    Closing,
 }
 
 impl EntryKind {
@@ -21,6 +23,7 @@ impl EntryKind {
         match self {
             EntryKind::Order => "order",
             EntryKind::Payment => "payment",
+            EntryKind::Closing => "closing",
         }
     }
 }
@@ -47,7 +50,24 @@ pub enum Problem {
         stored: Option<String>,
         recomputed: String,
     },
-    /// The order or payment row that the entry seals no longer exists.
+    /// A closing vouches for another journal head than the entry before it.
+    ClosingHead { recorded: String, previous: String },
+    /// Closings are numbered 1..N on consecutive days: closing `number` (of `day`) is
+    /// not the `expected` one.
+    ClosingGap {
+        number: i64,
+        expected: i64,
+        day: String,
+    },
+    /// The closing was signed by another key than the one `verify` was given.
+    ClosingKey { number: i64, key: String },
+    /// The closing's signature does not sign its bytes.
+    ClosingSignature { number: i64 },
+    /// No journal entry of kind `closing` seals the closing.
+    ClosingUnsealed { number: i64 },
+    /// The closing's figures differ from those recomputed from the day's orders now.
+    ClosingFigures { number: i64 },
+    /// The order, payment or closing row that the entry seals no longer exists.
     MissingRow,
     /// The entry seals an order whose row says it is pending again.
     SealedButPending,
@@ -86,6 +106,12 @@ impl Problem {
             Problem::SealMismatch { .. } => "seal_mismatch",
             Problem::OrderSealMismatch { .. } => "order_seal_mismatch",
             Problem::MissingRow => "missing_row",
+            Problem::ClosingHead { .. } => "closing_head_mismatch",
+            Problem::ClosingGap { .. } => "closing_gap",
+            Problem::ClosingKey { .. } => "closing_key_mismatch",
+            Problem::ClosingSignature { .. } => "closing_signature_invalid",
+            Problem::ClosingUnsealed { .. } => "closing_unsealed",
+            Problem::ClosingFigures { .. } => "closing_figures_mismatch",
             Problem::SealedButPending => "sealed_but_pending",
             Problem::SeqGap { .. } => "entry_missing",
             Problem::HeadMismatch { .. } => "head_mismatch",
@@ -137,6 +163,9 @@ pub enum Verification {
 impl fmt::Display for EntryRef {
     /// `order 5, orderInternalID 12` or `payment 3 of order 5, orderInternalID 12`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.kind == EntryKind::Closing {
+            return f.write_str("a daily closing");
+        }
         if let Some(p) = self.payment_id {
             write!(f, "payment {p} of ")?;
         }
@@ -164,8 +193,36 @@ impl fmt::Display for Break {
             ),
             Problem::MissingRow => match self.entry.as_ref().map(|e| e.kind) {
                 Some(EntryKind::Payment) => f.write_str("the sealed payment row is missing"),
+                Some(EntryKind::Closing) => f.write_str("the sealed closing row is missing"),
                 _ => f.write_str("the sealed order row is missing"),
             },
+            Problem::ClosingHead { recorded, previous } => write!(
+                f,
+                "the closing records the head {recorded} but the entry before it seals {previous}"
+            ),
+            Problem::ClosingGap {
+                number,
+                expected,
+                day,
+            } => write!(
+                f,
+                "closing {number} ({day}) breaks the sequence of daily closings: expected closing {expected} of the day after the previous one"
+            ),
+            Problem::ClosingKey { number, key } => write!(
+                f,
+                "closing {number} is signed by the key {key}, not by the given public key"
+            ),
+            Problem::ClosingSignature { number } => write!(
+                f,
+                "closing {number}: the signature does not match its recorded figures"
+            ),
+            Problem::ClosingUnsealed { number } => {
+                write!(f, "closing {number} has no closing entry in the journal")
+            }
+            Problem::ClosingFigures { number } => write!(
+                f,
+                "closing {number}: its figures differ from the day's orders as they are now (a sale of a closed day was changed, added or removed)"
+            ),
             Problem::SealedButPending => {
                 f.write_str("the sealed order is marked pending in the orders table")
             }
@@ -234,6 +291,7 @@ fn journal_row(r: &Row) -> Result<JournalRow, StoreError> {
     let kind = match r.str(1)? {
         "order" => EntryKind::Order,
         "payment" => EntryKind::Payment,
+        "closing" => EntryKind::Closing,
         other => {
             return Err(StoreError::Decode(format!(
                 "journal: invalid entry kind {other}"
@@ -346,6 +404,36 @@ fn check_entry(
             }
             Ok(Checked::Sealed(recomputed))
         }
+        EntryKind::Closing => {
+            let Some(entry) = crate::closings::entry_at(c, shop_id, j.seq)? else {
+                return Ok(Checked::Broken(at, Problem::MissingRow));
+            };
+            let recomputed = seal(previous, entry.as_bytes());
+            if recomputed != j.seal {
+                return Ok(Checked::Broken(
+                    at,
+                    Problem::SealMismatch {
+                        stored: j.seal.clone(),
+                        recomputed,
+                    },
+                ));
+            }
+            // The seal covers the recorded head, but only this compares it with the chain.
+            let recorded = serde_json::from_str::<serde_json::Value>(&entry)
+                .ok()
+                .and_then(|v| v["head"].as_str().map(str::to_string))
+                .unwrap_or_default();
+            if recorded != previous {
+                return Ok(Checked::Broken(
+                    at,
+                    Problem::ClosingHead {
+                        recorded,
+                        previous: previous.to_string(),
+                    },
+                ));
+            }
+            Ok(Checked::Sealed(recomputed))
+        }
     }
 }
 
@@ -367,6 +455,17 @@ fn broken(entries_checked: i64, entry: Option<EntryRef>, problem: Problem) -> Ve
 /// payment is sealed, and that the validated orders are numbered 1..N without a gap.
 /// Reads only; see [`verify_snapshot`] to read while a server writes.
 pub fn verify(c: &mut dyn Conn, shop_id: i64) -> Result<Verification, StoreError> {
+    verify_pinned(c, shop_id, None)
+}
+
+/// [`verify`], then every daily closing (store::closings::check_all): signatures by
+/// `public_key` when given (else by the key each closing names), gapless numbering and
+/// days, and figures that still match the days' orders.
+pub fn verify_pinned(
+    c: &mut dyn Conn,
+    shop_id: i64,
+    public_key: Option<&str>,
+) -> Result<Verification, StoreError> {
     let mut head = GENESIS.to_string();
     let mut entries = 0i64;
     let mut order_entries = 0i64;
@@ -406,6 +505,7 @@ pub fn verify(c: &mut dyn Conn, shop_id: i64) -> Result<Verification, StoreError
             match j.kind {
                 EntryKind::Order => order_entries += 1,
                 EntryKind::Payment => payment_entries += 1,
+                EntryKind::Closing => {}
             }
         }
     }
@@ -443,6 +543,9 @@ pub fn verify(c: &mut dyn Conn, shop_id: i64) -> Result<Verification, StoreError
         return Ok(broken(entries, None, p));
     }
     if let Some(p) = check_numbering(c, shop_id, counters.i64(0)?)? {
+        return Ok(broken(entries, None, p));
+    }
+    if let Some(p) = crate::closings::check_all(c, shop_id, public_key)? {
         return Ok(broken(entries, None, p));
     }
     Ok(Verification::Intact { entries, head })
@@ -563,12 +666,21 @@ fn check_numbering(
 /// [`verify`] inside one read-only snapshot, so a server writing meanwhile cannot make
 /// the head look wrong. Takes a connection outside any transaction (`Store::read`).
 pub fn verify_snapshot(c: &mut dyn Conn, shop_id: i64) -> Result<Verification, StoreError> {
+    verify_snapshot_pinned(c, shop_id, None)
+}
+
+/// [`verify_pinned`] inside one read-only snapshot, as [`verify_snapshot`].
+pub fn verify_snapshot_pinned(
+    c: &mut dyn Conn,
+    shop_id: i64,
+    public_key: Option<&str>,
+) -> Result<Verification, StoreError> {
     let begin = match c.backend() {
         Backend::Sqlite => "begin",
         Backend::Postgres => "begin isolation level repeatable read read only",
     };
     c.batch(begin)?;
-    let r = verify(c, shop_id);
+    let r = verify_pinned(c, shop_id, public_key);
     let end = c.batch("rollback");
     let v = r?;
     end?;

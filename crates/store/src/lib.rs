@@ -4,7 +4,9 @@
 
 pub mod auth;
 pub mod catalog;
+pub mod closings;
 pub mod db;
+pub mod fiscal_key;
 pub mod item_rows;
 pub mod journal;
 mod lane;

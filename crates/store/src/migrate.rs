@@ -47,6 +47,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0007_sessions.sql"),
         postgres: include_str!("../migrations/postgres/0007_sessions.sql"),
     },
+    Migration {
+        version: 8,
+        sqlite: include_str!("../migrations/sqlite/0008_closings.sql"),
+        postgres: include_str!("../migrations/postgres/0008_closings.sql"),
+    },
 ];
 
 /// Applies every migration not yet applied. Safe to run from several processes at once.

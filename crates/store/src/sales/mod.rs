@@ -195,6 +195,9 @@ fn write_sale_in(
     // creating the same web user), it then waits holding the only lock it takes.
     let (mut ledger, id, payment_id) = Ledger::open(c, lane, shop.id, true, method.is_some())?;
     let id = id.ok_or_else(|| StoreError::Decode("no order id drawn".into()))?;
+    if settlement.status != SaleStatus::Pending {
+        crate::closings::refuse_if_closed(c, shop.id, input.value_date.unwrap_or_else(now_micros))?;
+    }
     let user_id = match checked.user_id {
         Some(id) => id,
         None => webservice_user(c, shop.id)?,
