@@ -19,7 +19,7 @@ pub mod sales;
 pub mod sealed_keys;
 pub mod sessions;
 pub mod shops;
-mod statistics;
+pub(crate) mod statistics;
 pub mod users;
 pub mod webhooks;
 mod writer;
@@ -240,12 +240,6 @@ impl Store {
                 let mut first = connect()?;
                 migrate::run(&mut first)?;
                 statistics::refresh(&mut first)?;
-                if !statistics::autovacuum_on(&mut first)? {
-                    tracing::warn!(
-                        "PostgreSQL runs with autovacuum off: Comptoir analyses a sale's \
-                         tables itself, but nothing vacuums them (see docs/operations.md)"
-                    );
-                }
                 let pool = Arc::new(Pool::new(16, Box::new(connect)));
                 pool.put(first);
                 statistics::start(&pool);
@@ -273,6 +267,15 @@ impl Store {
         match &*self.engine {
             Engine::Sqlite { .. } => Ok(Vec::new()),
             Engine::Postgres { .. } => self.read_blocking(statistics::refresh),
+        }
+    }
+
+    /// Whether the database is PostgreSQL running with autovacuum off (for the server's
+    /// warning at start; the store's own upkeep analyses a sale's tables either way).
+    pub async fn autovacuum_off(&self) -> Result<bool, StoreError> {
+        match self.backend() {
+            Backend::Sqlite => Ok(false),
+            Backend::Postgres => self.read(|c| Ok(!statistics::autovacuum_on(c)?)).await,
         }
     }
 

@@ -499,16 +499,19 @@ async fn run_phase(
     }
     tokio::time::sleep_until(measure_from.into()).await;
     let cpu_from = (cpu_seconds(server_pid), cpu_seconds(std::process::id()));
-    let db_from = db.backends_cpu();
+    // A blocking client: off the runtime's worker, which drives the connections.
+    let db_from = tokio::task::block_in_place(|| db.backends_cpu());
     tokio::time::sleep_until(deadline.into()).await;
     // A backend that started within the window counts from zero (its start-up included).
-    let db_cpu = db_from.zip(db.backends_cpu()).map(|(from, to)| {
-        let used: f64 = to
-            .iter()
-            .map(|(pid, t)| t - from.get(pid).copied().unwrap_or(0.0))
-            .sum();
-        used / measure.as_secs_f64()
-    });
+    let db_cpu = db_from
+        .zip(tokio::task::block_in_place(|| db.backends_cpu()))
+        .map(|(from, to)| {
+            let used: f64 = to
+                .iter()
+                .map(|(pid, t)| t - from.get(pid).copied().unwrap_or(0.0))
+                .sum();
+            used / measure.as_secs_f64()
+        });
     let cpu = match (
         cpu_from,
         (cpu_seconds(server_pid), cpu_seconds(std::process::id())),
