@@ -369,6 +369,12 @@ async fn serve(store: Store, args: ServeArgs) -> Result<(), Failure> {
     let app = comptoir_server::Application::build(config, store.clone())
         .await
         .map_err(|e| Failure::usage(format!("--listen {}: {e}", args.listen)))?;
+    if store.autovacuum_off().await.unwrap_or(false) {
+        tracing::warn!(
+            "PostgreSQL runs with autovacuum off: Comptoir analyses a sale's tables itself, \
+             but nothing vacuums them (see docs/operations.md)"
+        );
+    }
     let demo = if args.demo {
         ensure_demo(&store).await?
     } else {

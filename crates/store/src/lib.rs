@@ -19,6 +19,7 @@ pub mod sales;
 pub mod sealed_keys;
 pub mod sessions;
 pub mod shops;
+pub(crate) mod statistics;
 pub mod users;
 pub mod webhooks;
 mod writer;
@@ -238,8 +239,10 @@ impl Store {
                 };
                 let mut first = connect()?;
                 migrate::run(&mut first)?;
+                statistics::refresh(&mut first)?;
                 let pool = Arc::new(Pool::new(16, Box::new(connect)));
                 pool.put(first);
+                statistics::start(&pool);
                 let commits = Arc::new(CommitCounters::default());
                 let writers = pg_writer::PgWriters::start(&pool, PG_WRITER_LANES, &commits);
                 Store {
@@ -255,6 +258,25 @@ impl Store {
     pub async fn open(url: &DbUrl) -> Result<Store, StoreError> {
         let url = url.clone();
         spawn(move || Store::open_blocking(&url)).await
+    }
+
+    /// Analyses, on PostgreSQL, those of a sale's tables that grew past the threshold
+    /// since their last ANALYZE (what the store's own thread does every few seconds);
+    /// returns their names. Nothing to do on SQLite.
+    pub fn refresh_statistics_blocking(&self) -> Result<Vec<String>, StoreError> {
+        match &*self.engine {
+            Engine::Sqlite { .. } => Ok(Vec::new()),
+            Engine::Postgres { .. } => self.read_blocking(statistics::refresh),
+        }
+    }
+
+    /// Whether the database is PostgreSQL running with autovacuum off (for the server's
+    /// warning at start; the store's own upkeep analyses a sale's tables either way).
+    pub async fn autovacuum_off(&self) -> Result<bool, StoreError> {
+        match self.backend() {
+            Backend::Sqlite => Ok(false),
+            Backend::Postgres => self.read(|c| Ok(!statistics::autovacuum_on(c)?)).await,
+        }
     }
 
     pub fn backend(&self) -> Backend {

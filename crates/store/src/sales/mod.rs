@@ -30,6 +30,7 @@ mod lookups;
 mod order_writes;
 mod orders;
 mod refunds;
+pub mod seed;
 mod steps;
 
 pub use idempotency::{check_idempotency, lock_shop, save_idempotency};

@@ -1,0 +1,87 @@
+//! Planner statistics kept fresh by Comptoir on PostgreSQL, so that a sale's cost never
+//! depends on autovacuum having run (see docs/performance.md, "A sale's cost and the
+//! shop's history").
+
+use crate::StoreError;
+use crate::db::{Conn, PgConn};
+use crate::pool::Pool;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+/// How often the maintenance thread looks at the tables' sizes.
+const EVERY: Duration = Duration::from_secs(5);
+
+/// The tables a sale reads or writes, and the ones its foreign keys check.
+// Why: a connection keeps the generic plan of each foreign-key check and prepared statement
+// it made while a table was tiny; with no statistics the planner ties every index that
+// leads with shop_id (orders_status_idx, items_barcode_idx, clients_email_idx…) with the
+// primary key, and may keep one that reads the shop's whole history at every check. An
+// ANALYZE both gives the planner the sizes that make the primary key win and invalidates
+// the plans cached before it.
+const TABLES: &str = "'orders', 'order_lines', 'payments', 'journal', 'outbox', \
+     'idempotency_keys', 'refund_lines', 'shop_counters', 'items', 'variations', \
+     'departments', 'clients', 'users', 'cash_boxes', 'payment_methods', 'dining_tables'";
+
+/// Analyses, in the connection's schema, each of a sale's tables never analysed or grown
+/// by more than 10 % (and 8 pages) since it was: the rule of autovacuum's own ANALYZE,
+/// measured on the file's size so that it needs neither autovacuum nor the statistics
+/// collector. Returns the tables analysed.
+pub(crate) fn refresh(c: &mut dyn Conn) -> Result<Vec<String>, StoreError> {
+    let stale = c.query(
+        &format!(
+            "select c.relname from pg_class c
+             where c.relnamespace = current_schema()::regnamespace and c.relkind = 'r'
+               and c.relname in ({TABLES})
+               and (c.reltuples < 0
+                    or pg_relation_size(c.oid) / current_setting('block_size')::bigint
+                       > c.relpages * 1.1 + 8)
+             order by c.relname"
+        ),
+        &[],
+    )?;
+    let mut done = Vec::with_capacity(stale.len());
+    for row in stale {
+        let table = row.string(0)?;
+        // The name comes from pg_class and the fixed list above; quoted all the same.
+        c.batch(&format!("analyze \"{}\"", table.replace('"', "\"\"")))?;
+        done.push(table);
+    }
+    Ok(done)
+}
+
+/// Whether the server runs autovacuum (Comptoir's own upkeep covers a sale's tables either
+/// way; the operator is warned at start when it is off).
+pub(crate) fn autovacuum_on(c: &mut dyn Conn) -> Result<bool, StoreError> {
+    Ok(c.query_one("show autovacuum", &[])?.string(0)? == "on")
+}
+
+/// Starts the thread that runs [`refresh`] every few seconds on a pooled connection, as
+/// long as the store lives.
+pub(crate) fn start(pool: &Arc<Pool<PgConn>>) {
+    let pool: Weak<Pool<PgConn>> = Arc::downgrade(pool);
+    let spawned = std::thread::Builder::new()
+        .name("comptoir-pg-statistics".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(EVERY);
+                let Some(pool) = pool.upgrade() else { return };
+                let outcome = pool.get(Duration::from_secs(1)).and_then(|mut c| {
+                    let r = refresh(&mut *c);
+                    if c.is_closed() {
+                        c.discard();
+                    }
+                    r
+                });
+                match outcome {
+                    Ok(tables) if !tables.is_empty() => {
+                        tracing::debug!(?tables, "planner statistics refreshed");
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "refreshing planner statistics"),
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "cannot start the planner statistics thread");
+    }
+}
