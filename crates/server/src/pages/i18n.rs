@@ -439,7 +439,7 @@ pub const FR: &[(&str, &str)] = &[
     ("reports.cashbox", "Caisse"),
     ("reports.user", "Utilisateur"),
     ("reports.format", "Format"),
-    ("reports.all", "Toutes et tous"),
+    ("reports.all", "Tous"),
     ("reports.show", "Afficher"),
     ("reports.download", "Télécharger"),
     ("reports.download_link", "Télécharger ce rapport"),
