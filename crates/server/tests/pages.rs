@@ -482,6 +482,23 @@ async fn webservices_needs_the_extended_licence_and_manages_keys() {
             .await
             .unwrap();
         let new = keys.iter().find(|k| key.contains(&k.prefix)).unwrap().id;
+        // The table says who made the key and that the sale just used it.
+        let page = c.get("/config/webservices").await;
+        let row = page
+            .body
+            .split(&format!("data-key-id=\"{new}\""))
+            .nth(1)
+            .unwrap();
+        let row = row.split("</tr>").next().unwrap();
+        assert!(
+            row.contains(&format!("class=\"key-created-by\">{}<", shop.admin_login)),
+            "{row}"
+        );
+        let used = row.split("class=\"key-last-used\">").nth(1).unwrap();
+        assert!(
+            !used.starts_with("<span") && used.starts_with("20"),
+            "{row}"
+        );
         let r = c
             .post(
                 &format!("/config/webservices/keys/{new}/revoke"),

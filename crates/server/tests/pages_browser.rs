@@ -213,6 +213,98 @@ async fn the_jquery_sample_records_its_sale_from_the_page() {
     b.quit().await;
 }
 
+/// A cashier picks a day and a format on /reports: the download (fetched by the page with
+/// its session) is the day's CSV, and the framed HTML report renders the day's total.
+#[tokio::test]
+async fn a_cashier_downloads_a_report_and_sees_the_html_report_inline() {
+    let Some(b) = Browser::start(1280, 800).await else {
+        return;
+    };
+    for db in TestDb::all() {
+        let app = TestApp::spawn(&db).await;
+        let shop = app.create_shop("Report shop", Licence::Extended).await;
+        let cashier = add_user(&app, shop.shop_id, "sam", Role::Cashier).await;
+        let v: Value = app
+            .post_form(
+                "/workers/webapp.php",
+                &[
+                    ("idboutique", &shop.shop_id.to_string()),
+                    ("key", &shop.api_key),
+                    ("payment", "-1"),
+                    ("itemsList[]", "Free_12.50_Coffee beans"),
+                ],
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(v["result"], "OK", "{v}");
+        let today = shop_today(&app, shop.shop_id).await;
+        sign_in(&b, &app, &cashier, PASSWORD).await;
+        b.click_nav("a[href='/reports']").await;
+        assert_eq!(b.text("h1").await, "Reports");
+        b.exec(
+            "document.getElementById('date').value = arguments[0];",
+            json!([today]),
+        )
+        .await;
+        b.click_nav("#report-form button[type=submit]:not(#download)")
+            .await;
+        assert_eq!(b.count("#report-frame").await, 1);
+        let src = b
+            .exec(
+                "return document.getElementById('report-frame').getAttribute('src');",
+                json!([]),
+            )
+            .await;
+        assert_eq!(src, json!(format!("/reports/view?date={today}")));
+        // The download link, fetched by the page with its session cookie.
+        b.exec(
+            "document.getElementById('format').value = 'CSV';",
+            json!([]),
+        )
+        .await;
+        b.click_nav("#report-form button[type=submit]:not(#download)")
+            .await;
+        let got = b
+            .exec(
+                "return fetch(document.getElementById('download-link').href)\
+                 .then(r => r.text().then(t => [r.status, r.headers.get('content-disposition'), t]));",
+                json!([]),
+            )
+            .await;
+        assert_eq!(got[0], json!(200), "{got}");
+        assert_eq!(
+            got[1],
+            json!(format!(
+                "attachment; filename=\"sales-{}-{today}.csv\"",
+                shop.shop_id
+            ))
+        );
+        assert!(got[2].as_str().unwrap().contains("12.50"), "{got}");
+        // The framed report, rendered by Chromium under its own policy: the day's total.
+        b.goto(&app.url(&format!("/reports/view?date={today}")))
+            .await;
+        assert!(b.text("body").await.contains("12.50"));
+        app.stop().await;
+    }
+    b.quit().await;
+}
+
+/// Today's date in the shop's time zone.
+async fn shop_today(app: &TestApp, shop_id: i64) -> String {
+    let shop = app
+        .store
+        .read(move |c| comptoir_store::shops::get_shop(c, shop_id))
+        .await
+        .unwrap()
+        .unwrap();
+    jiff::Timestamp::now()
+        .to_zoned(shop.timezone.tz())
+        .date()
+        .to_string()
+}
+
 /// Every page, at 1280×800 and 390 px wide, in English and French: saved as PNG under
 /// target/screenshots/, and none scrolls sideways at either width.
 #[tokio::test]
@@ -267,6 +359,11 @@ async fn screenshots_of_every_page_fit_both_widths_in_both_languages() {
         ("builder", "/config/webservices".into(), "build"),
         ("forbidden", "/config/webservices".into(), "cashier"),
         ("licence-gate", "/config/webservices".into(), "standard"),
+        (
+            "reports",
+            format!("/reports?date={}", shop_today(&app, shop.shop_id).await),
+            "cashier",
+        ),
     ];
     let mut shots = 0;
     for lang in ["en", "fr"] {

@@ -8,6 +8,7 @@ mod builder;
 pub mod i18n;
 mod orders;
 mod query;
+mod reports;
 mod samples;
 mod session;
 mod webservices;
@@ -43,6 +44,7 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
         .merge(account::router())
         .merge(orders::router())
         .merge(webservices::router())
+        .merge(reports::router())
         .layer(axum::middleware::from_fn_with_state(state, guard))
         .merge(assets::router())
 }
@@ -68,7 +70,7 @@ impl Visit {
         self.user.as_ref().is_some_and(|u| u.role == Role::Admin)
     }
 
-    /// Orders (and, later, reports): admins, managers and cashiers.
+    /// Orders and reports: admins, managers and cashiers.
     pub fn sees_orders(&self) -> bool {
         self.user
             .as_ref()
@@ -315,15 +317,15 @@ const ANON_CSRF: &str = "comptoir_csrf";
 /// Adds the security headers of every page.
 fn with_headers(mut res: Response) -> Response {
     let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
+    // A page that needs more (the Reports page's frame, the framed report) sets its own.
+    h.entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(CSP));
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.entry(header::X_FRAME_OPTIONS)
+        .or_insert(HeaderValue::from_static("DENY"));
     h.insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("same-origin"),

@@ -55,7 +55,7 @@ pub(super) fn day_filter(validated: bool, from: i64, to: i64) -> sales::OrderFil
     }
 }
 
-async fn shop_of(state: &AppState, shop_id: i64) -> Result<Shop, PageError> {
+pub(super) async fn shop_of(state: &AppState, shop_id: i64) -> Result<Shop, PageError> {
     state
         .store
         .read(move |c| shops::get_shop(c, shop_id))

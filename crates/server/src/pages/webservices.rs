@@ -33,6 +33,10 @@ struct KeyRow {
     label: String,
     prefix: String,
     created: String,
+    /// A login or the CLI command; empty for keys older than this record.
+    created_by: String,
+    /// Empty when never used.
+    last_used: String,
     revoked: Option<String>,
 }
 
@@ -87,6 +91,11 @@ async fn show(
             label: k.label.unwrap_or_default(),
             prefix: format!("cpt_{}_…", k.prefix),
             created: v.lang.date_time(k.created_at, &zone),
+            created_by: k.created_by.unwrap_or_default(),
+            last_used: k
+                .last_used_at
+                .map(|t| v.lang.date_time(t, &zone))
+                .unwrap_or_default(),
             revoked: k.revoked_at.map(|t| v.lang.date_time(t, &zone)),
         })
         .collect();

@@ -6,7 +6,7 @@ pub mod auth_token;
 mod lists;
 pub mod login_limiter;
 mod orders_list;
-mod reports;
+pub(crate) mod reports;
 mod sales;
 mod stream;
 pub use sales::InFlight;

@@ -13,11 +13,13 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 use axum::routing::get;
+use comptoir_core::model::Shop;
 use comptoir_core::report::fec::FecSettings;
 use comptoir_core::report::{Filters, Report, ReportDay};
 use comptoir_render::report::{ReportFormat, start};
 use comptoir_store::StoreError;
 use comptoir_store::report::{ReportQuery, SaleCursor, aggregates, fec_settings, sales_page};
+use std::sync::Arc;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new().route("/workers/getSales.php", get(sales).post(sales))
@@ -51,6 +53,28 @@ async fn sales(
         cash_box_id: opt_id(&form, "idcaisse")?,
         user_id: opt_id(&form, "idUser")?,
     };
+    report_response(&state, shop, format, day, filters, Disposition::Attachment).await
+}
+
+/// How the browser is told to treat a report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Disposition {
+    /// A download named `sales-SHOP-DAY.EXT`.
+    Attachment,
+    /// Shown in place (the back office's inline HTML report).
+    Inline,
+}
+
+/// The report of `day` in `format`, rendered on a blocking thread and streamed: the one
+/// pipeline of getSales.php and the back office's Reports page.
+pub(crate) async fn report_response(
+    state: &AppState,
+    shop: Arc<Shop>,
+    format: ReportFormat,
+    day: ReportDay,
+    filters: Filters,
+    disposition: Disposition,
+) -> AppResult<Response> {
     let query = ReportQuery {
         shop_id: shop.id,
         from: day.from,
@@ -58,8 +82,12 @@ async fn sales(
         cash_box_id: filters.cash_box_id,
         user_id: filters.user_id,
     };
+    let kind = match disposition {
+        Disposition::Attachment => "attachment",
+        Disposition::Inline => "inline",
+    };
     let name = format!(
-        "attachment; filename=\"sales-{}-{}.{}\"",
+        "{kind}; filename=\"sales-{}-{}.{}\"",
         shop.id,
         day.iso(),
         format.extension()
