@@ -77,7 +77,7 @@ impl ErrorCode {
     }
 
     /// Every code, for the server's table test.
-    pub const ALL: [ErrorCode; 26] = [
+    pub const ALL: [ErrorCode; 27] = [
         ErrorCode::MissingParameter,
         ErrorCode::InvalidParameter,
         ErrorCode::Unauthorized,
@@ -90,6 +90,7 @@ impl ErrorCode {
         ErrorCode::Conflict,
         ErrorCode::IdempotencyInFlight,
         ErrorCode::CashboxClosed,
+        ErrorCode::PeriodClosed,
         ErrorCode::PayloadTooLarge,
         ErrorCode::UnknownItem,
         ErrorCode::UnknownDepartment,

@@ -256,7 +256,7 @@ mod tests {
                 "method_not_allowed" => 405,
                 "uri_too_long" => 414,
                 "headers_too_large" => 431,
-                "conflict" | "idempotency_in_flight" | "cashbox_closed" => 409,
+                "conflict" | "idempotency_in_flight" | "cashbox_closed" | "period_closed" => 409,
                 "payload_too_large" => 413,
                 "rate_limited" => 429,
                 "internal" => 500,
