@@ -1,0 +1,178 @@
+//! The texts of Configuration › General options (`general.rs`, `general.html`), in both
+//! languages; `i18n.rs` merges them into its catalogs and checks them with the rest.
+
+/// English texts.
+pub(super) const EN: &[(&str, &str)] = &[
+    ("gen.title", "General options"),
+    ("gen.interface", "Interface options"),
+    ("gen.webhook", "Webhook"),
+    (
+        "gen.webhook_help",
+        "Comptoir calls this URL for each order: when it is validated (its invoice exists), then when its payments are complete. Only events that happen while the webhook is on are sent.",
+    ),
+    ("gen.on", "Webhooks are on, sent to"),
+    ("gen.off", "Webhooks are off."),
+    ("gen.invalid", "Nothing was saved. Fix these fields:"),
+    ("gen.url", "Webhook URL (url)"),
+    ("gen.format", "Body format (format)"),
+    (
+        "gen.format_form",
+        "Form (application/x-www-form-urlencoded, PHP's $_POST)",
+    ),
+    ("gen.format_json", "JSON (application/json)"),
+    ("gen.save", "Save"),
+    (
+        "gen.off_confirm",
+        "Turn webhooks off? Events that happen while they are off are never sent.",
+    ),
+    ("gen.turn_off", "Turn webhooks off"),
+    ("gen.secret", "Signing secret"),
+    (
+        "gen.secret_help",
+        "Every call is signed with this secret (Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature), so your receiver can check it came from Comptoir. It is shown only when you ask.",
+    ),
+    (
+        "gen.secret_shown",
+        "Keep this secret on your receiver only. It is hidden again on the next page.",
+    ),
+    ("gen.previous_until", "The previous secret also signs until"),
+    ("gen.reveal", "Reveal the secret"),
+    ("gen.rotate", "Rotate the secret"),
+    (
+        "gen.rotate_confirm",
+        "Make a new secret? The current one keeps signing for 24 hours, then only the new one does.",
+    ),
+    (
+        "gen.no_secret",
+        "No secret yet: one is made when a webhook URL is first saved.",
+    ),
+    ("gen.log", "Delivery log"),
+    (
+        "gen.log_help",
+        "The latest 50 events with their last attempt: the answer's HTTP code, how long it took and its first characters. A 2xx answer within 10 s is a success; anything else is tried again for about two days.",
+    ),
+    ("gen.log_all", "Show every event"),
+    ("gen.log_failed", "Show only the failed events"),
+    ("gen.log_none", "No delivery yet."),
+    ("gen.event", "Event"),
+    ("gen.order", "Order"),
+    ("gen.state", "State"),
+    ("gen.attempts", "Attempts"),
+    ("gen.status", "Response code"),
+    ("gen.latency", "Latency"),
+    ("gen.at", "Last attempt"),
+    ("gen.answer", "Answer"),
+    ("gen.resend", "Re-send"),
+    ("gen.resend_confirm", "Send this event again now?"),
+    ("gen.next", "next try"),
+    ("gen.state_pending", "waiting"),
+    ("gen.state_delivered", "delivered"),
+    ("gen.state_failed", "failed"),
+    ("gen.saved", "The webhook is saved."),
+    ("gen.turned_off", "Webhooks are off. The secret is kept."),
+    ("gen.resent", "The event will be sent again in a moment."),
+    (
+        "gen.rotated",
+        "A new secret is in place: give it to your receiver. The previous one still signs for 24 hours.",
+    ),
+    ("gen.err_format", "expected form or json"),
+    (
+        "gen.err_url",
+        "expected an http:// or https:// URL with a host name or a public address, and no user name",
+    ),
+    (
+        "gen.err_url_refused",
+        "this address may not receive webhooks: only public addresses are allowed",
+    ),
+];
+
+/// French texts.
+pub(super) const FR: &[(&str, &str)] = &[
+    ("gen.title", "Options générales"),
+    ("gen.interface", "Options d’interface"),
+    ("gen.webhook", "Webhook"),
+    (
+        "gen.webhook_help",
+        "Comptoir appelle cette URL pour chaque commande : quand elle est validée (sa facture existe), puis quand ses paiements sont complets. Seuls les événements survenus pendant que le webhook est actif sont envoyés.",
+    ),
+    ("gen.on", "Webhooks actifs, envoyés à"),
+    ("gen.off", "Webhooks désactivés."),
+    (
+        "gen.invalid",
+        "Rien n’a été enregistré. Corrigez ces champs :",
+    ),
+    ("gen.url", "URL du webhook (url)"),
+    ("gen.format", "Format du corps (format)"),
+    (
+        "gen.format_form",
+        "Formulaire (application/x-www-form-urlencoded, $_POST en PHP)",
+    ),
+    ("gen.format_json", "JSON (application/json)"),
+    ("gen.save", "Enregistrer"),
+    (
+        "gen.off_confirm",
+        "Désactiver les webhooks ? Les événements survenus pendant la désactivation ne sont jamais envoyés.",
+    ),
+    ("gen.turn_off", "Désactiver les webhooks"),
+    ("gen.secret", "Secret de signature"),
+    (
+        "gen.secret_help",
+        "Chaque appel est signé avec ce secret (Standard Webhooks : webhook-id, webhook-timestamp, webhook-signature), pour que votre récepteur vérifie qu’il vient de Comptoir. Il n’est affiché qu’à votre demande.",
+    ),
+    (
+        "gen.secret_shown",
+        "Gardez ce secret sur votre récepteur uniquement. Il est de nouveau masqué à la page suivante.",
+    ),
+    ("gen.previous_until", "L’ancien secret signe aussi jusqu’au"),
+    ("gen.reveal", "Afficher le secret"),
+    ("gen.rotate", "Changer le secret"),
+    (
+        "gen.rotate_confirm",
+        "Créer un nouveau secret ? L’actuel continue de signer pendant 24 heures, puis seul le nouveau signe.",
+    ),
+    (
+        "gen.no_secret",
+        "Pas encore de secret : il est créé au premier enregistrement d’une URL de webhook.",
+    ),
+    ("gen.log", "Journal des envois"),
+    (
+        "gen.log_help",
+        "Les 50 derniers événements et leur dernière tentative : le code HTTP de la réponse, sa durée et ses premiers caractères. Une réponse 2xx en moins de 10 s est un succès ; sinon l’envoi est retenté pendant environ deux jours.",
+    ),
+    ("gen.log_all", "Afficher tous les événements"),
+    ("gen.log_failed", "N’afficher que les échecs"),
+    ("gen.log_none", "Aucun envoi pour l’instant."),
+    ("gen.event", "Événement"),
+    ("gen.order", "Commande"),
+    ("gen.state", "État"),
+    ("gen.attempts", "Tentatives"),
+    ("gen.status", "Code de réponse"),
+    ("gen.latency", "Latence"),
+    ("gen.at", "Dernière tentative"),
+    ("gen.answer", "Réponse"),
+    ("gen.resend", "Renvoyer"),
+    ("gen.resend_confirm", "Renvoyer cet événement maintenant ?"),
+    ("gen.next", "prochain essai"),
+    ("gen.state_pending", "en attente"),
+    ("gen.state_delivered", "livré"),
+    ("gen.state_failed", "en échec"),
+    ("gen.saved", "Le webhook est enregistré."),
+    (
+        "gen.turned_off",
+        "Les webhooks sont désactivés. Le secret est conservé.",
+    ),
+    ("gen.resent", "L’événement va être renvoyé dans un instant."),
+    (
+        "gen.rotated",
+        "Un nouveau secret est en place : donnez-le à votre récepteur. L’ancien signe encore pendant 24 heures.",
+    ),
+    ("gen.err_format", "attendu : form ou json"),
+    (
+        "gen.err_url",
+        "attendu : une URL http:// ou https:// avec un nom d’hôte ou une adresse publique, sans nom d’utilisateur",
+    ),
+    (
+        "gen.err_url_refused",
+        "cette adresse ne peut pas recevoir de webhooks : seules les adresses publiques sont acceptées",
+    ),
+];
