@@ -191,7 +191,10 @@ fn event_row(v: &Visit, shop_id: i64, e: &LoggedEvent, when: &impl Fn(i64) -> St
             .unwrap_or_default(),
         error: last.and_then(|a| a.error.clone()).unwrap_or_default(),
         latency: last
-            .map(|a| format!("{} ms", a.latency_micros / 1000))
+            .map(|a| match a.latency_micros / 1000 {
+                0 => "< 1 ms".to_string(),
+                ms => format!("{ms} ms"),
+            })
             .unwrap_or_default(),
         at: when(last.map_or(e.created_at, |a| a.at)),
         next: if e.state == "pending" && e.next_at > 0 {
