@@ -89,6 +89,7 @@ async fn only_admins_reach_general_options_and_every_form_needs_its_token() {
         assert!(page.body.contains("Webhooks are off."));
         let csp = page.headers["content-security-policy"].to_str().unwrap();
         assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert!(!page.body.contains("<script>") && !page.body.contains("style="));
 
         // Without the token, or with another one: refused, nothing saved.
         for token in [None, Some("0123456789abcdef0123456789abcdef")] {
