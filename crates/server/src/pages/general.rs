@@ -16,7 +16,7 @@ use comptoir_core::webhook::address::EXPECTED_URL;
 use comptoir_core::webhook::settings::{Target, event_number};
 use comptoir_core::webhook::{Format, event_id};
 use comptoir_store::webhooks::{self, Endpoint, LoggedEvent};
-use comptoir_store::{StoreError, now_micros, webhook_settings};
+use comptoir_store::{StoreError, now_micros, shops, webhook_settings};
 use serde::Deserialize;
 
 /// The page's address.
@@ -122,16 +122,17 @@ async fn show(
     extra: Extra,
 ) -> Result<Response, PageError> {
     let failed_only = extra.failed_only;
-    let (endpoint, events) = state
+    let (shop, endpoint, events) = state
         .store
         .read(move |c| {
             Ok::<_, StoreError>((
+                shops::get_shop(c, shop_id)?,
                 webhooks::endpoint(c, shop_id)?,
                 webhooks::log(c, shop_id, failed_only, LOG_LIMIT)?,
             ))
         })
         .await?;
-    let shop = super::orders::shop_of(state, shop_id).await?;
+    let shop = shop.ok_or_else(|| PageError::Internal(format!("shop {shop_id} is gone")))?;
     let zone = super::orders::zone(&shop);
     let when = |t: i64| v.lang.date_time(t, &zone);
     let events = events

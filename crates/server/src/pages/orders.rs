@@ -15,6 +15,7 @@ use comptoir_core::order::OrderView;
 use comptoir_store::{StoreError, catalog, sales, shops};
 use serde::Deserialize;
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -168,8 +169,8 @@ async fn list(
             }
             let mut clients = Clients::new();
             for id in out.0.iter().chain(&out.1).filter_map(|o| o.client_id) {
-                if !clients.contains_key(&id) {
-                    clients.insert(id, catalog::get_client(c, shop_id, id)?);
+                if let Entry::Vacant(slot) = clients.entry(id) {
+                    slot.insert(catalog::get_client(c, shop_id, id)?);
                 }
             }
             Ok::<_, StoreError>((out, clients))
