@@ -482,14 +482,26 @@ async fn webservices_needs_the_extended_licence_and_manages_keys() {
             .await
             .unwrap();
         let new = keys.iter().find(|k| key.contains(&k.prefix)).unwrap().id;
-        // The table says who made the key and that the sale just used it.
-        let page = c.get("/config/webservices").await;
-        let row = page
-            .body
-            .split(&format!("data-key-id=\"{new}\""))
-            .nth(1)
-            .unwrap();
-        let row = row.split("</tr>").next().unwrap();
+        // The table says who made the key and that the sale just used it (the use is
+        // recorded in the background, a moment after the answer).
+        let mut tries = 0;
+        let row = loop {
+            let page = c.get("/config/webservices").await;
+            let row = page
+                .body
+                .split(&format!("data-key-id=\"{new}\""))
+                .nth(1)
+                .unwrap()
+                .split("</tr>")
+                .next()
+                .unwrap()
+                .to_string();
+            tries += 1;
+            if tries == 100 || !row.contains("key-last-used\"><span") {
+                break row;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
         assert!(
             row.contains(&format!("class=\"key-created-by\">{}<", shop.admin_login)),
             "{row}"
