@@ -426,6 +426,17 @@ async fn deliveries_show_in_the_log_and_are_sent_again_on_request() {
         assert_eq!(calls[1].body, calls[0].body);
         let body = wait_for_state(&mut c, &event, "delivered").await;
         assert!(body.contains(r#"class="num event-attempts">2<"#), "{body}");
+        // Both attempts are listed, oldest first.
+        let history = body
+            .split(r#"<details class="history">"#)
+            .nth(1)
+            .expect("history");
+        let first = history.find("<li>#1 · ").expect("attempt 1");
+        let second = history.find("<li>#2 · ").expect("attempt 2");
+        assert!(
+            first < second && history[second..].contains(" · 200 · "),
+            "{history}"
+        );
         assert!(
             c.get("/config/general?done=resent")
                 .await

@@ -15,7 +15,7 @@ use axum::{Form, Router};
 use comptoir_core::webhook::address::EXPECTED_URL;
 use comptoir_core::webhook::settings::{Target, event_number};
 use comptoir_core::webhook::{Format, event_id};
-use comptoir_store::webhooks::{self, Endpoint, LoggedEvent};
+use comptoir_store::webhooks::{self, Attempt, Endpoint, LoggedEvent};
 use comptoir_store::{StoreError, now_micros, shops, webhook_settings};
 use serde::Deserialize;
 
@@ -67,6 +67,8 @@ struct EventRow {
     /// When a waiting event is tried next.
     next: String,
     answer: String,
+    /// Every attempt, oldest first: `#1 · time · status or error · latency`.
+    history: Vec<String>,
 }
 
 impl EventRow {
@@ -191,12 +193,7 @@ fn event_row(v: &Visit, shop_id: i64, e: &LoggedEvent, when: &impl Fn(i64) -> St
             .map(|s| s.to_string())
             .unwrap_or_default(),
         error: last.and_then(|a| a.error.clone()).unwrap_or_default(),
-        latency: last
-            .map(|a| match a.latency_micros / 1000 {
-                0 => "< 1 ms".to_string(),
-                ms => format!("{ms} ms"),
-            })
-            .unwrap_or_default(),
+        latency: last.map(latency).unwrap_or_default(),
         at: when(last.map_or(e.created_at, |a| a.at)),
         next: if e.state == "pending" && e.next_at > 0 {
             when(e.next_at)
@@ -204,6 +201,31 @@ fn event_row(v: &Visit, shop_id: i64, e: &LoggedEvent, when: &impl Fn(i64) -> St
             String::new()
         },
         answer: last.map(|a| a.answer.clone()).unwrap_or_default(),
+        history: e
+            .attempts
+            .iter()
+            .map(|a| {
+                let outcome = match (a.status, a.error.as_deref()) {
+                    (Some(s), _) => s.to_string(),
+                    (None, Some(err)) => err.to_string(),
+                    (None, None) => "—".to_string(),
+                };
+                format!(
+                    "#{} · {} · {outcome} · {}",
+                    a.attempt,
+                    when(a.at),
+                    latency(a)
+                )
+            })
+            .collect(),
+    }
+}
+
+/// How long an attempt took, to the millisecond.
+fn latency(a: &Attempt) -> String {
+    match a.latency_micros / 1000 {
+        0 => "< 1 ms".to_string(),
+        ms => format!("{ms} ms"),
     }
 }
 
