@@ -74,14 +74,9 @@ enum Command {
     /// A shop's FEC accounting export settings.
     #[command(subcommand)]
     Fec(fec::FecCommand),
-    /// Close a past day (the Z): a signed entry of the shop's sealed journal.
-    Close {
-        #[arg(long)]
-        shop: i64,
-        /// The day to close, YYYY-MM-DD, before today in the shop's time zone.
-        #[arg(long)]
-        day: String,
-    },
+    /// Close a past day (the Z), a month or a fiscal year: a signed entry of the shop's
+    /// sealed journal.
+    Close(closings::CloseArgs),
     /// A shop's closings.
     #[command(subcommand)]
     Closings(closings::ClosingsCommand),
@@ -319,9 +314,9 @@ async fn open(db: &str) -> Result<Store, Failure> {
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {
-    if let Command::Fiscal(cmd) = cli.command {
+    if let Command::Fiscal(fiscal::FiscalCommand::Key) = cli.command {
         // The key lives outside the database: no need to open (or create) one.
-        return fiscal::run(fiscal::key_path(cli.fiscal_key.as_deref(), &cli.db)?, cmd);
+        return fiscal::run(fiscal::key_path(cli.fiscal_key.as_deref(), &cli.db)?);
     }
     let key_file = fiscal::key_path(cli.fiscal_key.as_deref(), &cli.db)?;
     let store = open(&cli.db).await?;
@@ -342,9 +337,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             public_key,
         } => verify(store, shop, json, public_key).await,
         Command::Fec(cmd) => fec::fec(store, cmd).await,
-        Command::Close { shop, day } => closings::close(store, key_file, shop, &day).await,
+        Command::Close(args) => closings::close(store, key_file, args).await,
         Command::Closings(cmd) => closings::run(store, cmd).await,
-        Command::Fiscal(_) => unreachable!("handled before the database is opened"),
+        Command::Fiscal(cmd) => fiscal::settings(store, cmd).await,
     }
 }
 

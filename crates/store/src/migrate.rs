@@ -52,6 +52,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0008_closings.sql"),
         postgres: include_str!("../migrations/postgres/0008_closings.sql"),
     },
+    Migration {
+        version: 9,
+        sqlite: include_str!("../migrations/sqlite/0009_period_closings.sql"),
+        postgres: include_str!("../migrations/postgres/0009_period_closings.sql"),
+    },
 ];
 
 /// Applies every migration not yet applied. Safe to run from several processes at once.
