@@ -129,6 +129,10 @@ struct ServeArgs {
     #[arg(long, env = "COMPTOIR_WEBHOOK_RETENTION_DAYS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(3..=3650))]
     webhook_retention_days: u64,
+    /// Do not close days, months and years automatically (at each shop's closing hour,
+    /// and at start for the days the server was down for); `comptoir close` still works.
+    #[arg(long, env = "COMPTOIR_NO_AUTO_CLOSE")]
+    no_auto_close: bool,
     /// FOR TESTS ONLY: the webhook retry waits in milliseconds (`100,200,400`) instead of
     /// the schedule of the spec (10 s, 1 min, … 24 h).
     #[arg(long, env = "COMPTOIR_WEBHOOK_TEST_SCHEDULE", hide = true)]
@@ -321,7 +325,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     let key_file = fiscal::key_path(cli.fiscal_key.as_deref(), &cli.db)?;
     let store = open(&cli.db).await?;
     match cli.command {
-        Command::Serve(args) => serve(store, args).await,
+        Command::Serve(args) => serve(store, args, key_file).await,
         Command::Migrate => {
             println!("migrations applied ({})", store.backend());
             Ok(())
@@ -343,7 +347,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     }
 }
 
-async fn serve(store: Store, args: ServeArgs) -> Result<(), Failure> {
+async fn serve(store: Store, args: ServeArgs, key_file: PathBuf) -> Result<(), Failure> {
     let mut webhooks = comptoir_server::webhooks::Settings {
         retention: std::time::Duration::from_secs(args.webhook_retention_days * 24 * 3600),
         ..Default::default()
@@ -359,6 +363,10 @@ async fn serve(store: Store, args: ServeArgs) -> Result<(), Failure> {
         trusted_proxies: args.trusted_proxies,
         login_delay_step: comptoir_server::workers::login_limiter::DEFAULT_DELAY_STEP,
         webhooks,
+        closings: comptoir_server::closings::Settings {
+            key: (!args.no_auto_close).then_some(comptoir_server::closings::KeySource::File(key_file)),
+            ..Default::default()
+        },
     };
     // Bind first: if the address is taken, nothing (not even the demo shop) is created.
     let app = comptoir_server::Application::build(config, store.clone())

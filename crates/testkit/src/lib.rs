@@ -188,6 +188,7 @@ impl TestApp {
             trusted_proxies: Vec::new(),
             login_delay_step: std::time::Duration::from_millis(10),
             webhooks: comptoir_server::webhooks::Settings::default(),
+            closings: comptoir_server::closings::Settings::default(),
         };
         configure(&mut config);
         let app = comptoir_server::Application::build(config, store.clone())

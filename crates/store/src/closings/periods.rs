@@ -162,20 +162,29 @@ fn closed_state(
     })
 }
 
-/// The automatic closing's step: closes the shop's next due closing at `now` (a month
-/// whose last day is closed, a year whose last month is, else the next day once the
-/// shop's closing hour has passed), if any. One closing per call, so that each runs in a
-/// short transaction of its own.
+/// The shop's next due closing at `now`, if any: a month whose last day is closed, a year
+/// whose last month is, else the next day once the shop's closing hour has passed
+/// (core::closing::settings::next_due). Reads only.
+pub fn due(
+    c: &mut dyn Conn,
+    shop_id: i64,
+    now: jiff::Timestamp,
+) -> Result<Option<Period>, StoreError> {
+    let tz = shop_zone(c, shop_id)?;
+    let s = super::settings::get(c, shop_id)?;
+    let state = closed_state(c, shop_id, &tz, s.first_month())?;
+    next_due(&state, &s, &tz, now).map_err(invalid)
+}
+
+/// The automatic closing's step in one transaction: closes the shop's next due closing
+/// ([`due`]) at `now`, if any.
 pub fn close_next_due(
     c: &mut dyn Conn,
     shop_id: i64,
     key: &FiscalKey,
     now: jiff::Timestamp,
 ) -> Result<Option<Closed>, StoreError> {
-    let tz = shop_zone(c, shop_id)?;
-    let s = super::settings::get(c, shop_id)?;
-    let state = closed_state(c, shop_id, &tz, s.first_month())?;
-    match next_due(&state, &s, &tz, now).map_err(invalid)? {
+    match due(c, shop_id, now)? {
         None => Ok(None),
         Some(p) => super::close(c, shop_id, &p, key, now).map(Some),
     }
