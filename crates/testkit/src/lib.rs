@@ -256,6 +256,29 @@ impl Drop for TestApp {
     }
 }
 
+/// A clock a test sets by hand, for the automatic closing
+/// (`comptoir_server::closings::Settings::clock`).
+#[derive(Clone)]
+pub struct FakeClock(std::sync::Arc<std::sync::Mutex<jiff::Timestamp>>);
+
+impl FakeClock {
+    pub fn at(t: &str) -> FakeClock {
+        FakeClock(std::sync::Arc::new(std::sync::Mutex::new(
+            t.parse().expect("an RFC 3339 instant"),
+        )))
+    }
+
+    pub fn set(&self, t: &str) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = t.parse().expect("an RFC 3339 instant");
+    }
+}
+
+impl comptoir_server::closings::Clock for FakeClock {
+    fn now(&self) -> jiff::Timestamp {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// Percent-encodes a form (`a=1&b=x%20y`).
 pub fn encode_form(form: &[(&str, &str)]) -> String {
     form.iter()
