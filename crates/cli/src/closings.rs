@@ -21,15 +21,14 @@ pub(crate) enum ClosingsCommand {
 
 /// `comptoir close`: one period, named by exactly one of `--day`, `--month`, `--year`.
 #[derive(Args)]
-#[group(id = "period", required = true, multiple = false, args = ["day", "month", "year"])]
 pub(crate) struct CloseArgs {
     #[arg(long)]
     shop: i64,
     /// A day, YYYY-MM-DD, before today in the shop's time zone.
-    #[arg(long)]
+    #[arg(long, required_unless_present_any = ["month", "year"], conflicts_with_all = ["month", "year"])]
     day: Option<String>,
     /// A month, YYYY-MM, once its last day is closed.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "year")]
     month: Option<String>,
     /// The fiscal year starting in YYYY (in the shop's first month, `fiscal settings`),
     /// once its last month is closed.
@@ -60,12 +59,12 @@ pub(crate) async fn close(store: Store, key_file: PathBuf, args: CloseArgs) -> R
         .await?;
     match closed {
         Closed::New(r) => println!(
-            "closed {} {} for shop {shop}: {} closing {}, journal entry {}",
-            r.period, r.day, r.period, r.number, r.journal_seq
+            "closed {} for shop {shop}: {} closing {}, journal entry {}",
+            r.day, r.period, r.number, r.journal_seq
         ),
         Closed::Already(r) => println!(
-            "{} {} is already closed for shop {shop}: {} closing {}, journal entry {}",
-            r.period, r.day, r.period, r.number, r.journal_seq
+            "{} is already closed for shop {shop}: {} closing {}, journal entry {}",
+            r.day, r.period, r.number, r.journal_seq
         ),
     }
     Ok(())
