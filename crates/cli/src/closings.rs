@@ -49,9 +49,8 @@ pub(crate) async fn close(store: Store, key_file: PathBuf, args: CloseArgs) -> R
     let fiscal = store
         .read(move |c| closings::settings::get(c, shop))
         .await?;
-    let period = Period::parse(kind, &text, fiscal.first_month()).map_err(|e| {
-        Failure::usage(format!("{}: expected {e}, got {text:?}", kind.option()))
-    })?;
+    let period = Period::parse(kind, &text, fiscal.first_month())
+        .map_err(|e| Failure::usage(format!("{}: expected {e}, got {text:?}", kind.option())))?;
     let key = crate::fiscal::load_key(&key_file)?;
     let now = jiff::Timestamp::now();
     let closed = store
@@ -73,7 +72,10 @@ pub(crate) async fn close(store: Store, key_file: PathBuf, args: CloseArgs) -> R
 fn as_json(r: &ClosingRow) -> Result<serde_json::Value, Failure> {
     let entry: serde_json::Value = serde_json::from_str(&r.entry).map_err(|e| Failure {
         code: 1,
-        message: format!("{} closing {}: stored entry is not JSON: {e}", r.period, r.number),
+        message: format!(
+            "{} closing {}: stored entry is not JSON: {e}",
+            r.period, r.number
+        ),
     })?;
     Ok(serde_json::json!({
         "period": r.period, "number": r.number, "day": r.day, "journal_seq": r.journal_seq,

@@ -5,9 +5,9 @@
 use crate::{Failure, require_shop};
 use clap::Subcommand;
 use comptoir_core::closing::settings::{parse_closing_hour, parse_first_month};
-use comptoir_store::Store;
 use comptoir_core::fiscal_key::FiscalKey;
 use comptoir_store::DbUrl;
+use comptoir_store::Store;
 use comptoir_store::fiscal_key::{default_path, load_or_create};
 use std::path::{Path, PathBuf};
 

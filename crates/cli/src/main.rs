@@ -364,7 +364,8 @@ async fn serve(store: Store, args: ServeArgs, key_file: PathBuf) -> Result<(), F
         login_delay_step: comptoir_server::workers::login_limiter::DEFAULT_DELAY_STEP,
         webhooks,
         closings: comptoir_server::closings::Settings {
-            key: (!args.no_auto_close).then_some(comptoir_server::closings::KeySource::File(key_file)),
+            key: (!args.no_auto_close)
+                .then_some(comptoir_server::closings::KeySource::File(key_file)),
             ..Default::default()
         },
     };

@@ -142,13 +142,18 @@ fn months_and_fiscal_years_close_after_their_days_with_the_shops_settings() {
             comptoir(&db, &all)
         };
         // Settings: defaults, then checked changes.
-        let s: Value = serde_json::from_str(&ok(
-            &db,
-            &["fiscal", "settings", "--shop", &id, "--json"],
-        ))
-        .unwrap();
-        assert_eq!((s["first_month"].as_i64(), s["closing_hour"].as_str()), (Some(1), Some("04:00")));
-        for (flag, bad) in [("--first-month", "13"), ("--closing-hour", "24:00"), ("--closing-hour", "4h")] {
+        let s: Value =
+            serde_json::from_str(&ok(&db, &["fiscal", "settings", "--shop", &id, "--json"]))
+                .unwrap();
+        assert_eq!(
+            (s["first_month"].as_i64(), s["closing_hour"].as_str()),
+            (Some(1), Some("04:00"))
+        );
+        for (flag, bad) in [
+            ("--first-month", "13"),
+            ("--closing-hour", "24:00"),
+            ("--closing-hour", "4h"),
+        ] {
             let o = comptoir(&db, &["fiscal", "settings", "--shop", &id, flag, bad]);
             assert_eq!(o.status.code(), Some(2), "{flag} {bad}");
             assert!(stderr(&o).contains(flag), "{}", stderr(&o));
@@ -161,9 +166,21 @@ fn months_and_fiscal_years_close_after_their_days_with_the_shops_settings() {
         let first = today.month().to_string();
         let out = ok(
             &db,
-            &["fiscal", "settings", "--shop", &id, "--first-month", &first, "--closing-hour", "05:30"],
+            &[
+                "fiscal",
+                "settings",
+                "--shop",
+                &id,
+                "--first-month",
+                &first,
+                "--closing-hour",
+                "05:30",
+            ],
         );
-        assert!(out.contains(&format!("month {first}, days close at 05:30")), "{out}");
+        assert!(
+            out.contains(&format!("month {first}, days close at 05:30")),
+            "{out}"
+        );
         let year = if last_month_end.month() >= today.month() {
             last_month_end.year()
         } else {
@@ -173,13 +190,25 @@ fn months_and_fiscal_years_close_after_their_days_with_the_shops_settings() {
         // Not before the month's last day is closed.
         let early = run(&["close", "--shop", &id, "--month", &month]);
         assert_eq!(early.status.code(), Some(2), "{}", db.backend);
-        assert!(stderr(&early).contains("is not closed yet"), "{}", stderr(&early));
+        assert!(
+            stderr(&early).contains("is not closed yet"),
+            "{}",
+            stderr(&early)
+        );
         for bad in [["--month", "2026-13"], ["--year", "26"]] {
             let o = run(&["close", "--shop", &id, bad[0], bad[1]]);
             assert_eq!(o.status.code(), Some(2));
             assert!(stderr(&o).contains(bad[0]), "{}", stderr(&o));
         }
-        let both = run(&["close", "--shop", &id, "--day", "2026-01-01", "--month", "2026-01"]);
+        let both = run(&[
+            "close",
+            "--shop",
+            &id,
+            "--day",
+            "2026-01-01",
+            "--month",
+            "2026-01",
+        ]);
         assert_eq!(both.status.code(), Some(2));
         // Its last two days, then the month, then the fiscal year; again says so.
         let before = last_month_end.yesterday().unwrap().to_string();
@@ -191,19 +220,34 @@ fn months_and_fiscal_years_close_after_their_days_with_the_shops_settings() {
         assert_eq!(o.status.code(), Some(2), "a year waits for its last month");
         let o = run(&["close", "--shop", &id, "--month", &month]);
         assert!(o.status.success(), "{}: {}", db.backend, stderr(&o));
-        assert!(stdout(&o).contains(&format!("closed {month} for shop {id}: month closing 1")), "{}", stdout(&o));
+        assert!(
+            stdout(&o).contains(&format!("closed {month} for shop {id}: month closing 1")),
+            "{}",
+            stdout(&o)
+        );
         let o = run(&["close", "--shop", &id, "--year", &year]);
         assert!(o.status.success(), "{}: {}", db.backend, stderr(&o));
         let again = run(&["close", "--shop", &id, "--month", &month]);
         assert_eq!(again.status.code(), Some(0));
-        assert!(stdout(&again).contains("already closed"), "{}", stdout(&again));
+        assert!(
+            stdout(&again).contains("already closed"),
+            "{}",
+            stdout(&again)
+        );
         // Once a year is closed, its first month stays.
-        let o = comptoir(&db, &["fiscal", "settings", "--shop", &id, "--first-month", "3"]);
+        let o = comptoir(
+            &db,
+            &["fiscal", "settings", "--shop", &id, "--first-month", "3"],
+        );
         assert_eq!(o.status.code(), Some(2));
         assert!(stderr(&o).contains("--first-month"), "{}", stderr(&o));
 
         let text = ok(&db, &["closings", "list", "--shop", &id]);
-        let periods: Vec<&str> = text.lines().skip(1).filter_map(|l| l.split_whitespace().next()).collect();
+        let periods: Vec<&str> = text
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_whitespace().next())
+            .collect();
         assert_eq!(periods, ["day", "day", "month", "year"], "{text}");
         let list: Value =
             serde_json::from_str(&ok(&db, &["closings", "list", "--shop", &id, "--json"])).unwrap();
@@ -211,7 +255,10 @@ fn months_and_fiscal_years_close_after_their_days_with_the_shops_settings() {
         assert_eq!(list[3]["day"], year.as_str());
         assert_eq!(list[2]["entry"]["period"], "month");
         let public = ok(&db, &["fiscal", "key", "--fiscal-key", key]);
-        let v = ok(&db, &["verify", "--shop", &id, "--public-key", public.trim()]);
+        let v = ok(
+            &db,
+            &["verify", "--shop", &id, "--public-key", public.trim()],
+        );
         assert!(v.starts_with("chain ok: 4 entries"), "{v}");
         let _ = std::fs::remove_file(key);
     }

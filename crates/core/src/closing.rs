@@ -50,7 +50,9 @@ pub enum ClosingError {
     OutOfOrder { date: Date, last: Date, next: Date },
     #[error("the grand totals overflow")]
     Overflow,
-    #[error("--{kind} {label}: its last day {last} is not closed yet; a {kind} closes once its last day has closed")]
+    #[error(
+        "--{kind} {label}: its last day {last} is not closed yet; a {kind} closes once its last day has closed"
+    )]
     Open {
         kind: &'static str,
         label: String,

@@ -201,20 +201,18 @@ impl Run {
         if self.key.is_none() {
             self.key = match &self.source {
                 KeySource::Key(k) => Some(k.clone()),
-                KeySource::File(path) => {
-                    match comptoir_store::fiscal_key::load_or_create(path) {
-                        Ok((k, created)) => {
-                            if created {
-                                tracing::info!(path = %path.display(), "created the fiscal signing key");
-                            }
-                            Some(Arc::new(k))
+                KeySource::File(path) => match comptoir_store::fiscal_key::load_or_create(path) {
+                    Ok((k, created)) => {
+                        if created {
+                            tracing::info!(path = %path.display(), "created the fiscal signing key");
                         }
-                        Err(e) => {
-                            tracing::error!(error = %e, "automatic closing: no fiscal key");
-                            None
-                        }
+                        Some(Arc::new(k))
                     }
-                }
+                    Err(e) => {
+                        tracing::error!(error = %e, "automatic closing: no fiscal key");
+                        None
+                    }
+                },
             };
         }
         self.key.clone()

@@ -89,7 +89,9 @@ async fn closings_settle(store: &Store, shop: i64, n: usize) -> Vec<ClosingRow> 
 }
 
 fn summary(rows: &[ClosingRow]) -> Vec<String> {
-    rows.iter().map(|r| format!("{} {}", r.period, r.day)).collect()
+    rows.iter()
+        .map(|r| format!("{} {}", r.period, r.day))
+        .collect()
 }
 
 fn entry(r: &ClosingRow) -> Value {
@@ -152,9 +154,16 @@ async fn serve_closes_days_then_months_and_years_by_itself_and_catches_up_after_
         clock.set("2026-10-24T02:00:00Z");
         let rows = closings_settle(&app.store, shop, 1).await;
         let d23 = entry(&rows[0]);
-        assert_eq!((rows[0].period.as_str(), rows[0].day.as_str()), ("day", "2026-10-23"));
         assert_eq!(
-            (d23["sales"].as_i64(), d23["total"].as_i64(), d23["vat"].as_i64()),
+            (rows[0].period.as_str(), rows[0].day.as_str()),
+            ("day", "2026-10-23")
+        );
+        assert_eq!(
+            (
+                d23["sales"].as_i64(),
+                d23["total"].as_i64(),
+                d23["vat"].as_i64()
+            ),
             (Some(2), Some(1560), Some(233)),
             "{}: {d23}",
             db.backend
@@ -197,14 +206,20 @@ async fn serve_closes_days_then_months_and_years_by_itself_and_catches_up_after_
             (1..=11).collect::<Vec<_>>()
         );
         let empty = entry(find(&rows, "day", "2026-10-24"));
-        assert_eq!((empty["sales"].as_i64(), empty["total"].as_i64()), (Some(0), Some(0)));
+        assert_eq!(
+            (empty["sales"].as_i64(), empty["total"].as_i64()),
+            (Some(0), Some(0))
+        );
         let dst = entry(find(&rows, "day", "2026-10-25"));
         assert_eq!(
             dst["to"].as_i64().unwrap() - dst["from"].as_i64().unwrap(),
             25 * 3_600_000_000,
             "the day the clocks go back lasts 25 hours"
         );
-        assert_eq!((dst["sales"].as_i64(), dst["total"].as_i64()), (Some(2), Some(2400)));
+        assert_eq!(
+            (dst["sales"].as_i64(), dst["total"].as_i64()),
+            (Some(2), Some(2400))
+        );
         let october = entry(find(&rows, "month", "2026-10"));
         assert_eq!(
             (
@@ -230,9 +245,15 @@ async fn serve_closes_days_then_months_and_years_by_itself_and_catches_up_after_
             .map(|p| p["amount"].as_i64().unwrap())
             .sum();
         assert_eq!(paid, 4140);
-        assert_eq!(october["grand_total"], entry(find(&rows, "day", "2026-10-31"))["grand_total"]);
+        assert_eq!(
+            october["grand_total"],
+            entry(find(&rows, "day", "2026-10-31"))["grand_total"]
+        );
         let year = entry(find(&rows, "year", "2025"));
-        assert_eq!((year["total"].as_i64(), year["sales"].as_i64()), (Some(4140), Some(5)));
+        assert_eq!(
+            (year["total"].as_i64(), year["sales"].as_i64()),
+            (Some(4140), Some(5))
+        );
         let fy_from: jiff::Timestamp = "2025-10-31T23:00:00Z".parse().unwrap();
         assert_eq!(year["from"].as_i64(), Some(fy_from.as_microsecond()));
 
@@ -240,7 +261,10 @@ async fn serve_closes_days_then_months_and_years_by_itself_and_catches_up_after_
         clock.set("2026-12-01T03:00:00Z");
         let rows = closings_settle(&app.store, shop, 13 + 28 + 1).await;
         let november = entry(find(&rows, "month", "2026-11"));
-        assert_eq!((november["total"].as_i64(), november["number"].as_i64()), (Some(1200), Some(2)));
+        assert_eq!(
+            (november["total"].as_i64(), november["number"].as_i64()),
+            (Some(1200), Some(2))
+        );
         let every_sale: i64 = app
             .store
             .read(move |c| {
@@ -254,7 +278,11 @@ async fn serve_closes_days_then_months_and_years_by_itself_and_catches_up_after_
             .await
             .unwrap();
         assert_eq!(every_sale, 5340);
-        assert_eq!(november["grand_total"].as_i64(), Some(every_sale), "the perpetual total");
+        assert_eq!(
+            november["grand_total"].as_i64(),
+            Some(every_sale),
+            "the perpetual total"
+        );
         assert_eq!(
             entry(rows.iter().rfind(|r| r.period == "day").unwrap())["grand_total"].as_i64(),
             Some(every_sale)
@@ -268,14 +296,24 @@ async fn serve_closes_days_then_months_and_years_by_itself_and_catches_up_after_
             .read(move |c| verify_pinned(c, shop, Some(&p)))
             .await
             .unwrap();
-        assert!(matches!(v, Verification::Intact { .. }), "{}: {v:?}", db.backend);
+        assert!(
+            matches!(v, Verification::Intact { .. }),
+            "{}: {v:?}",
+            db.backend
+        );
 
         // A forged November (a sale taken off its total), re-sealed and re-signed with the
         // server's own key: the chain and the signature hold, the sum of its days does not.
         let last = rows.last().unwrap().clone();
-        assert_eq!((last.period.as_str(), last.day.as_str()), ("month", "2026-11"));
+        assert_eq!(
+            (last.period.as_str(), last.day.as_str()),
+            ("month", "2026-11")
+        );
         forge(&app.store, shop, &last, &FiscalKey::from_seed(SEED)).await;
-        assert_eq!(problem(&app.store, shop, Some(public.clone())).await, PeriodFault::Sum);
+        assert_eq!(
+            problem(&app.store, shop, Some(public.clone())).await,
+            PeriodFault::Sum
+        );
         // Signed with another key: caught by the pinned key, else by the sum.
         forge(&app.store, shop, &last, &FiscalKey::from_seed([8; 32])).await;
         assert!(matches!(
@@ -317,7 +355,13 @@ async fn forge(store: &Store, shop: i64, last: &ClosingRow, key: &FiscalKey) {
             c.execute(
                 "update closings set entry = $1, signature = $2, public_key = $3
                  where shop_id = $4 and journal_seq = $5",
-                params![forged.as_str(), signature.as_str(), public.as_str(), shop, seq],
+                params![
+                    forged.as_str(),
+                    signature.as_str(),
+                    public.as_str(),
+                    shop,
+                    seq
+                ],
             )?;
             c.execute(
                 "update journal set seal = $1 where shop_id = $2 and seq = $3",
@@ -344,5 +388,139 @@ async fn problem(store: &Store, shop: i64, pinned: Option<String>) -> PeriodFaul
             other => panic!("expected a month closing's problem, got {other:?}: {b}"),
         },
         Verification::Intact { .. } => panic!("a forged month closing passed verify"),
+    }
+}
+
+/// The text pdftotext reads in a PDF, or `None` when it is missing (a failure in strict
+/// mode).
+fn pdf_text(pdf: &[u8]) -> Option<String> {
+    let available = std::process::Command::new("pdftotext")
+        .arg("-v")
+        .output()
+        .is_ok();
+    if !comptoir_testkit::require(available, "pdftotext (poppler-utils)") {
+        return None;
+    }
+    let file = std::env::temp_dir().join(format!(
+        "comptoir-closing-{}.pdf",
+        comptoir_store::hex(&comptoir_store::random_bytes::<8>())
+    ));
+    std::fs::write(&file, pdf).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .args([file.as_os_str(), "-".as_ref()])
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&file);
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[tokio::test]
+async fn a_closed_days_report_shows_its_closing_in_every_format() {
+    for db in TestDb::all() {
+        let app = TestApp::spawn(&db).await;
+        let created = app.create_shop("Rapport", Licence::Extended).await;
+        let (shop, key) = (created.shop_id, created.api_key.clone());
+        comptoir_testkit::import_demo(&app.store, shop).await;
+        let mug = id_of(&app.store, shop, "items", "Mug").await;
+        let cash = id_of(&app.store, shop, "payment_methods", "Cash").await;
+        let (status, json) = post_sale(
+            &app,
+            shop,
+            &key,
+            &[
+                ("dateValeur", at("2026-10-25T12:00")),
+                ("itemsList[]", format!("{mug}_1")),
+                ("payment", cash.clone()),
+                ("paymentAmount", "12,00".into()),
+            ],
+        )
+        .await;
+        assert_eq!(status, 200, "{json}");
+        let get = |format: &'static str, day: &'static str| {
+            let url = format!(
+                "/workers/getSales.php?idboutique={shop}&key={key}&d={day}&m=10&y=2026&formatExport={format}"
+            );
+            let app = &app;
+            async move {
+                let res = app.get(&url).await;
+                assert_eq!(res.status().as_u16(), 200, "{format}");
+                res.bytes().await.unwrap().to_vec()
+            }
+        };
+        // Not closed yet: no closing part.
+        let open: Value = serde_json::from_slice(&get("JSON", "25").await).unwrap();
+        assert!(open.get("closing").is_none(), "{open}");
+        let now: jiff::Timestamp = "2026-10-26T04:00:00Z".parse().unwrap();
+        let row = app
+            .store
+            .write(move |c| {
+                closings::close_day(
+                    c,
+                    shop,
+                    jiff::civil::Date::constant(2026, 10, 25),
+                    &FiscalKey::from_seed(SEED),
+                    now,
+                )
+            })
+            .await
+            .unwrap();
+        let closings::Closed::New(row) = row else {
+            panic!("{}: not closed now", db.backend)
+        };
+        let e = entry(&row);
+        let head = e["head"].as_str().unwrap().to_string();
+        let closed: Value = serde_json::from_slice(&get("JSON", "25").await).unwrap();
+        let c = &closed["closing"];
+        assert_eq!(
+            (
+                c["number"].as_i64(),
+                c["grandTotal"].to_string(),
+                c["grandTotalAbs"].to_string(),
+                c["journalEntry"].as_i64(),
+                c["head"].as_str(),
+                c["signature"].as_str(),
+            ),
+            (
+                Some(1),
+                "12.00".to_string(),
+                "12.00".to_string(),
+                Some(row.journal_seq),
+                Some(head.as_str()),
+                Some(row.signature.as_str())
+            ),
+            "{}: {closed}",
+            db.backend
+        );
+        assert_eq!(c["closedAt"], "2026-10-26T05:00:00+01:00");
+        let xml = String::from_utf8(get("XML", "25").await).unwrap();
+        assert!(
+            xml.contains(&format!("<head>{head}</head>"))
+                && xml.contains("<grandTotal>12.00</grandTotal>"),
+            "{xml}"
+        );
+        let html = String::from_utf8(get("HTML", "25").await).unwrap();
+        assert!(
+            html.contains("Fiscal closing") && html.contains(&head),
+            "{}",
+            db.backend
+        );
+        let xlsx = get("XLSX", "25").await;
+        let mut book = calamine::Xlsx::new(std::io::Cursor::new(xlsx)).expect("xlsx");
+        use calamine::Reader;
+        let sheet = book
+            .worksheet_range("Fiscal closing")
+            .expect("the closing sheet");
+        let cells: Vec<String> = sheet.rows().flatten().map(|c| c.to_string()).collect();
+        assert!(cells.contains(&head), "{cells:?}");
+        if let Some(text) = pdf_text(&get("PDF", "25").await) {
+            assert!(
+                text.contains("Fiscal closing") && text.contains(&head[..32]),
+                "{text}"
+            );
+        }
+        // Another day of the shop stays without one.
+        let other: Value = serde_json::from_slice(&get("JSON", "24").await).unwrap();
+        assert!(other.get("closing").is_none());
+        app.stop().await;
     }
 }

@@ -46,8 +46,7 @@ pub enum Closed {
     Already(ClosingRow),
 }
 
-const COLUMNS: &str =
-    "number, day, journal_seq, entry, signature, public_key, closed_at, period";
+const COLUMNS: &str = "number, day, journal_seq, entry, signature, public_key, closed_at, period";
 
 fn closing_row(r: &Row) -> Result<ClosingRow, StoreError> {
     Ok(ClosingRow {
@@ -89,7 +88,11 @@ pub fn of_period(
 
 /// The closing of any period kind whose bounds are exactly the day's: what the daily
 /// report of a closed day shows.
-pub fn of_day(c: &mut dyn Conn, shop_id: i64, date: Date) -> Result<Option<ClosingRow>, StoreError> {
+pub fn of_day(
+    c: &mut dyn Conn,
+    shop_id: i64,
+    date: Date,
+) -> Result<Option<ClosingRow>, StoreError> {
     of_period(c, shop_id, &Period::day(date))
 }
 

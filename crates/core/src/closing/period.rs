@@ -145,7 +145,9 @@ impl Period {
     }
 
     pub fn last_day(&self) -> Result<Date, ClosingError> {
-        self.after()?.yesterday().map_err(|_| ClosingError::Overflow)
+        self.after()?
+            .yesterday()
+            .map_err(|_| ClosingError::Overflow)
     }
 
     /// The next period of the same kind.
@@ -308,7 +310,10 @@ mod tests {
         );
         assert_eq!(march.label(), "2026-03");
         assert_eq!(march.next().unwrap().label(), "2026-04");
-        assert_eq!(Period::parse(Kind::Month, "2026-3", 1), Err("a month as YYYY-MM"));
+        assert_eq!(
+            Period::parse(Kind::Month, "2026-3", 1),
+            Err("a month as YYYY-MM")
+        );
         assert!(Period::parse(Kind::Month, "2026-13", 1).is_err());
         // A fiscal year from April: "2026" runs from 1 April 2026 to 31 March 2027.
         let fy = Period::parse(Kind::Year, "2026", 4).unwrap();
@@ -331,11 +336,21 @@ mod tests {
         let march = Period::month_of(d(2026, 3, 5));
         let feb = Period::month_of(d(2026, 2, 1));
         assert!(matches!(
-            check_period(&march, Some(&feb), Some(d(2026, 1, 3)), Some(d(2026, 3, 30))),
+            check_period(
+                &march,
+                Some(&feb),
+                Some(d(2026, 1, 3)),
+                Some(d(2026, 3, 30))
+            ),
             Err(ClosingError::Open { .. })
         ));
         assert_eq!(
-            check_period(&march, Some(&feb), Some(d(2026, 1, 3)), Some(d(2026, 3, 31))),
+            check_period(
+                &march,
+                Some(&feb),
+                Some(d(2026, 1, 3)),
+                Some(d(2026, 3, 31))
+            ),
             Ok(())
         );
         // The first month is the one of the first closed day.
@@ -358,7 +373,11 @@ mod tests {
             );
             ClosingEntry::parse(&e).unwrap()
         };
-        let parts = [day(1, 1200, 2000, 1), day(2, 360, 1000, 2), day(3, 100, 2000, 1)];
+        let parts = [
+            day(1, 1200, 2000, 1),
+            day(2, 360, 1000, 2),
+            day(3, 100, 2000, 1),
+        ];
         let march = Period::month_of(d(2026, 3, 1));
         let at = Position {
             shop_id: 1,

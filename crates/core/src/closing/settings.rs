@@ -200,7 +200,10 @@ mod tests {
         assert!(parse_first_month("13").is_err() && parse_first_month("x").is_err());
         assert!(FiscalSettings::new(0, 0).is_err() && FiscalSettings::new(1, 1440).is_err());
         let s = FiscalSettings::new(4, 30).unwrap();
-        assert_eq!((s.first_month(), s.closing_hour()), (4, "00:30".to_string()));
+        assert_eq!(
+            (s.first_month(), s.closing_hour()),
+            (4, "00:30".to_string())
+        );
         assert_eq!(FiscalSettings::default().closing_hour(), "04:00");
     }
 
@@ -219,7 +222,9 @@ mod tests {
         // A closing hour the clocks skip is read after the jump.
         let early = FiscalSettings::new(1, 150).unwrap();
         assert_eq!(
-            early.closes_at(Date::constant(2026, 3, 28), &paris()).unwrap(),
+            early
+                .closes_at(Date::constant(2026, 3, 28), &paris())
+                .unwrap(),
             ts("2026-03-29T01:30:00Z")
         );
     }

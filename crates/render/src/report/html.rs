@@ -183,7 +183,7 @@ impl HtmlReport {
             }
             // The summary has no total row; it and the hours stand alone, narrow.
             let class = match t.title {
-                "Summary" => "scroll narrow",
+                "Summary" | super::CLOSING_TITLE => "scroll narrow",
                 "Sales per hour" => "scroll narrow tot",
                 _ => "scroll tot",
             };

@@ -112,8 +112,8 @@ pub fn close_sum(
         head,
         previous,
     };
-    let entry = ClosingEntry::sum(&at, period, bounds, &parts, now.as_microsecond())
-        .map_err(invalid)?;
+    let entry =
+        ClosingEntry::sum(&at, period, bounds, &parts, now.as_microsecond()).map_err(invalid)?;
     Ok(Closed::New(record(c, shop_id, &entry, &at.head, key)?))
 }
 
@@ -251,8 +251,7 @@ pub(crate) fn check_all(
                     key: r.public_key.clone(),
                 });
             }
-            if !comptoir_core::fiscal_key::verify(&r.public_key, r.entry.as_bytes(), &r.signature)
-            {
+            if !comptoir_core::fiscal_key::verify(&r.public_key, r.entry.as_bytes(), &r.signature) {
                 return fault(PeriodFault::Signature);
             }
             let sealed_kind = c.query_opt(
