@@ -4,6 +4,8 @@
 //! the fiscal year (from November, a shop setting) once their last day has; the server
 //! stopped for days catches up in order at start; a sale into a closed day is refused; the
 //! perpetual grand total is the sum of every sale; verify catches a forged month closing.
+//! A closed day's report shows its closing in every format, and a `closing` webhook event
+//! carries its head out.
 
 use comptoir_core::fiscal_key::FiscalKey;
 use comptoir_core::model::Licence;
@@ -450,6 +452,33 @@ async fn a_closed_days_report_shows_its_closing_in_every_format() {
         // Not closed yet: no closing part.
         let open: Value = serde_json::from_slice(&get("JSON", "25").await).unwrap();
         assert!(open.get("closing").is_none(), "{open}");
+        // A receiver keeps the closing's head: the `closing` webhook event.
+        let got: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+        let keep = got.clone();
+        let receiver = axum::Router::new().fallback(move |body: String| {
+            let keep = keep.clone();
+            async move {
+                keep.lock().unwrap().push(body);
+                "ok"
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, receiver).await });
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        app.store
+            .write(move |c| {
+                comptoir_store::webhooks::set_endpoint(
+                    c,
+                    shop,
+                    &url,
+                    "json",
+                    secret,
+                    comptoir_store::now_micros(),
+                )
+            })
+            .await
+            .unwrap();
         let now: jiff::Timestamp = "2026-10-26T04:00:00Z".parse().unwrap();
         let row = app
             .store
@@ -521,6 +550,45 @@ async fn a_closed_days_report_shows_its_closing_in_every_format() {
         // Another day of the shop stays without one.
         let other: Value = serde_json::from_slice(&get("JSON", "24").await).unwrap();
         assert!(other.get("closing").is_none());
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let event: Value = loop {
+            let bodies = got.lock().unwrap().clone();
+            if let Some(b) = bodies.iter().find(|b| b.contains("\"closing\"")) {
+                break serde_json::from_str(b).unwrap();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no closing event: {bodies:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert_eq!(
+            (
+                event["type"].as_str(),
+                event["period"].as_str(),
+                event["date"].as_str(),
+                event["number"].as_i64(),
+                event["head"].as_str(),
+                event["grandTotal"].to_string(),
+            ),
+            (
+                Some("closing"),
+                Some("day"),
+                Some("2026-10-25"),
+                Some(1),
+                Some(head.as_str()),
+                "12.00".to_string()
+            ),
+            "{}: {event}",
+            db.backend
+        );
+        assert_eq!(event["from"], "2026-10-25T00:00:00+02:00");
+        assert!(comptoir_core::fiscal_key::verify(
+            &FiscalKey::from_seed(SEED).public_hex(),
+            event["entry"].as_str().unwrap().as_bytes(),
+            event["signature"].as_str().unwrap()
+        ));
+        assert_eq!(event["entry"].as_str(), Some(row.entry.as_str()));
         app.stop().await;
     }
 }

@@ -243,7 +243,34 @@ fn record(
         "update shop_counters set journal_seq = $1, journal_head = $2 where shop_id = $3",
         params![row.journal_seq, new_head.as_str(), shop_id],
     )?;
+    // The `closing` webhook event, delivered like a sale's (store::webhooks).
+    c.execute(
+        "insert into outbox (shop_id, event_type, order_id, created_at, closing_seq)
+         values ($1, 'closing', null, $2, $3)",
+        params![shop_id, row.closed_at, row.journal_seq],
+    )?;
     Ok(row)
+}
+
+/// What a `closing` webhook event's body is made of: the shop and the closing that
+/// outbox event `event_id` names, if they exist.
+pub fn event_subject(
+    c: &mut dyn Conn,
+    shop_id: i64,
+    event_id: i64,
+) -> Result<Option<(comptoir_core::model::Shop, ClosingRow)>, StoreError> {
+    let Some(shop) = crate::shops::get_shop(c, shop_id)? else {
+        return Ok(None);
+    };
+    c.query_opt(
+        &format!(
+            "select {COLUMNS} from closings where shop_id = $1 and journal_seq =
+                 (select closing_seq from outbox where shop_id = $1 and id = $2)"
+        ),
+        params![shop_id, event_id],
+    )?
+    .map(|r| Ok((shop.clone(), closing_row(&r)?)))
+    .transpose()
 }
 
 /// Closes `period` for the shop, signed with `key`, at `now`: a day ([`close_day`]), or a
