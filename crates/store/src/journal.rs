@@ -196,7 +196,7 @@ impl fmt::Display for EntryRef {
     /// `order 5, orderInternalID 12` or `payment 3 of order 5, orderInternalID 12`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.kind == EntryKind::Closing {
-            return f.write_str("a daily closing");
+            return f.write_str("a closing");
         }
         if let Some(p) = self.payment_id {
             write!(f, "payment {p} of ")?;
