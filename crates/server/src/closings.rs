@@ -159,6 +159,7 @@ impl Run {
 
     /// Closes the shop's due closings one write at a time, until none is due.
     async fn catch_up(&mut self, shop: i64) {
+        let mut already = None;
         loop {
             let now = self.clock.now();
             let due = self
@@ -186,8 +187,13 @@ impl Run {
                     );
                     self.webhooks.wake();
                 }
-                // Closed meanwhile by someone else (the CLI): look again.
-                Ok(Closed::Already(_)) => {}
+                // Closed meanwhile by someone else (the CLI): look again, but only once
+                // for the same period, so that rows the rule misreads cannot spin here.
+                Ok(Closed::Already(_)) if already == Some(period) => {
+                    tracing::warn!(shop_id = shop, period = %period.label(), "automatic closing: due but already closed");
+                    return;
+                }
+                Ok(Closed::Already(_)) => already = Some(period),
                 Err(e) => {
                     tracing::warn!(shop_id = shop, error = %e, "automatic closing failed");
                     return;
