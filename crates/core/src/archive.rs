@@ -4,6 +4,8 @@
 //! is the CLI's job; the rows come from store::archive. docs/inalterability.md describes
 //! the format.
 
+pub mod diff;
+
 use crate::fiscal_key::{self, FiscalKey};
 use crate::hex::{hex, unhex};
 use crate::report::ReportDay;

@@ -1,0 +1,250 @@
+//! The rows of a period's archive (issue #11), read a page at a time. Each file of the
+//! archive is a [`Table`]: the period's orders as the daily closings count them (by value
+//! date, pending ones left out) with their lines and payments, the closings of the
+//! period's days, and the journal entries that seal all of them. The format, the period
+//! and the rule of what may be archived are core::archive's.
+
+use crate::db::{Conn, Value};
+use crate::{StoreError, params};
+use comptoir_core::archive::{ClosingRef, Field};
+
+/// The orders an archive covers, as `o`: `$1` the shop, `$2`..`$3` their value dates.
+macro_rules! period_orders {
+    () => {
+        "o.shop_id = $1 and o.status <> 'pending' and o.value_date >= $2 and o.value_date < $3"
+    };
+}
+
+/// One file of the archive: its name, its columns, and the query of one page of its rows.
+#[derive(Debug)]
+pub struct Table {
+    /// The file's name in the archive.
+    pub name: &'static str,
+    /// The CSV header.
+    pub columns: &'static [&'static str],
+    /// How many leading columns (integers) make the key the rows are ordered and paged by.
+    keys: usize,
+    /// Parameters: `$1` shop, `$2`/`$3` the period's value dates `[from, to)`, then the
+    /// last key read (one parameter per key column), then the page's row limit.
+    sql: &'static str,
+}
+
+/// The archive's files, in the order they are written. A new file is one more entry.
+pub const TABLES: &[Table] = &[ORDERS, LINES, PAYMENTS, CLOSINGS, JOURNAL];
+
+/// What each order's journal entry seals (docs/inalterability.md), and the seal.
+const ORDERS: Table = Table {
+    name: "orders.csv",
+    columns: &[
+        "id",
+        "number",
+        "created_at",
+        "validated_at",
+        "value_date",
+        "client_id",
+        "user_id",
+        "cash_box_id",
+        "delivery_method",
+        "table_id",
+        "is_refund",
+        "refund_of",
+        "total",
+        "vat",
+        "seal",
+    ],
+    keys: 1,
+    sql: concat!(
+        "select o.id, o.number, o.created_at, o.validated_at, o.value_date, o.client_id,
+                o.user_id, o.cash_box_id, o.delivery_method, o.table_id, o.is_refund,
+                o.refund_of, o.total, o.vat, o.seal
+         from orders o where ",
+        period_orders!(),
+        " and o.id > $4 order by o.id limit $5"
+    ),
+};
+
+const LINES: Table = Table {
+    name: "lines.csv",
+    columns: &[
+        "order_id",
+        "line_no",
+        "item_id",
+        "department_id",
+        "title",
+        "quantity",
+        "unit_price",
+        "total",
+        "vat_rate",
+        "variations",
+    ],
+    keys: 2,
+    sql: concat!(
+        "select l.order_id, l.line_no, l.item_id, l.department_id, l.title, l.quantity,
+                l.unit_price, l.total, l.vat_rate, l.variations
+         from orders o cross join order_lines l
+         where l.shop_id = o.shop_id and l.order_id = o.id and ",
+        period_orders!(),
+        " and (l.order_id > $4 or (l.order_id = $4 and l.line_no > $5))
+         order by l.order_id, l.line_no limit $6"
+    ),
+};
+
+const PAYMENTS: Table = Table {
+    name: "payments.csv",
+    columns: &["id", "order_id", "payment_method_id", "name", "amount", "at"],
+    keys: 1,
+    sql: concat!(
+        "select p.id, p.order_id, p.payment_method_id, p.name, p.amount, p.at
+         from orders o cross join payments p
+         where p.shop_id = o.shop_id and p.order_id = o.id and ",
+        period_orders!(),
+        " and p.id > $4 order by p.id limit $5"
+    ),
+};
+
+/// The closings of the period's days, with their signed bytes.
+const CLOSINGS: Table = Table {
+    name: "closings.csv",
+    columns: &[
+        "journal_seq",
+        "period",
+        "number",
+        "day",
+        "value_from",
+        "value_to",
+        "entry",
+        "signature",
+        "public_key",
+        "closed_at",
+    ],
+    keys: 1,
+    sql: "select c.journal_seq, c.period, c.number, c.day, c.value_from, c.value_to, c.entry,
+                 c.signature, c.public_key, c.closed_at
+          from closings c
+          where c.shop_id = $1 and c.value_from >= $2 and c.value_to <= $3 and c.journal_seq > $4
+          order by c.journal_seq limit $5",
+};
+
+/// The journal entries that seal the orders, payments and closings above.
+const JOURNAL: Table = Table {
+    name: "journal.csv",
+    columns: &["seq", "kind", "order_id", "payment_id", "at", "seal"],
+    keys: 1,
+    sql: concat!(
+        "select j.seq, j.kind, j.order_id, j.payment_id, j.at, j.seal from journal j
+         where j.shop_id = $1 and j.seq > $4
+           and ((j.kind <> 'closing' and exists (select 1 from orders o where o.id = j.order_id and ",
+        period_orders!(),
+        ")) or (j.kind = 'closing' and exists (select 1 from closings c
+                  where c.shop_id = j.shop_id and c.journal_seq = j.seq
+                    and c.value_from >= $2 and c.value_to <= $3)))
+         order by j.seq limit $5"
+    ),
+};
+
+/// Rows read per query: memory stays flat whatever the period's size.
+pub const PAGE: i64 = 1000;
+
+/// The shop and the value dates (microseconds, `[from, to)`) an archive covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Span {
+    pub shop_id: i64,
+    pub from: i64,
+    pub to: i64,
+}
+
+impl Table {
+    /// The table that writes the file `name`, if any.
+    pub fn named(name: &str) -> Option<&'static Table> {
+        TABLES.iter().find(|t| t.name == name)
+    }
+
+    /// How many leading columns make the row's key.
+    pub fn keys(&self) -> usize {
+        self.keys
+    }
+
+    /// Every row of the period, in key order, handed to `f` a page of at most `page`
+    /// rows at a time. Run it inside [`crate::journal::snapshot`] for one consistent view.
+    pub fn each_page<E: From<StoreError>>(
+        &self,
+        c: &mut dyn Conn,
+        span: &Span,
+        page: i64,
+        f: &mut dyn FnMut(&[Vec<Field>]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut after = vec![i64::MIN; self.keys];
+        loop {
+            let mut p: Vec<Value> = params![span.shop_id, span.from, span.to].to_vec();
+            p.extend(after.iter().map(|&k| Value::I64(k)));
+            p.push(Value::I64(page));
+            let rows = c
+                .query(self.sql, &p)?
+                .into_iter()
+                .map(|r| r.0.into_iter().map(field).collect())
+                .collect::<Result<Vec<Vec<Field>>, StoreError>>()?;
+            f(&rows)?;
+            let Some(last) = rows.last() else { break };
+            if (rows.len() as i64) < page {
+                break;
+            }
+            for (k, slot) in after.iter_mut().enumerate() {
+                *slot = match last.get(k) {
+                    Some(Field::Int(v)) => *v,
+                    other => {
+                        return Err(StoreError::Decode(format!(
+                            "{}: key column {k} is {other:?}",
+                            self.name
+                        ))
+                        .into());
+                    }
+                };
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A column's value as the archive writes it; booleans as 0 and 1 on both backends.
+fn field(v: Value) -> Result<Field, StoreError> {
+    Ok(match v {
+        Value::Null => Field::Null,
+        Value::I64(i) => Field::Int(i),
+        Value::Bool(b) => Field::Int(i64::from(b)),
+        Value::Text(t) => Field::Text(t),
+        Value::Bytes(_) => return Err(StoreError::Decode("archive: a binary column".into())),
+    })
+}
+
+/// The shop's last closed day (`YYYY-MM-DD`), if any: what [`comptoir_core::archive::check_closed`]
+/// needs.
+pub fn last_closed_day(c: &mut dyn Conn, shop_id: i64) -> Result<Option<String>, StoreError> {
+    c.query_opt(
+        "select day from closings where shop_id = $1 and period = 'day'
+         order by number desc limit 1",
+        params![shop_id],
+    )?
+    .map(|r| r.string(0))
+    .transpose()
+}
+
+/// The closings of the span's days, oldest first, as the manifest lists them.
+pub fn closings(c: &mut dyn Conn, span: &Span) -> Result<Vec<ClosingRef>, StoreError> {
+    c.query(
+        "select number, day, entry, signature from closings
+         where shop_id = $1 and value_from >= $2 and value_to <= $3 order by journal_seq",
+        params![span.shop_id, span.from, span.to],
+    )?
+    .iter()
+    .map(|r| {
+        let entry: serde_json::Value = serde_json::from_str(r.str(2)?)
+            .map_err(|_| StoreError::Decode("closings: entry is not JSON".into()))?;
+        Ok(ClosingRef {
+            number: r.i64(0)?,
+            day: r.string(1)?,
+            head: entry["head"].as_str().unwrap_or_default().to_string(),
+            signature: r.string(3)?,
+        })
+    })
+    .collect()
+}
