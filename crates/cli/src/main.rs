@@ -1,6 +1,7 @@
 //! The `comptoir` command: serve, migrate, shop, catalog, key, verify (spec/cli.md).
 //! Exit codes: 0 success, 1 a check failed, 2 bad usage or input, 3 database unusable.
 
+mod archive;
 mod closings;
 mod fec;
 mod fiscal;
@@ -82,6 +83,9 @@ enum Command {
         #[arg(long)]
         day: String,
     },
+    /// The signed archive of a closed month or year (ZIP of CSV files, manifest, signature);
+    /// `archive verify FILE` checks one.
+    Archive(archive::ArchiveArgs),
     /// A shop's closings.
     #[command(subcommand)]
     Closings(closings::ClosingsCommand),
@@ -104,6 +108,9 @@ enum Command {
         /// closing must be signed by; without it, each closing's own recorded key is used.
         #[arg(long, value_name = "HEX")]
         public_key: Option<String>,
+        /// An archive (`comptoir archive`) whose rows the database must still hold, unchanged.
+        #[arg(long, value_name = "ARCHIVE")]
+        against: Option<PathBuf>,
     },
 }
 
@@ -324,6 +331,11 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         return fiscal::run(fiscal::key_path(cli.fiscal_key.as_deref(), &cli.db)?, cmd);
     }
     let key_file = fiscal::key_path(cli.fiscal_key.as_deref(), &cli.db)?;
+    if let Command::Archive(args) = &cli.command
+        && let Some(done) = archive::without_database(args, &key_file)
+    {
+        return done;
+    }
     let store = open(&cli.db).await?;
     match cli.command {
         Command::Serve(args) => serve(store, args).await,
@@ -340,7 +352,20 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             shop,
             json,
             public_key,
-        } => verify(store, shop, json, public_key).await,
+            against,
+        } => {
+            let against = match against {
+                Some(path) => {
+                    let found =
+                        archive::against(&store, shop, &path, public_key.as_deref(), &key_file)
+                            .await?;
+                    Some((found.ok(), found.lines(&path)))
+                }
+                None => None,
+            };
+            verify(store, shop, json, public_key, against).await
+        }
+        Command::Archive(args) => archive::run(store, key_file, args).await,
         Command::Fec(cmd) => fec::fec(store, cmd).await,
         Command::Close { shop, day } => closings::close(store, key_file, shop, &day).await,
         Command::Closings(cmd) => closings::run(store, cmd).await,
@@ -738,6 +763,7 @@ async fn verify(
     shop: i64,
     json: bool,
     public_key: Option<String>,
+    against: Option<(bool, Vec<String>)>,
 ) -> Result<(), Failure> {
     if let Some(k) = &public_key
         && comptoir_core::hex::unhex(k.trim()).is_none_or(|b| b.len() != 32)
@@ -751,17 +777,44 @@ async fn verify(
     let outcome = store
         .read(move |c| journal::verify_snapshot_pinned(c, shop, public_key.as_deref()))
         .await?;
+    // `--against`: the archive's comparison is reported beside the chain's verdict.
+    let with_against = |mut v: serde_json::Value| {
+        if let Some((ok, problems)) = &against {
+            v["against"] = json!({"ok": ok, "problems": problems});
+        }
+        v
+    };
+    if !json && let Some((ok, problems)) = &against {
+        for p in problems {
+            eprintln!("{p}");
+        }
+        if *ok {
+            println!("archive ok: the database still holds every row of the archive, unchanged");
+        }
+    }
+    let against_ok = against.as_ref().is_none_or(|a| a.0);
     match outcome {
         Verification::Intact { entries, head } => {
             if json {
                 println!(
                     "{}",
-                    json!({"ok": true, "shop_id": shop.to_string(), "entries": entries, "head": head})
+                    with_against(
+                        json!({"ok": against_ok, "shop_id": shop.to_string(), "entries": entries, "head": head})
+                    )
                 );
             } else {
                 println!("chain ok: {entries} entries, head {head}");
             }
-            Ok(())
+            if against_ok {
+                Ok(())
+            } else {
+                Err(Failure {
+                    code: 1,
+                    message:
+                        "the database no longer holds, unchanged, everything the archive holds"
+                            .into(),
+                })
+            }
         }
         Verification::Broken(b) => {
             let message = b.to_string();
@@ -776,11 +829,11 @@ async fn verify(
                 let (stored, recomputed) = b.problem.seals().unzip();
                 println!(
                     "{}",
-                    json!({
+                    with_against(json!({
                         "ok": false, "shop_id": shop.to_string(), "problem": b.problem.code(),
                         "entry": entry, "stored": stored.flatten(), "recomputed": recomputed,
                         "entries_checked": b.entries_checked, "message": message,
-                    })
+                    }))
                 );
             }
             Err(Failure { code: 1, message })

@@ -266,7 +266,10 @@ impl fmt::Display for Finding {
                 "{MANIFEST} names the public key {manifest}, not the key checked against {given}"
             ),
             Finding::FileMissing(name) => {
-                write!(f, "{name}: listed in {MANIFEST} but missing from the archive")
+                write!(
+                    f,
+                    "{name}: listed in {MANIFEST} but missing from the archive"
+                )
             }
             Finding::FileAdded(name) => {
                 write!(f, "{name}: in the archive but not listed in {MANIFEST}")
@@ -404,9 +407,21 @@ mod tests {
         assert_eq!(y.last_day(), Date::constant(2024, 12, 31));
         assert!(y.contains(Date::constant(2024, 2, 29)));
         assert!(!m.contains(Date::constant(2026, 3, 1)));
-        for bad in ["", "2026-13", "2026-1", "26", "2026-02-01", "abcd", "1899", "+202"] {
+        for bad in [
+            "",
+            "2026-13",
+            "2026-1",
+            "26",
+            "2026-02-01",
+            "abcd",
+            "1899",
+            "+202",
+        ] {
             let e = Period::parse(bad).unwrap_err();
-            assert!(e.to_string().starts_with("--period: expected YYYY-MM or YYYY"));
+            assert!(
+                e.to_string()
+                    .starts_with("--period: expected YYYY-MM or YYYY")
+            );
         }
         let tz = TimeZone::get("Europe/Paris").unwrap();
         let (from, to) = m.bounds(&tz).unwrap();
@@ -422,8 +437,9 @@ mod tests {
         assert_eq!(check_closed(&p, Some(Date::constant(2026, 4, 2))), Ok(()));
         let e = check_closed(&p, Some(Date::constant(2026, 3, 30))).unwrap_err();
         assert!(
-            e.to_string()
-                .contains("its last day 2026-03-31 has no daily closing (the last closed day is 2026-03-30)"),
+            e.to_string().contains(
+                "its last day 2026-03-31 has no daily closing (the last closed day is 2026-03-30)"
+            ),
             "{e}"
         );
         let e = check_closed(&p, None).unwrap_err();
@@ -460,7 +476,12 @@ mod tests {
         assert_eq!(m.unwrap().files.len(), 2);
 
         let changed = digest("a.csv", b"id\r\n2\r\n");
-        let (_, found) = check(Some(&bytes), Some(sig.as_bytes()), &pk, &[changed, b.clone()]);
+        let (_, found) = check(
+            Some(&bytes),
+            Some(sig.as_bytes()),
+            &pk,
+            &[changed, b.clone()],
+        );
         assert!(matches!(&found[..], [Finding::HashMismatch { name, .. }] if name == "a.csv"));
         let (_, found) = check(Some(&bytes), Some(sig.as_bytes()), &pk, &[b.clone()]);
         assert_eq!(found, vec![Finding::FileMissing("a.csv".into())]);
@@ -481,7 +502,10 @@ mod tests {
         let (_, found) = check(Some(&bytes2), Some(sig2.as_bytes()), &pk, &members);
         assert_eq!(found.len(), 2, "{found:?}");
         let mut edited = bytes.clone();
-        let at = edited.windows(11).position(|w| w == b"\"shop_id\": ").unwrap();
+        let at = edited
+            .windows(11)
+            .position(|w| w == b"\"shop_id\": ")
+            .unwrap();
         edited[at + 11] = b'2';
         let (_, found) = check(Some(&edited), Some(sig.as_bytes()), &pk, &members);
         assert_eq!(found, vec![Finding::SignatureInvalid { key: pk.clone() }]);

@@ -91,7 +91,14 @@ const LINES: Table = Table {
 
 const PAYMENTS: Table = Table {
     name: "payments.csv",
-    columns: &["id", "order_id", "payment_method_id", "name", "amount", "at"],
+    columns: &[
+        "id",
+        "order_id",
+        "payment_method_id",
+        "name",
+        "amount",
+        "at",
+    ],
     keys: 1,
     sql: concat!(
         "select p.id, p.order_id, p.payment_method_id, p.name, p.amount, p.at

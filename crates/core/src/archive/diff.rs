@@ -28,7 +28,10 @@ impl fmt::Display for RowDiff {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RowDiff::Missing { row, key } => {
-                write!(f, "row {row} ({key}) is in the archive but not in the database")
+                write!(
+                    f,
+                    "row {row} ({key}) is in the archive but not in the database"
+                )
             }
             RowDiff::Changed {
                 row,
@@ -96,7 +99,13 @@ impl<'c> FileDiff<'c> {
 
     fn key_text(&self, row: &[String]) -> String {
         (0..self.keys)
-            .map(|i| format!("{} {}", self.columns.get(i).unwrap_or(&"?"), row.get(i).map_or("", String::as_str)))
+            .map(|i| {
+                format!(
+                    "{} {}",
+                    self.columns.get(i).unwrap_or(&"?"),
+                    row.get(i).map_or("", String::as_str)
+                )
+            })
             .collect::<Vec<_>>()
             .join(", ")
     }
@@ -140,7 +149,10 @@ impl<'c> FileDiff<'c> {
                         let d = RowDiff::Changed {
                             row,
                             key: self.key_text(&a),
-                            column: self.columns.get(i).map_or_else(|| format!("column {}", i + 1), |c| c.to_string()),
+                            column: self
+                                .columns
+                                .get(i)
+                                .map_or_else(|| format!("column {}", i + 1), |c| c.to_string()),
                             archive: cell(&a),
                             database: cell(db),
                         };
@@ -179,7 +191,9 @@ mod tests {
     use super::*;
 
     fn rows(text: &[&[&str]]) -> Vec<Vec<String>> {
-        text.iter().map(|r| r.iter().map(|c| c.to_string()).collect()).collect()
+        text.iter()
+            .map(|r| r.iter().map(|c| c.to_string()).collect())
+            .collect()
     }
 
     fn compare(archive: &[&[&str]], db: &[&[&str]]) -> FileReport {
@@ -204,7 +218,15 @@ mod tests {
             r.differences[0].to_string(),
             "row 2 (order_id 1, line_no 2) is in the archive but not in the database"
         );
-        let r = compare(archive, &[&["1", "1", "a"], &["1", "2", "B"], &["2", "1", "c"], &["3", "1", "d"]]);
+        let r = compare(
+            archive,
+            &[
+                &["1", "1", "a"],
+                &["1", "2", "B"],
+                &["2", "1", "c"],
+                &["3", "1", "d"],
+            ],
+        );
         assert_eq!((r.wrong, r.added), (1, 1));
         assert_eq!(
             r.differences[0].to_string(),
@@ -212,7 +234,15 @@ mod tests {
         );
         let r = compare(archive, &[&["1", "1", "a"]]);
         assert_eq!(r.wrong, 2, "{r:?}");
-        let r = compare(archive, &[&["0", "9", "z"], &["1", "1", "a"], &["1", "2", "b"], &["2", "1", "c"]]);
+        let r = compare(
+            archive,
+            &[
+                &["0", "9", "z"],
+                &["1", "1", "a"],
+                &["1", "2", "b"],
+                &["2", "1", "c"],
+            ],
+        );
         assert_eq!((r.wrong, r.added), (0, 1));
     }
 }
