@@ -274,7 +274,10 @@ fn write_zip(
 ) -> Result<(Manifest, Vec<u64>), Failure> {
     let file = File::create_new(path).map_err(|e| io_failure(path, e))?;
     let mut zip = zip::ZipWriter::new(BufWriter::new(file));
-    let options = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    // ZIP64 sizes, so that a year of a busy shop may exceed 4 GiB in one file.
+    let options = SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .large_file(true);
     let mut files = Vec::new();
     let mut rows = Vec::new();
     for table in TABLES {
@@ -335,7 +338,22 @@ impl Against {
             && self.files.iter().all(|f| f.wrong == 0)
     }
 
-    /// One line per problem, then the verdict.
+    /// Rows of the period the database holds beyond the archive's: recorded after it,
+    /// not a difference.
+    pub(crate) fn notes(&self) -> Vec<String> {
+        self.files
+            .iter()
+            .filter(|f| f.added > 0)
+            .map(|f| {
+                format!(
+                    "{}: the database holds {} more row(s) of the period than the archive (recorded after it)",
+                    f.name, f.added
+                )
+            })
+            .collect()
+    }
+
+    /// One line per problem.
     pub(crate) fn lines(&self, archive: &Path) -> Vec<String> {
         let mut out: Vec<String> = self
             .findings
@@ -356,6 +374,54 @@ impl Against {
         }
         out
     }
+}
+
+/// `verify --against`'s outcome for printing: whether the database holds the archive,
+/// the problems, the notes.
+pub(crate) type AgainstLines = (bool, Vec<String>, Vec<String>);
+
+/// [`against`] when `--against` was given, as lines.
+pub(crate) async fn report_against(
+    store: &Store,
+    shop: i64,
+    path: Option<PathBuf>,
+    public_key: &Option<String>,
+    key_file: &Path,
+) -> Result<Option<AgainstLines>, Failure> {
+    let Some(path) = path else { return Ok(None) };
+    let found = against(store, shop, &path, public_key.as_deref(), key_file).await?;
+    Ok(Some((found.ok(), found.lines(&path), found.notes())))
+}
+
+/// Prints `--against`'s outcome in text mode (problems on stderr, the verdict and notes on
+/// stdout); whether the database holds the archive (true without `--against`).
+pub(crate) fn print_against(json: bool, against: Option<&AgainstLines>) -> bool {
+    let Some((ok, problems, notes)) = against else {
+        return true;
+    };
+    if !json {
+        for p in problems {
+            eprintln!("{p}");
+        }
+        if *ok {
+            println!("archive ok: the database still holds every row of the archive, unchanged");
+        }
+        for n in notes {
+            println!("{n}");
+        }
+    }
+    *ok
+}
+
+/// `verify --json`'s object with `"against":{"ok","problems","notes"}` added.
+pub(crate) fn with_against(
+    mut v: serde_json::Value,
+    against: Option<&AgainstLines>,
+) -> serde_json::Value {
+    if let Some((ok, problems, notes)) = against {
+        v["against"] = serde_json::json!({"ok": ok, "problems": problems, "notes": notes});
+    }
+    v
 }
 
 /// `verify --against ARCHIVE`: the archive must be intact (signed by `public_key`, else the

@@ -354,15 +354,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             public_key,
             against,
         } => {
-            let against = match against {
-                Some(path) => {
-                    let found =
-                        archive::against(&store, shop, &path, public_key.as_deref(), &key_file)
-                            .await?;
-                    Some((found.ok(), found.lines(&path)))
-                }
-                None => None,
-            };
+            let against =
+                archive::report_against(&store, shop, against, &public_key, &key_file).await?;
             verify(store, shop, json, public_key, against).await
         }
         Command::Archive(args) => archive::run(store, key_file, args).await,
@@ -763,7 +756,7 @@ async fn verify(
     shop: i64,
     json: bool,
     public_key: Option<String>,
-    against: Option<(bool, Vec<String>)>,
+    against: Option<archive::AgainstLines>,
 ) -> Result<(), Failure> {
     if let Some(k) = &public_key
         && comptoir_core::hex::unhex(k.trim()).is_none_or(|b| b.len() != 32)
@@ -778,21 +771,8 @@ async fn verify(
         .read(move |c| journal::verify_snapshot_pinned(c, shop, public_key.as_deref()))
         .await?;
     // `--against`: the archive's comparison is reported beside the chain's verdict.
-    let with_against = |mut v: serde_json::Value| {
-        if let Some((ok, problems)) = &against {
-            v["against"] = json!({"ok": ok, "problems": problems});
-        }
-        v
-    };
-    if !json && let Some((ok, problems)) = &against {
-        for p in problems {
-            eprintln!("{p}");
-        }
-        if *ok {
-            println!("archive ok: the database still holds every row of the archive, unchanged");
-        }
-    }
-    let against_ok = against.as_ref().is_none_or(|a| a.0);
+    let against_ok = archive::print_against(json, against.as_ref());
+    let with_against = |v| archive::with_against(v, against.as_ref());
     match outcome {
         Verification::Intact { entries, head } => {
             if json {

@@ -104,8 +104,11 @@ fn python(archive: &Path, public: &str) -> Output {
         .expect("run python3")
 }
 
+/// A ZIP's members: name and bytes, in order.
+type Members = Vec<(String, Vec<u8>)>;
+
 /// The archive's members, in order.
-fn members(path: &Path) -> Vec<(String, Vec<u8>)> {
+fn members(path: &Path) -> Members {
     let mut z = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
     (0..z.len())
         .map(|i| {
@@ -330,7 +333,7 @@ fn a_closed_month_archives_and_both_verifiers_accept_it_and_refuse_each_tamperin
             .unwrap()
             .1
             .clone();
-        let tamperings: Vec<(&str, Vec<(String, Vec<u8>)>, &str)> = vec![
+        let tamperings: Vec<(&str, Members, &str)> = vec![
             (
                 "one byte changed",
                 files

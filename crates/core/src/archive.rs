@@ -483,7 +483,12 @@ mod tests {
             &[changed, b.clone()],
         );
         assert!(matches!(&found[..], [Finding::HashMismatch { name, .. }] if name == "a.csv"));
-        let (_, found) = check(Some(&bytes), Some(sig.as_bytes()), &pk, &[b.clone()]);
+        let (_, found) = check(
+            Some(&bytes),
+            Some(sig.as_bytes()),
+            &pk,
+            std::slice::from_ref(&b),
+        );
         assert_eq!(found, vec![Finding::FileMissing("a.csv".into())]);
         let extra = digest("x.csv", b"x");
         let (_, found) = check(

@@ -149,6 +149,9 @@ const JOURNAL: Table = Table {
     ),
 };
 
+/// What [`Table::each_page`] hands each page of rows to.
+pub type EachPage<'f, E> = dyn FnMut(&[Vec<Field>]) -> Result<(), E> + 'f;
+
 /// Rows read per query: memory stays flat whatever the period's size.
 pub const PAGE: i64 = 1000;
 
@@ -178,7 +181,7 @@ impl Table {
         c: &mut dyn Conn,
         span: &Span,
         page: i64,
-        f: &mut dyn FnMut(&[Vec<Field>]) -> Result<(), E>,
+        f: &mut EachPage<'_, E>,
     ) -> Result<(), E> {
         let mut after = vec![i64::MIN; self.keys];
         loop {
