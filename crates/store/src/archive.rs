@@ -15,6 +15,17 @@ macro_rules! period_orders {
     };
 }
 
+/// The orders of one page, as `o`: the next `$5` of the period after order `$4`. Lines and
+/// payments are read a page of orders at a time, joined by key: an order's rows never
+/// straddle two pages, and no page sorts the whole period again.
+macro_rules! page_of_orders {
+    () => {
+        "o.shop_id = $1 and o.id in (select q.id from orders q
+             where q.shop_id = $1 and q.status <> 'pending' and q.value_date >= $2
+               and q.value_date < $3 and q.id > $4 order by q.id limit $5)"
+    };
+}
+
 /// One file of the archive: its name, its columns, and the query of one page of its rows.
 #[derive(Debug)]
 pub struct Table {
@@ -22,10 +33,12 @@ pub struct Table {
     pub name: &'static str,
     /// The CSV header.
     pub columns: &'static [&'static str],
-    /// How many leading columns (integers) make the key the rows are ordered and paged by.
+    /// How many leading columns (integers) make the key that identifies a row and orders
+    /// the file.
     keys: usize,
-    /// Parameters: `$1` shop, `$2`/`$3` the period's value dates `[from, to)`, then the
-    /// last key read (one parameter per key column), then the page's row limit.
+    /// Parameters: `$1` shop, `$2`/`$3` the period's value dates `[from, to)`, `$4` the
+    /// first column of the last row read, `$5` the page's size (rows, or orders for the
+    /// rows of a page of orders). Every row of one first-column value is in one page.
     sql: &'static str,
 }
 
@@ -82,30 +95,29 @@ const LINES: Table = Table {
         "select l.order_id, l.line_no, l.item_id, l.department_id, l.title, l.quantity,
                 l.unit_price, l.total, l.vat_rate, l.variations
          from orders o cross join order_lines l
-         where l.shop_id = o.shop_id and l.order_id = o.id and ",
-        period_orders!(),
-        " and (l.order_id > $4 or (l.order_id = $4 and l.line_no > $5))
-         order by l.order_id, l.line_no limit $6"
+         where ",
+        page_of_orders!(),
+        " and l.shop_id = o.shop_id and l.order_id = o.id order by l.order_id, l.line_no"
     ),
 };
 
 const PAYMENTS: Table = Table {
     name: "payments.csv",
     columns: &[
-        "id",
         "order_id",
+        "id",
         "payment_method_id",
         "name",
         "amount",
         "at",
     ],
-    keys: 1,
+    keys: 2,
     sql: concat!(
-        "select p.id, p.order_id, p.payment_method_id, p.name, p.amount, p.at
+        "select p.order_id, p.id, p.payment_method_id, p.name, p.amount, p.at
          from orders o cross join payments p
-         where p.shop_id = o.shop_id and p.order_id = o.id and ",
-        period_orders!(),
-        " and p.id > $4 order by p.id limit $5"
+         where ",
+        page_of_orders!(),
+        " and p.shop_id = o.shop_id and p.order_id = o.id order by p.order_id, p.id"
     ),
 };
 
@@ -174,8 +186,9 @@ impl Table {
         self.keys
     }
 
-    /// Every row of the period, in key order, handed to `f` a page of at most `page`
-    /// rows at a time. Run it inside [`crate::journal::snapshot`] for one consistent view.
+    /// Every row of the period, in key order, handed to `f` a page at a time (at most
+    /// `page` rows, or the rows of `page` orders). Run it inside [`crate::journal::snapshot`]
+    /// for one consistent view.
     pub fn each_page<E: From<StoreError>>(
         &self,
         c: &mut dyn Conn,
@@ -183,35 +196,26 @@ impl Table {
         page: i64,
         f: &mut EachPage<'_, E>,
     ) -> Result<(), E> {
-        let mut after = vec![i64::MIN; self.keys];
+        let mut after = i64::MIN;
         loop {
-            let mut p: Vec<Value> = params![span.shop_id, span.from, span.to].to_vec();
-            p.extend(after.iter().map(|&k| Value::I64(k)));
-            p.push(Value::I64(page));
+            let p = params![span.shop_id, span.from, span.to, after, page];
             let rows = c
-                .query(self.sql, &p)?
+                .query(self.sql, p)?
                 .into_iter()
                 .map(|r| r.0.into_iter().map(field).collect())
                 .collect::<Result<Vec<Vec<Field>>, StoreError>>()?;
+            let Some(last) = rows.last() else {
+                return Ok(());
+            };
+            after = match last.first() {
+                Some(Field::Int(v)) => *v,
+                other => {
+                    let e = format!("{}: key column is {other:?}", self.name);
+                    return Err(StoreError::Decode(e).into());
+                }
+            };
             f(&rows)?;
-            let Some(last) = rows.last() else { break };
-            if (rows.len() as i64) < page {
-                break;
-            }
-            for (k, slot) in after.iter_mut().enumerate() {
-                *slot = match last.get(k) {
-                    Some(Field::Int(v)) => *v,
-                    other => {
-                        return Err(StoreError::Decode(format!(
-                            "{}: key column {k} is {other:?}",
-                            self.name
-                        ))
-                        .into());
-                    }
-                };
-            }
         }
-        Ok(())
     }
 }
 
