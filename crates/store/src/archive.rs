@@ -15,14 +15,14 @@ macro_rules! period_orders {
     };
 }
 
-/// The orders of one page, as `o`: the next `$5` of the period after order `$4`. Lines and
-/// payments are read a page of orders at a time, joined by key: an order's rows never
-/// straddle two pages, and no page sorts the whole period again.
+/// The ids of one page of orders, as `o`: the next `$5` of the period after order `$4`.
+/// Lines and payments are read a page of orders at a time, looked up by key: an order's
+/// rows never straddle two pages, and no page reads or sorts the whole period again.
 macro_rules! page_of_orders {
     () => {
-        "o.shop_id = $1 and o.id in (select q.id from orders q
+        "(select q.id from orders q
              where q.shop_id = $1 and q.status <> 'pending' and q.value_date >= $2
-               and q.value_date < $3 and q.id > $4 order by q.id limit $5)"
+               and q.value_date < $3 and q.id > $4 order by q.id limit $5) o"
     };
 }
 
@@ -94,10 +94,10 @@ const LINES: Table = Table {
     sql: concat!(
         "select l.order_id, l.line_no, l.item_id, l.department_id, l.title, l.quantity,
                 l.unit_price, l.total, l.vat_rate, l.variations
-         from orders o cross join order_lines l
-         where ",
+         from ",
         page_of_orders!(),
-        " and l.shop_id = o.shop_id and l.order_id = o.id order by l.order_id, l.line_no"
+        " cross join order_lines l where l.shop_id = $1 and l.order_id = o.id
+         order by l.order_id, l.line_no"
     ),
 };
 
@@ -114,10 +114,10 @@ const PAYMENTS: Table = Table {
     keys: 2,
     sql: concat!(
         "select p.order_id, p.id, p.payment_method_id, p.name, p.amount, p.at
-         from orders o cross join payments p
-         where ",
+         from ",
         page_of_orders!(),
-        " and p.shop_id = o.shop_id and p.order_id = o.id order by p.order_id, p.id"
+        " cross join payments p where p.shop_id = $1 and p.order_id = o.id
+         order by p.order_id, p.id"
     ),
 };
 
@@ -144,21 +144,21 @@ const CLOSINGS: Table = Table {
           order by c.journal_seq limit $5",
 };
 
-/// The journal entries that seal the orders, payments and closings above.
+/// The journal entries that seal the orders, payments and closings above. Walked in
+/// `seq` order with each entry's row looked up by key, so a page stops at its limit.
 const JOURNAL: Table = Table {
     name: "journal.csv",
     columns: &["seq", "kind", "order_id", "payment_id", "at", "seal"],
     keys: 1,
-    sql: concat!(
-        "select j.seq, j.kind, j.order_id, j.payment_id, j.at, j.seal from journal j
-         where j.shop_id = $1 and j.seq > $4
-           and ((j.kind <> 'closing' and exists (select 1 from orders o where o.id = j.order_id and ",
-        period_orders!(),
-        ")) or (j.kind = 'closing' and exists (select 1 from closings c
-                  where c.shop_id = j.shop_id and c.journal_seq = j.seq
-                    and c.value_from >= $2 and c.value_to <= $3)))
-         order by j.seq limit $5"
-    ),
+    sql: "select j.seq, j.kind, j.order_id, j.payment_id, j.at, j.seal from journal j
+          left join orders o on j.kind <> 'closing' and o.shop_id = j.shop_id and o.id = j.order_id
+          left join closings c on j.kind = 'closing' and c.shop_id = j.shop_id
+                               and c.journal_seq = j.seq
+          where j.shop_id = $1
+            and ((o.status <> 'pending' and o.value_date >= $2 and o.value_date < $3)
+              or (c.value_from >= $2 and c.value_to <= $3))
+            and j.seq > $4
+          order by j.seq limit $5",
 };
 
 /// What [`Table::each_page`] hands each page of rows to.
