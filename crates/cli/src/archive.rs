@@ -190,13 +190,13 @@ async fn span_of(store: &Store, shop: i64, period: &Period) -> Result<Span, Fail
     })
 }
 
-/// Streams every row of `table` as CSV through `sink`, page by page.
+/// Streams every row of `table` as CSV through `sink`, page by page; the rows written.
 fn each_csv_chunk(
     c: &mut dyn comptoir_store::db::Conn,
     table: &Table,
     span: &Span,
     sink: &mut dyn FnMut(&[u8]) -> Result<(), Failure>,
-) -> Result<(), Failure> {
+) -> Result<u64, Failure> {
     let mut out = Vec::with_capacity(64 * 1024);
     let mut w = comptoir_render::archive::begin(table.columns, &mut out);
     table.each_page(c, span, PAGE, &mut |rows: &[Vec<Field>]| {
@@ -207,8 +207,10 @@ fn each_csv_chunk(
         out.clear();
         Ok::<(), Failure>(())
     })?;
+    let rows = w.rows();
     w.end(&mut out);
-    sink(&out)
+    sink(&out)?;
+    Ok(rows)
 }
 
 /// `comptoir archive --shop ID --period YYYY-MM|YYYY --output FILE`.
@@ -284,15 +286,12 @@ fn write_zip(
         zip.start_file(table.name, options)
             .map_err(|e| io_failure(path, e))?;
         let mut digest = FileDigest::default();
-        let mut lines = 0u64;
-        each_csv_chunk(c, table, span, &mut |bytes| {
+        let written = each_csv_chunk(c, table, span, &mut |bytes| {
             digest.update(bytes);
-            // Data rows end in CRLF, like the header; text cells may hold more line breaks.
-            lines += bytes.windows(2).filter(|w| w == b"\r\n").count() as u64;
             zip.write_all(bytes).map_err(|e| io_failure(path, e))
         })?;
         files.push(digest.finish(table.name));
-        rows.push(lines.saturating_sub(1));
+        rows.push(written);
     }
     let manifest = Manifest {
         format: FORMAT.to_string(),
