@@ -53,7 +53,7 @@ def check(path, public_hex):
         if manifest.get("format") != FORMAT:
             raise ValueError(f"format {manifest.get('format')!r}, expected {FORMAT!r}")
         listed = {f["name"]: f for f in manifest["files"]}
-    except (ValueError, KeyError, TypeError) as e:
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
         return problems + [f"{MANIFEST} cannot be read: {e}"], None
     if manifest.get("public_key", "").lower() != public_hex.lower():
         problems.append(f"{MANIFEST} names the public key {manifest.get('public_key')}, "

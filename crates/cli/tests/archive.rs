@@ -1,8 +1,9 @@
 //! `comptoir archive`, `archive verify` and `verify --against`, run as processes on each
 //! backend, and docs/verify_archive.py: a fresh archive of a closed month is accepted by
 //! both verifiers; one byte changed, a file removed, a file added or the signature swapped
-//! is refused by both; an unclosed month is refused; a database that lost an archived
-//! order (with its journal rows) fails `verify --against`, naming the file and the row.
+//! is refused by both; an unclosed month is refused; a database where a line's title
+//! changed, or that lost an archived order (with its journal rows), fails
+//! `verify --against`, naming the file, the row and the column.
 
 mod common;
 
@@ -30,8 +31,8 @@ fn micros(local: &str) -> i64 {
 }
 
 /// A shop with the demo catalog and three paid sales: two in March 2026, one in April.
-/// The id of the first order.
-fn shop_with_sales(store: &Store) -> (i64, i64) {
+/// The orders' ids.
+fn shop_with_sales(store: &Store) -> (i64, Vec<i64>) {
     let new = NewShop {
         name: comptoir_core::model::Name::parse("Archive Café").unwrap(),
         currency: comptoir_core::money::Currency::EUR,
@@ -61,7 +62,7 @@ fn shop_with_sales(store: &Store) -> (i64, i64) {
     };
     let espresso = id("select id from items where shop_id = $1 and name = 'Espresso'");
     let cash = id("select id from payment_methods where shop_id = $1 and name = 'Cash'");
-    let mut first = None;
+    let mut ids = Vec::new();
     for (when, entry) in [
         ("2026-03-02T09:00", format!("{espresso}_2")),
         (
@@ -76,9 +77,9 @@ fn shop_with_sales(store: &Store) -> (i64, i64) {
         let order = store
             .write_blocking(move |c| sales::record_sale(c, &shop, &input))
             .unwrap_or_else(|e: SaleFailure| panic!("sale: {e:?}"));
-        first.get_or_insert(order.id);
+        ids.push(order.id);
     }
-    (shop_id, first.unwrap())
+    (shop_id, ids)
 }
 
 fn run(db: &TestDb, args: &[&str]) -> Output {
@@ -144,7 +145,8 @@ fn dir() -> PathBuf {
 fn a_closed_month_archives_and_both_verifiers_accept_it_and_refuse_each_tampering() {
     for db in TestDb::all() {
         let store = Store::open_blocking(&db.db_url()).expect("open");
-        let (shop, first_order) = shop_with_sales(&store);
+        let (shop, orders) = shop_with_sales(&store);
+        let (first_order, second) = (orders[0], orders[1]);
         let shop = shop.to_string();
         let d = dir();
         let key = d.join("fiscal.key");
@@ -318,6 +320,20 @@ fn a_closed_month_archives_and_both_verifiers_accept_it_and_refuse_each_tamperin
             &["archive", "verify", a, "--public-key", &other.public_hex()],
         );
         assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        let nowhere = d.join("no.key");
+        let o = run(
+            &db,
+            &[
+                "archive",
+                "verify",
+                a,
+                "--fiscal-key",
+                nowhere.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+        assert!(stderr(&o).contains("--public-key HEX"), "{}", stderr(&o));
+        assert!(!nowhere.exists(), "checking creates no key");
         let o = run(&db, &["archive", "verify", a, "--public-key", "zz"]);
         assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
         let with_python = python_ok();
@@ -443,8 +459,38 @@ fn a_closed_month_archives_and_both_verifiers_accept_it_and_refuse_each_tamperin
             stdout(&o)
         );
 
-        // Lose the first order: its payment, lines, journal rows and row.
+        // A line's title changed in the database: the file, row and column are named.
         let shop_id: i64 = shop.parse().unwrap();
+        store
+            .write_blocking(move |c| {
+                c.execute(
+                    "update order_lines set title = 'Thé' where shop_id = $1 and order_id = $2",
+                    params![shop_id, second],
+                )
+            })
+            .expect("update");
+        let o = run(
+            &db,
+            &[
+                "verify",
+                "--shop",
+                &shop,
+                "--against",
+                a,
+                "--fiscal-key",
+                key,
+            ],
+        );
+        assert_eq!(o.status.code(), Some(1), "{}: {}", db.backend, stdout(&o));
+        assert!(
+            stderr(&o).contains(&format!(
+                "lines.csv: row 2 (order_id {second}, line_no 1) differs in title: the archive has \"Crème \\\"maison\\\", -5%\", the database \"Thé\""
+            )),
+            "{}",
+            stderr(&o)
+        );
+
+        // Lose the first order: its payment, lines, journal rows and row.
         store
             .write_blocking(move |c| {
                 for sql in [
