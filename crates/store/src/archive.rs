@@ -121,7 +121,8 @@ const PAYMENTS: Table = Table {
     ),
 };
 
-/// The closings of the period's days, with their signed bytes.
+/// The closings inside the period (its days', and its months' once closed), with their
+/// signed bytes.
 const CLOSINGS: Table = Table {
     name: "closings.csv",
     columns: &[
