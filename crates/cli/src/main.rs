@@ -1,6 +1,7 @@
 //! The `comptoir` command: serve, migrate, shop, catalog, key, verify (spec/cli.md).
 //! Exit codes: 0 success, 1 a check failed, 2 bad usage or input, 3 database unusable.
 
+mod archive;
 mod closings;
 mod fec;
 mod fiscal;
@@ -77,6 +78,9 @@ enum Command {
     /// Close a past day (the Z), a month or a fiscal year: a signed entry of the shop's
     /// sealed journal.
     Close(closings::CloseArgs),
+    /// The signed archive of a closed month or year (ZIP of CSV files, manifest, signature);
+    /// `archive verify FILE` checks one.
+    Archive(archive::ArchiveArgs),
     /// A shop's closings.
     #[command(subcommand)]
     Closings(closings::ClosingsCommand),
@@ -99,6 +103,9 @@ enum Command {
         /// closing must be signed by; without it, each closing's own recorded key is used.
         #[arg(long, value_name = "HEX")]
         public_key: Option<String>,
+        /// An archive (`comptoir archive`) whose rows the database must still hold, unchanged.
+        #[arg(long, value_name = "ARCHIVE")]
+        against: Option<PathBuf>,
     },
 }
 
@@ -323,6 +330,11 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         return fiscal::run(fiscal::key_path(cli.fiscal_key.as_deref(), &cli.db)?);
     }
     let key_file = fiscal::key_path(cli.fiscal_key.as_deref(), &cli.db)?;
+    if let Command::Archive(args) = &cli.command
+        && let Some(done) = archive::without_database(args, &key_file)
+    {
+        return done;
+    }
     let store = open(&cli.db).await?;
     match cli.command {
         Command::Serve(args) => serve(store, args, key_file).await,
@@ -339,7 +351,13 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             shop,
             json,
             public_key,
-        } => verify(store, shop, json, public_key).await,
+            against,
+        } => {
+            let against =
+                archive::report_against(&store, shop, against, &public_key, &key_file).await?;
+            verify(store, shop, json, public_key, against).await
+        }
+        Command::Archive(args) => archive::run(store, key_file, args).await,
         Command::Fec(cmd) => fec::fec(store, cmd).await,
         Command::Close(args) => closings::close(store, key_file, args).await,
         Command::Closings(cmd) => closings::run(store, cmd).await,
@@ -742,6 +760,7 @@ async fn verify(
     shop: i64,
     json: bool,
     public_key: Option<String>,
+    against: Option<archive::AgainstLines>,
 ) -> Result<(), Failure> {
     if let Some(k) = &public_key
         && comptoir_core::hex::unhex(k.trim()).is_none_or(|b| b.len() != 32)
@@ -755,17 +774,31 @@ async fn verify(
     let outcome = store
         .read(move |c| journal::verify_snapshot_pinned(c, shop, public_key.as_deref()))
         .await?;
+    // `--against`: the archive's comparison is reported beside the chain's verdict.
+    let against_ok = archive::print_against(json, against.as_ref());
+    let with_against = |v| archive::with_against(v, against.as_ref());
     match outcome {
         Verification::Intact { entries, head } => {
             if json {
                 println!(
                     "{}",
-                    json!({"ok": true, "shop_id": shop.to_string(), "entries": entries, "head": head})
+                    with_against(
+                        json!({"ok": against_ok, "shop_id": shop.to_string(), "entries": entries, "head": head})
+                    )
                 );
             } else {
                 println!("chain ok: {entries} entries, head {head}");
             }
-            Ok(())
+            if against_ok {
+                Ok(())
+            } else {
+                Err(Failure {
+                    code: 1,
+                    message:
+                        "the database no longer holds, unchanged, everything the archive holds"
+                            .into(),
+                })
+            }
         }
         Verification::Broken(b) => {
             let message = b.to_string();
@@ -780,11 +813,11 @@ async fn verify(
                 let (stored, recomputed) = b.problem.seals().unzip();
                 println!(
                     "{}",
-                    json!({
+                    with_against(json!({
                         "ok": false, "shop_id": shop.to_string(), "problem": b.problem.code(),
                         "entry": entry, "stored": stored.flatten(), "recomputed": recomputed,
                         "entries_checked": b.entries_checked, "message": message,
-                    })
+                    }))
                 );
             }
             Err(Failure { code: 1, message })

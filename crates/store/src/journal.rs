@@ -731,12 +731,22 @@ pub fn verify_snapshot_pinned(
     shop_id: i64,
     public_key: Option<&str>,
 ) -> Result<Verification, StoreError> {
+    snapshot(c, |c| verify_pinned(c, shop_id, public_key))
+}
+
+/// Runs `f` inside one read-only snapshot (rolled back after), so that a server writing
+/// meanwhile changes nothing `f` reads. Takes a connection outside any transaction
+/// (`Store::read`).
+pub fn snapshot<T, E: From<StoreError>>(
+    c: &mut dyn Conn,
+    f: impl FnOnce(&mut dyn Conn) -> Result<T, E>,
+) -> Result<T, E> {
     let begin = match c.backend() {
         Backend::Sqlite => "begin",
         Backend::Postgres => "begin isolation level repeatable read read only",
     };
     c.batch(begin)?;
-    let r = verify_pinned(c, shop_id, public_key);
+    let r = f(c);
     let end = c.batch("rollback");
     let v = r?;
     end?;
