@@ -239,8 +239,8 @@ pub(crate) async fn run(store: Store, key_file: PathBuf, args: ArchiveArgs) -> R
     let written = store
         .read(move |c| {
             snapshot(c, |c| {
-                let last = comptoir_store::archive::last_closed_day(c, shop)?
-                    .and_then(|d| d.parse::<jiff::civil::Date>().ok());
+                let last = comptoir_store::archive::last_closed_month(c, shop)?
+                    .and_then(|m| format!("{m}-01").parse::<jiff::civil::Date>().ok());
                 archive::check_closed(&period, last).map_err(|e| Failure::usage(e.to_string()))?;
                 let closings = comptoir_store::archive::closings(c, &span)?;
                 write_zip(c, &tmp2, &span, &period, &key, closings)

@@ -172,7 +172,7 @@ fn a_closed_month_archives_and_both_verifiers_accept_it_and_refuse_each_tamperin
         assert_eq!(o.status.code(), Some(2), "{}: {}", db.backend, stderr(&o));
         assert!(
             stderr(&o).contains(
-                "--period 2026-03: not closed yet: its last day 2026-03-31 has no daily closing"
+                "--period 2026-03: not closed yet: its last month 2026-03 has no monthly closing"
             ),
             "{}",
             stderr(&o)
@@ -186,6 +186,39 @@ fn a_closed_month_archives_and_both_verifiers_accept_it_and_refuse_each_tamperin
                 &shop,
                 "--day",
                 "2026-03-31",
+                "--fiscal-key",
+                key,
+            ],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        // Its days closed, the month itself not yet: still refused.
+        let archive_march = [
+            "archive",
+            "--shop",
+            &shop,
+            "--period",
+            "2026-03",
+            "--output",
+            a,
+            "--fiscal-key",
+            key,
+        ];
+        let o = run(&db, &archive_march);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("close it first (comptoir close --shop ID --month 2026-03)"),
+            "{}",
+            stderr(&o)
+        );
+        assert!(!archive.exists());
+        let o = run(
+            &db,
+            &[
+                "close",
+                "--shop",
+                &shop,
+                "--month",
+                "2026-03",
                 "--fiscal-key",
                 key,
             ],
@@ -296,16 +329,18 @@ fn a_closed_month_archives_and_both_verifiers_accept_it_and_refuse_each_tamperin
             text("lines.csv")
         );
         assert_eq!(text("payments.csv").lines().count(), 3);
-        assert_eq!(text("closings.csv").lines().count(), 2);
+        // A header, the day's closing and the month's.
+        assert_eq!(text("closings.csv").lines().count(), 3);
         assert_eq!(
             text("journal.csv").lines().count(),
-            6,
+            7,
             "{}",
             text("journal.csv")
         );
         let manifest: serde_json::Value = serde_json::from_str(&text("manifest.json")).unwrap();
         assert_eq!(manifest["period"], "2026-03");
         assert_eq!(manifest["closings"][0]["day"], "2026-03-31");
+        assert_eq!(manifest["closings"][1]["day"], "2026-03");
 
         let public = stdout(&run(&db, &["fiscal", "key", "--fiscal-key", key]));
         let public = public.trim();

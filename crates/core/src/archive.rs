@@ -37,11 +37,12 @@ pub enum ArchiveError {
     #[error("--period: expected YYYY-MM or YYYY (a month or a year), got {0:?}")]
     BadPeriod(String),
     #[error(
-        "--period {period}: not closed yet: its last day {last_day} has no daily closing ({closed}); close it first (comptoir close --shop ID --day {last_day})"
+        "--period {period}: not closed yet: its last month {last_month} has no monthly closing ({closed}); close it first (comptoir close --shop ID --month {last_month})"
     )]
     NotClosed {
         period: Period,
-        last_day: Date,
+        /// `YYYY-MM`: the month whose closing the period waits for.
+        last_month: String,
         closed: String,
     },
 }
@@ -115,19 +116,21 @@ impl fmt::Display for Period {
     }
 }
 
-/// THE rule of what may be archived: a period is closed when the shop's daily closings
-/// cover its last day (`last_closed` is the shop's last closed day). When monthly and
-/// yearly closings exist, this becomes "the period's own closing exists".
-pub fn check_closed(period: &Period, last_closed: Option<Date>) -> Result<(), ArchiveError> {
+/// THE rule of what may be archived: a period is closed once its last month has its
+/// monthly closing. Months close in order and only after all their days, so every day of
+/// the period is then closed too, and the month's signed totals vouch for them.
+/// `last_closed_month` is any day of the shop's last closed month. `--period YYYY` is the
+/// calendar year (December's closing), whatever the shop's fiscal year.
+pub fn check_closed(period: &Period, last_closed_month: Option<Date>) -> Result<(), ArchiveError> {
     let last_day = period.last_day();
-    match last_closed {
-        Some(d) if d >= last_day => Ok(()),
+    match last_closed_month {
+        Some(d) if d.last_of_month() >= last_day => Ok(()),
         other => Err(ArchiveError::NotClosed {
             period: *period,
-            last_day,
+            last_month: format!("{:04}-{:02}", last_day.year(), last_day.month()),
             closed: other.map_or_else(
-                || "the shop has no closing yet".to_string(),
-                |d| format!("the last closed day is {d}"),
+                || "the shop has no monthly closing yet".to_string(),
+                |d| format!("the last closed month is {:04}-{:02}", d.year(), d.month()),
             ),
         }),
     }
@@ -431,19 +434,23 @@ mod tests {
     }
 
     #[test]
-    fn a_period_is_closed_when_the_closings_cover_its_last_day() {
+    fn a_period_is_closed_when_its_last_month_has_its_closing() {
         let p = Period::parse("2026-03").unwrap();
-        assert_eq!(check_closed(&p, Some(Date::constant(2026, 3, 31))), Ok(()));
-        assert_eq!(check_closed(&p, Some(Date::constant(2026, 4, 2))), Ok(()));
-        let e = check_closed(&p, Some(Date::constant(2026, 3, 30))).unwrap_err();
+        assert_eq!(check_closed(&p, Some(Date::constant(2026, 3, 1))), Ok(()));
+        assert_eq!(check_closed(&p, Some(Date::constant(2026, 4, 1))), Ok(()));
+        let e = check_closed(&p, Some(Date::constant(2026, 2, 1))).unwrap_err();
         assert!(
             e.to_string().contains(
-                "its last day 2026-03-31 has no daily closing (the last closed day is 2026-03-30)"
+                "its last month 2026-03 has no monthly closing (the last closed month is 2026-02)"
             ),
             "{e}"
         );
         let e = check_closed(&p, None).unwrap_err();
-        assert!(e.to_string().contains("no closing yet"), "{e}");
+        assert!(e.to_string().contains("no monthly closing yet"), "{e}");
+        // A year waits for December.
+        let y = Period::parse("2026").unwrap();
+        assert!(check_closed(&y, Some(Date::constant(2026, 11, 1))).is_err());
+        assert_eq!(check_closed(&y, Some(Date::constant(2026, 12, 1))), Ok(()));
     }
 
     fn signed(files: Vec<FileEntry>, key: &FiscalKey) -> (Vec<u8>, String) {

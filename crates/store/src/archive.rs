@@ -231,11 +231,11 @@ fn field(v: Value) -> Result<Field, StoreError> {
     })
 }
 
-/// The shop's last closed day (`YYYY-MM-DD`), if any: what [`comptoir_core::archive::check_closed`]
-/// needs.
-pub fn last_closed_day(c: &mut dyn Conn, shop_id: i64) -> Result<Option<String>, StoreError> {
+/// The shop's last closed month (`YYYY-MM`), if any: what
+/// [`comptoir_core::archive::check_closed`] needs.
+pub fn last_closed_month(c: &mut dyn Conn, shop_id: i64) -> Result<Option<String>, StoreError> {
     c.query_opt(
-        "select day from closings where shop_id = $1 and period = 'day'
+        "select day from closings where shop_id = $1 and period = 'month'
          order by number desc limit 1",
         params![shop_id],
     )?
