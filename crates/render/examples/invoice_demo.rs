@@ -86,6 +86,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         change: Money::from_minor(400),
         note: Some("Merci de votre visite ! Bon appétit.".into()),
         seal: Some("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into()),
+        duplicate: None,
     };
     let start = Instant::now();
     let pdf = render_invoice(&model)?;

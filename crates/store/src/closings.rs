@@ -6,6 +6,7 @@ use crate::journal::Problem;
 use crate::report::{ReportQuery, aggregates};
 use crate::{StoreError, params};
 use comptoir_core::closing::{ClosingEntry, GrandTotals, Position, check_day};
+use comptoir_core::event::{Event, Journal, NewEvent, Origin};
 use comptoir_core::fiscal_key::FiscalKey;
 use comptoir_core::report::ReportDay;
 use comptoir_core::seal::seal;
@@ -216,6 +217,21 @@ pub fn close_day(
     c.execute(
         "update shop_counters set journal_seq = $1, journal_head = $2 where shop_id = $3",
         params![at.seq, new_head.as_str(), shop_id],
+    )?;
+    // The one place a daily closing is written: its event goes in the same transaction.
+    crate::events::append(
+        c,
+        &NewEvent {
+            journal: Journal::Shop(shop_id),
+            at: closed_at,
+            origin: Origin::server(),
+            event: Event::Closing {
+                period: "day".into(),
+                date: row.day.clone(),
+                number: row.number,
+                journal_seq: row.journal_seq,
+            },
+        },
     )?;
     Ok(Closed::New(row))
 }
