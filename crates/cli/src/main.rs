@@ -2,6 +2,7 @@
 //! Exit codes: 0 success, 1 a check failed, 2 bad usage or input, 3 database unusable.
 
 mod closings;
+mod events;
 mod fec;
 mod fiscal;
 mod items_csv;
@@ -11,6 +12,7 @@ mod webhook;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use comptoir_core::catalog::{self, Catalog};
+use comptoir_core::event::{Event, Journal, Via};
 use comptoir_core::model::{Country, Licence, Name, TimeZoneName};
 use comptoir_core::money::Currency;
 use comptoir_store::journal::{self, Verification};
@@ -94,7 +96,10 @@ enum Command {
     /// A shop's webhook: URL, secret, attempt log, re-sending.
     #[command(subcommand)]
     Webhook(webhook::WebhookCommand),
-    /// Recompute a shop's seal chain from its orders, lines and payments.
+    /// A shop's or the server's events journal (sign-ins, keys, settings, reports…).
+    Events(events::EventsArgs),
+    /// Recompute a shop's seal chain from its orders, lines and payments, and the shop's
+    /// and the server's events chains.
     Verify {
         #[arg(long)]
         shop: i64,
@@ -344,6 +349,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Fec(cmd) => fec::fec(store, cmd).await,
         Command::Close { shop, day } => closings::close(store, key_file, shop, &day).await,
         Command::Closings(cmd) => closings::run(store, cmd).await,
+        Command::Events(args) => events::run(store, args).await,
         Command::Fiscal(_) => unreachable!("handled before the database is opened"),
     }
 }
@@ -527,8 +533,18 @@ async fn shop(store: Store, cmd: ShopCommand) -> Result<(), Failure> {
             } else {
                 Licence::Standard
             };
+            let changed = events::by_cli(
+                Journal::Shop(shop_id),
+                Event::LicenceChanged {
+                    licence: licence.as_str().into(),
+                    via: Via::Cli,
+                },
+            );
             store
-                .write(move |c| shops::set_licence(c, shop_id, licence))
+                .write(move |c| {
+                    shops::set_licence(c, shop_id, licence)?;
+                    comptoir_store::events::append(c, &changed).map(|_| ())
+                })
                 .await
                 .map_err(|e| not_found_shop(e, shop_id))?;
             println!("shop {shop_id}: licence {licence}");
@@ -660,7 +676,16 @@ async fn key(store: Store, cmd: KeyCommand) -> Result<(), Failure> {
         KeyCommand::Create { shop, label, json } => {
             require_shop(&store, shop).await?;
             let k = store
-                .write(move |c| shops::create_key(c, shop, label.as_deref(), "comptoir key create"))
+                .write(move |c| {
+                    let k = shops::create_key(c, shop, label.as_deref(), "comptoir key create")?;
+                    let created = Event::ApiKeyCreated {
+                        key_id: k.id,
+                        label: label.clone(),
+                        via: Via::Cli,
+                    };
+                    comptoir_store::events::append(c, &events::by_cli(Journal::Shop(shop), created))?;
+                    Ok::<_, StoreError>(k)
+                })
                 .await?;
             if json {
                 println!(
@@ -713,7 +738,12 @@ async fn key(store: Store, cmd: KeyCommand) -> Result<(), Failure> {
         }
         KeyCommand::Revoke { shop, key_id } => {
             store
-                .write(move |c| shops::revoke_key(c, shop, key_id))
+                .write(move |c| {
+                    shops::revoke_key(c, shop, key_id)?;
+                    let revoked = Event::ApiKeyRevoked { key_id, via: Via::Cli };
+                    comptoir_store::events::append(c, &events::by_cli(Journal::Shop(shop), revoked))
+                        .map(|_| ())
+                })
                 .await
                 .map_err(|e| match e {
                     StoreError::NotFound => {
@@ -753,13 +783,28 @@ async fn verify(
         .await?;
     match outcome {
         Verification::Intact { entries, head } => {
+            let journals = match events::verify(&store, shop).await? {
+                Ok(journals) => journals,
+                Err((journal, broken)) => {
+                    if json {
+                        println!("{}", events::broken_json(shop, journal, &broken));
+                    }
+                    let message = broken.message(journal);
+                    return Err(Failure { code: 1, message });
+                }
+            };
             if json {
-                println!(
-                    "{}",
-                    json!({"ok": true, "shop_id": shop.to_string(), "entries": entries, "head": head})
-                );
+                let mut v = json!({"ok": true, "shop_id": shop.to_string(), "entries": entries, "head": head});
+                for (j, n, h) in &journals {
+                    v[events::journal_name(*j)] = json!({"entries": n, "head": h});
+                }
+                println!("{v}");
             } else {
                 println!("chain ok: {entries} entries, head {head}");
+                for (j, n, h) in &journals {
+                    let name = events::journal_name(*j).replace('_', " ");
+                    println!("{name} ok: {n} events, head {h}");
+                }
             }
             Ok(())
         }

@@ -111,9 +111,16 @@ pub(crate) async fn run(store: Store, cmd: WebhookCommand) -> Result<(), Failure
             check_url(&url, allow_private).map_err(|m| Failure::usage(format!("URL: {m}")))?;
             let secret = Secret::from_bytes(random_bytes()).to_text();
             let format = format.format().as_str();
+            let changed = crate::events::config_changed(
+                shop,
+                &[("webhook.url", Some(url.trim())), ("webhook.format", Some(format))],
+            );
             let e = store
                 .write(move |c| {
-                    webhooks::set_endpoint(c, shop, url.trim(), format, &secret, now_micros())
+                    let e =
+                        webhooks::set_endpoint(c, shop, url.trim(), format, &secret, now_micros())?;
+                    comptoir_store::events::append(c, &changed)?;
+                    Ok::<_, StoreError>(e)
                 })
                 .await?;
             print_endpoint(&e, json);
@@ -121,8 +128,12 @@ pub(crate) async fn run(store: Store, cmd: WebhookCommand) -> Result<(), Failure
         }
         WebhookCommand::Off { shop } => {
             require_shop(&store, shop).await?;
+            let changed = crate::events::config_changed(shop, &[("webhook.url", None)]);
             store
-                .write(move |c| webhooks::disable(c, shop, now_micros()))
+                .write(move |c| {
+                    webhooks::disable(c, shop, now_micros())?;
+                    comptoir_store::events::append(c, &changed).map(|_| ())
+                })
                 .await
                 .map_err(|e| match e {
                     StoreError::NotFound => no_settings(shop),
@@ -135,10 +146,20 @@ pub(crate) async fn run(store: Store, cmd: WebhookCommand) -> Result<(), Failure
             require_shop(&store, shop).await?;
             let e = if rotate {
                 let secret = Secret::from_bytes(random_bytes()).to_text();
+                // The secret itself is never recorded, only that it changed.
+                let changed = crate::events::config_changed(shop, &[("webhook.secret", Some("changed"))]);
                 store
                     .write(move |c| {
                         let now = now_micros();
-                        webhooks::rotate_secret(c, shop, &secret, now + ROTATION_WINDOW_MICROS, now)
+                        let e = webhooks::rotate_secret(
+                            c,
+                            shop,
+                            &secret,
+                            now + ROTATION_WINDOW_MICROS,
+                            now,
+                        )?;
+                        comptoir_store::events::append(c, &changed)?;
+                        Ok(e)
                     })
                     .await
                     .map_err(|e| match e {
