@@ -111,12 +111,12 @@ pub(crate) async fn run(store: Store, args: EventsArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Each journal that holds (its count and head), or the first that does not.
+pub(crate) type Checked = Result<Vec<(Journal, i64, String)>, (Journal, EventsVerification)>;
+
 /// `verify`'s second part: the shop's and the server's events chains. `Ok` with their
 /// summaries, or the failure naming the first broken event.
-pub(crate) async fn verify(
-    store: &Store,
-    shop: i64,
-) -> Result<Result<Vec<(Journal, i64, String)>, (Journal, EventsVerification)>, Failure> {
+pub(crate) async fn verify(store: &Store, shop: i64) -> Result<Checked, Failure> {
     let mut ok = Vec::new();
     for journal in [Journal::Shop(shop), Journal::Server] {
         let v = store
