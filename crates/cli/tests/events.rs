@@ -20,6 +20,25 @@ fn sql(db: &TestDb, text: &'static str, shop: i64, seq: i64) {
         .unwrap_or_else(|e: StoreError| panic!("{text}: {e}"));
 }
 
+/// scripts/verify_events.py on a SQLite database (`None` elsewhere, or without python3
+/// outside strict mode): exit code and output.
+fn script(db: &TestDb, journal: &str) -> Option<(i32, String)> {
+    let path = db.url.strip_prefix("sqlite://")?;
+    let python = std::process::Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !comptoir_testkit::require(python, "python3") {
+        return None;
+    }
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/verify_events.py");
+    let o = std::process::Command::new("python3")
+        .args([script, path, journal])
+        .output()
+        .expect("run python3");
+    Some((o.status.code().unwrap_or(-1), format!("{}{}", stdout(&o), stderr(&o))))
+}
+
 fn listed(db: &TestDb, id: &str) -> Vec<Value> {
     let out = ok(db, &["events", "--shop", id, "--json"]);
     let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
@@ -137,6 +156,15 @@ fn commands_record_their_events_and_verify_names_a_broken_one() {
             serde_json::from_str(&ok(&db, &["verify", "--shop", &id, "--json"])).unwrap();
         assert_eq!(v["events"]["entries"], 8);
         assert_eq!(v["events"]["head"], all[7]["seal"]);
+        // The standalone script agrees, on the shop's journal and the server's.
+        if let Some((code, out)) = script(&db, &id) {
+            assert_eq!(code, 0, "{out}");
+            assert_eq!(out.trim(), lines[1]);
+        }
+        if let Some((code, out)) = script(&db, "server") {
+            assert_eq!(code, 0, "{out}");
+            assert_eq!(format!("server {}", out.trim()), lines[2]);
+        }
 
         // An altered event: verify names it.
         sql(
@@ -162,6 +190,10 @@ fn commands_record_their_events_and_verify_names_a_broken_one() {
         assert_eq!(v["problem"], "event_seal_mismatch");
         assert_eq!(v["event"]["seq"], 7);
         assert_eq!(v["journal"], "events");
+        if let Some((code, out)) = script(&db, &id) {
+            assert_eq!(code, 1, "{out}");
+            assert!(out.contains("broken at event 7 (config_changed)"), "{out}");
+        }
 
         // A deleted event (the altered one): the hole is named.
         sql(
