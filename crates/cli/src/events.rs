@@ -24,6 +24,16 @@ pub(crate) struct EventsArgs {
     json: bool,
 }
 
+/// Appends `event`, made by the `comptoir` command now, to the shop's journal inside the
+/// command's write: the change and its event are kept together or not at all.
+pub(crate) fn append(
+    c: &mut dyn comptoir_store::db::Conn,
+    shop: i64,
+    event: Event,
+) -> Result<(), comptoir_store::StoreError> {
+    events::append(c, &by_cli(Journal::Shop(shop), event)).map(|_| ())
+}
+
 /// An event made by the `comptoir` command, now.
 pub(crate) fn by_cli(journal: Journal, event: Event) -> NewEvent {
     NewEvent {
@@ -111,12 +121,16 @@ pub(crate) async fn run(store: Store, args: EventsArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Each journal that holds (its count and head), or the first that does not.
-pub(crate) type Checked = Result<Vec<(Journal, i64, String)>, (Journal, EventsVerification)>;
-
-/// `verify`'s second part: the shop's and the server's events chains. `Ok` with their
-/// summaries, or the failure naming the first broken event.
-pub(crate) async fn verify(store: &Store, shop: i64) -> Result<Checked, Failure> {
+/// `verify`'s second part, once the sales journal holds (`entries`, `head`): the shop's
+/// and the server's events chains. Prints the summary (the sales chain's line first) or
+/// fails (exit 1) naming the first broken event.
+pub(crate) async fn verify(
+    store: &Store,
+    shop: i64,
+    json: bool,
+    entries: i64,
+    head: &str,
+) -> Result<(), Failure> {
     let mut ok = Vec::new();
     for journal in [Journal::Shop(shop), Journal::Server] {
         let v = store
@@ -124,14 +138,34 @@ pub(crate) async fn verify(store: &Store, shop: i64) -> Result<Checked, Failure>
             .await?;
         match v {
             EventsVerification::Intact { events, head } => ok.push((journal, events, head)),
-            broken => return Ok(Err((journal, broken))),
+            broken => {
+                if json {
+                    println!("{}", broken_json(shop, journal, &broken));
+                }
+                let message = broken.message(journal);
+                return Err(Failure { code: 1, message });
+            }
         }
     }
-    Ok(Ok(ok))
+    if json {
+        let mut v =
+            json!({"ok": true, "shop_id": shop.to_string(), "entries": entries, "head": head});
+        for (j, n, h) in &ok {
+            v[journal_name(*j)] = json!({"entries": n, "head": h});
+        }
+        println!("{v}");
+    } else {
+        println!("chain ok: {entries} entries, head {head}");
+        for (j, n, h) in &ok {
+            let name = journal_name(*j).replace('_', " ");
+            println!("{name} ok: {n} events, head {h}");
+        }
+    }
+    Ok(())
 }
 
 /// The name of a journal in `verify`'s answers.
-pub(crate) fn journal_name(j: Journal) -> &'static str {
+fn journal_name(j: Journal) -> &'static str {
     match j {
         Journal::Shop(_) => "events",
         Journal::Server => "server_events",
@@ -139,7 +173,7 @@ pub(crate) fn journal_name(j: Journal) -> &'static str {
 }
 
 /// `verify --json`'s object for a broken events chain.
-pub(crate) fn broken_json(shop: i64, journal: Journal, v: &EventsVerification) -> Value {
+fn broken_json(shop: i64, journal: Journal, v: &EventsVerification) -> Value {
     let EventsVerification::Broken {
         at,
         problem,
@@ -148,7 +182,9 @@ pub(crate) fn broken_json(shop: i64, journal: Journal, v: &EventsVerification) -
     else {
         return Value::Null;
     };
-    let event = at.as_ref().map(|(seq, kind)| json!({"seq": seq, "kind": kind}));
+    let event = at
+        .as_ref()
+        .map(|(seq, kind)| json!({"seq": seq, "kind": kind}));
     let (stored, recomputed) = match problem {
         comptoir_core::event::EventProblem::SealMismatch { stored, recomputed } => {
             (Some(stored.as_str()), Some(recomputed.as_str()))

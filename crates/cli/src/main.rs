@@ -12,7 +12,7 @@ mod webhook;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use comptoir_core::catalog::{self, Catalog};
-use comptoir_core::event::{Event, Journal, Via};
+use comptoir_core::event::{Event, Via};
 use comptoir_core::model::{Country, Licence, Name, TimeZoneName};
 use comptoir_core::money::Currency;
 use comptoir_store::journal::{self, Verification};
@@ -533,17 +533,14 @@ async fn shop(store: Store, cmd: ShopCommand) -> Result<(), Failure> {
             } else {
                 Licence::Standard
             };
-            let changed = events::by_cli(
-                Journal::Shop(shop_id),
-                Event::LicenceChanged {
-                    licence: licence.as_str().into(),
-                    via: Via::Cli,
-                },
-            );
+            let changed = Event::LicenceChanged {
+                licence: licence.as_str().into(),
+                via: Via::Cli,
+            };
             store
                 .write(move |c| {
                     shops::set_licence(c, shop_id, licence)?;
-                    comptoir_store::events::append(c, &changed).map(|_| ())
+                    events::append(c, shop_id, changed)
                 })
                 .await
                 .map_err(|e| not_found_shop(e, shop_id))?;
@@ -678,12 +675,13 @@ async fn key(store: Store, cmd: KeyCommand) -> Result<(), Failure> {
             let k = store
                 .write(move |c| {
                     let k = shops::create_key(c, shop, label.as_deref(), "comptoir key create")?;
+                    let label = label.clone();
                     let created = Event::ApiKeyCreated {
                         key_id: k.id,
-                        label: label.clone(),
+                        label,
                         via: Via::Cli,
                     };
-                    comptoir_store::events::append(c, &events::by_cli(Journal::Shop(shop), created))?;
+                    events::append(c, shop, created)?;
                     Ok::<_, StoreError>(k)
                 })
                 .await?;
@@ -740,9 +738,14 @@ async fn key(store: Store, cmd: KeyCommand) -> Result<(), Failure> {
             store
                 .write(move |c| {
                     shops::revoke_key(c, shop, key_id)?;
-                    let revoked = Event::ApiKeyRevoked { key_id, via: Via::Cli };
-                    comptoir_store::events::append(c, &events::by_cli(Journal::Shop(shop), revoked))
-                        .map(|_| ())
+                    events::append(
+                        c,
+                        shop,
+                        Event::ApiKeyRevoked {
+                            key_id,
+                            via: Via::Cli,
+                        },
+                    )
                 })
                 .await
                 .map_err(|e| match e {
@@ -782,31 +785,9 @@ async fn verify(
         .read(move |c| journal::verify_snapshot_pinned(c, shop, public_key.as_deref()))
         .await?;
     match outcome {
+        // The events chains are checked once the sales journal holds.
         Verification::Intact { entries, head } => {
-            let journals = match events::verify(&store, shop).await? {
-                Ok(journals) => journals,
-                Err((journal, broken)) => {
-                    if json {
-                        println!("{}", events::broken_json(shop, journal, &broken));
-                    }
-                    let message = broken.message(journal);
-                    return Err(Failure { code: 1, message });
-                }
-            };
-            if json {
-                let mut v = json!({"ok": true, "shop_id": shop.to_string(), "entries": entries, "head": head});
-                for (j, n, h) in &journals {
-                    v[events::journal_name(*j)] = json!({"entries": n, "head": h});
-                }
-                println!("{v}");
-            } else {
-                println!("chain ok: {entries} entries, head {head}");
-                for (j, n, h) in &journals {
-                    let name = events::journal_name(*j).replace('_', " ");
-                    println!("{name} ok: {n} events, head {h}");
-                }
-            }
-            Ok(())
+            events::verify(&store, shop, json, entries, &head).await
         }
         Verification::Broken(b) => {
             let message = b.to_string();

@@ -113,7 +113,10 @@ pub(crate) async fn run(store: Store, cmd: WebhookCommand) -> Result<(), Failure
             let format = format.format().as_str();
             let changed = crate::events::config_changed(
                 shop,
-                &[("webhook.url", Some(url.trim())), ("webhook.format", Some(format))],
+                &[
+                    ("webhook.url", Some(url.trim())),
+                    ("webhook.format", Some(format)),
+                ],
             );
             let e = store
                 .write(move |c| {
@@ -147,7 +150,8 @@ pub(crate) async fn run(store: Store, cmd: WebhookCommand) -> Result<(), Failure
             let e = if rotate {
                 let secret = Secret::from_bytes(random_bytes()).to_text();
                 // The secret itself is never recorded, only that it changed.
-                let changed = crate::events::config_changed(shop, &[("webhook.secret", Some("changed"))]);
+                let changed =
+                    crate::events::config_changed(shop, &[("webhook.secret", Some("changed"))]);
                 store
                     .write(move |c| {
                         let now = now_micros();

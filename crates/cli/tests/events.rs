@@ -31,12 +31,18 @@ fn script(db: &TestDb, journal: &str) -> Option<(i32, String)> {
     if !comptoir_testkit::require(python, "python3") {
         return None;
     }
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/verify_events.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../scripts/verify_events.py"
+    );
     let o = std::process::Command::new("python3")
         .args([script, path, journal])
         .output()
         .expect("run python3");
-    Some((o.status.code().unwrap_or(-1), format!("{}{}", stdout(&o), stderr(&o))))
+    Some((
+        o.status.code().unwrap_or(-1),
+        format!("{}{}", stdout(&o), stderr(&o)),
+    ))
 }
 
 fn listed(db: &TestDb, id: &str) -> Vec<Value> {
@@ -74,7 +80,14 @@ fn commands_record_their_events_and_verify_names_a_broken_one() {
         ok(&db, &["webhook", "off", "--shop", &id]);
         ok(
             &db,
-            &["fec", "accounts", "--shop", &id, "--set", "payment.cash=531000"],
+            &[
+                "fec",
+                "accounts",
+                "--shop",
+                &id,
+                "--set",
+                "payment.cash=531000",
+            ],
         );
         let dir = std::env::temp_dir().join(format!("comptoir-events-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -150,7 +163,10 @@ fn commands_record_their_events_and_verify_names_a_broken_one() {
         let verified = ok(&db, &["verify", "--shop", &id]);
         let lines: Vec<&str> = verified.lines().collect();
         assert!(lines[0].starts_with("chain ok: 1 entries"), "{verified}");
-        assert!(lines[1].starts_with("events ok: 8 events, head "), "{verified}");
+        assert!(
+            lines[1].starts_with("events ok: 8 events, head "),
+            "{verified}"
+        );
         assert!(lines[2].starts_with("server events ok: "), "{verified}");
         let v: Value =
             serde_json::from_str(&ok(&db, &["verify", "--shop", &id, "--json"])).unwrap();
@@ -233,7 +249,8 @@ fn events_needs_a_shop_or_the_server() {
         let o = comptoir(&db, &["events", "--shop", "999999"]);
         assert_eq!(o.status.code(), Some(2));
         assert!(stderr(&o).contains("--shop"), "{}", stderr(&o));
-        let server: Value = serde_json::from_str(&ok(&db, &["events", "--server", "--json"])).unwrap();
+        let server: Value =
+            serde_json::from_str(&ok(&db, &["events", "--server", "--json"])).unwrap();
         assert!(server.is_array());
     }
 }

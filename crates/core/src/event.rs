@@ -418,8 +418,14 @@ mod tests {
         let a = sign_in().seal_after(1, GENESIS);
         let b = sign_in().seal_after(2, &a.seal);
         let j = Journal::Shop(3);
-        assert_eq!(check_stored(j, 1, &a.entry, &a.seal, GENESIS), Ok(a.seal.clone()));
-        assert_eq!(check_stored(j, 2, &b.entry, &b.seal, &a.seal), Ok(b.seal.clone()));
+        assert_eq!(
+            check_stored(j, 1, &a.entry, &a.seal, GENESIS),
+            Ok(a.seal.clone())
+        );
+        assert_eq!(
+            check_stored(j, 2, &b.entry, &b.seal, &a.seal),
+            Ok(b.seal.clone())
+        );
         let altered = a.entry.replace("192.0.2.7", "192.0.2.8");
         assert_eq!(
             check_stored(j, 1, &altered, &a.seal, GENESIS)

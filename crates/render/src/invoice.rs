@@ -294,7 +294,16 @@ impl<'m> Doc<'m> {
         }
         if let Some(n) = m.duplicate {
             let text = duplicate_mark(n);
-            c.text_fit(Font::Bold, 12.0, RIGHT, ry, &text, right_w, Align::Right, MARK);
+            c.text_fit(
+                Font::Bold,
+                12.0,
+                RIGHT,
+                ry,
+                &text,
+                right_w,
+                Align::Right,
+                MARK,
+            );
             ry += 16.0;
         }
         if !m.date.trim().is_empty() {

@@ -14,12 +14,12 @@ pub mod telemetry;
 pub mod webhooks;
 pub mod workers;
 
-use comptoir_core::event::{Event, Journal, Origin};
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
+use comptoir_core::event::{Event, Journal, Origin};
 use comptoir_store::Store;
 use serde_json::json;
 use std::net::SocketAddr;

@@ -98,9 +98,7 @@ async fn back_office_sign_ins_keys_and_report_downloads_are_events_of_the_shop()
             .await;
         assert_eq!(revoked.status, 303);
 
-        let down = c
-            .get("/reports/download?date=2026-11-02&format=CSV")
-            .await;
+        let down = c.get("/reports/download?date=2026-11-02&format=CSV").await;
         assert_eq!(down.status, 200, "{}", down.body);
         let api = app
             .get(&format!(
@@ -145,7 +143,11 @@ async fn back_office_sign_ins_keys_and_report_downloads_are_events_of_the_shop()
         assert_eq!(all[4]["detail"]["via"], "back_office");
         assert_eq!(all[5]["detail"]["day"], "2026-11-03");
         assert_eq!(all[5]["detail"]["via"], "get_sales");
-        assert!(all[5]["actor"].as_str().unwrap().starts_with("key "), "{}", all[5]);
+        assert!(
+            all[5]["actor"].as_str().unwrap().starts_with("key "),
+            "{}",
+            all[5]
+        );
         assert_eq!(assert_intact(&app, journal).await, 6);
 
         let server = entries(&app, Journal::Server).await;
@@ -206,7 +208,12 @@ async fn the_server_journal_records_each_start_and_stop() {
             "{}",
             db.backend
         );
-        assert!(all[0]["detail"]["listen"].as_str().unwrap().starts_with("127.0.0.1:"));
+        assert!(
+            all[0]["detail"]["listen"]
+                .as_str()
+                .unwrap()
+                .starts_with("127.0.0.1:")
+        );
         assert_eq!(assert_intact(&again, Journal::Server).await, 3);
         again.stop().await;
     }

@@ -182,12 +182,16 @@ async fn concurrent_fetches_get_distinct_copy_numbers() {
         );
         if !marks.is_empty() {
             // One original, and duplicates 1..n-1 each printed once.
-            let mut printed: Vec<i64> = marks.iter().flatten().map(|m| m.parse().unwrap()).collect();
+            let mut printed: Vec<i64> =
+                marks.iter().flatten().map(|m| m.parse().unwrap()).collect();
             printed.sort_unstable();
             assert_eq!(marks.iter().filter(|m| m.is_none()).count(), 1);
             assert_eq!(printed, (1..n).collect::<Vec<i64>>());
         }
-        assert_eq!(duplicate_events(&app, shop.shop_id).await.len(), n as usize - 1);
+        assert_eq!(
+            duplicate_events(&app, shop.shop_id).await.len(),
+            n as usize - 1
+        );
         app.stop().await;
     }
 }

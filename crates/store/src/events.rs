@@ -160,9 +160,9 @@ impl EventsVerification {
                     EventProblem::Gap { expected } => {
                         format!("event {expected} is missing from the journal")
                     }
-                    EventProblem::SealMismatch { stored, recomputed } => format!(
-                        "stored seal {stored} does not match the recomputed {recomputed}"
-                    ),
+                    EventProblem::SealMismatch { stored, recomputed } => {
+                        format!("stored seal {stored} does not match the recomputed {recomputed}")
+                    }
                     EventProblem::Misplaced => {
                         "its bytes are not an event of this journal at this position".into()
                     }

@@ -69,7 +69,9 @@ async fn concurrent_appends_make_one_gapless_verified_chain_per_journal() {
 async fn a_time_range_is_read_in_pages_in_journal_order() {
     for db in TestDb::all() {
         let store = db.store().await;
-        let shop = create_shop(&store, "Range", Licence::Standard).await.shop_id;
+        let shop = create_shop(&store, "Range", Licence::Standard)
+            .await
+            .shop_id;
         let other = create_shop(&store, "Other", Licence::Standard)
             .await
             .shop_id;

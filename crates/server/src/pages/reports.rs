@@ -237,7 +237,16 @@ async fn download(
     Query(q): Query<Choice>,
 ) -> Result<Response, PageError> {
     let origin = crate::events::origin(Some(user.login.clone()), address);
-    stream(&state, &v, user.shop_id, &q, false, Disposition::Attachment, origin).await
+    stream(
+        &state,
+        &v,
+        user.shop_id,
+        &q,
+        false,
+        Disposition::Attachment,
+        origin,
+    )
+    .await
 }
 
 /// The HTML report alone, shown in the Reports page's frame.
@@ -248,7 +257,16 @@ async fn view(
     Query(q): Query<Choice>,
 ) -> Result<Response, PageError> {
     let origin = crate::events::origin(Some(user.login.clone()), address);
-    let mut res = stream(&state, &v, user.shop_id, &q, true, Disposition::Inline, origin).await?;
+    let mut res = stream(
+        &state,
+        &v,
+        user.shop_id,
+        &q,
+        true,
+        Disposition::Inline,
+        origin,
+    )
+    .await?;
     let h = res.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,

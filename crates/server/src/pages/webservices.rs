@@ -7,12 +7,12 @@ use super::{PageError, Signed, Visit, query, render, require_admin};
 use crate::AppState;
 use crate::client_address::ClientAddress;
 use crate::events;
-use comptoir_core::event::{Event, Journal, Via};
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
+use comptoir_core::event::{Event, Journal, Via};
 use comptoir_core::model::{Licence, Shop};
 use comptoir_store::{StoreError, shops};
 use serde::Deserialize;
@@ -199,11 +199,8 @@ async fn revoke_key(
                 key_id: id,
                 via: Via::BackOffice,
             };
-            comptoir_store::events::append(
-                c,
-                &events::now(Journal::Shop(shop_id), origin, revoked),
-            )
-            .map(|_| ())
+            comptoir_store::events::append(c, &events::now(Journal::Shop(shop_id), origin, revoked))
+                .map(|_| ())
         })
         .await
     {

@@ -5,15 +5,15 @@
 use super::Params;
 use crate::AppState;
 use crate::client_address::ClientAddress;
-use crate::events;
-use comptoir_core::event::{Event, Journal, Via};
 use crate::error::{AppError, AppResult};
+use crate::events;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use comptoir_core::error::ErrorCode;
+use comptoir_core::event::{Event, Journal, Via};
 use comptoir_core::model::{Licence, Role};
 use comptoir_store::StoreError;
 use comptoir_store::auth::{LoginUser, find_user_by_login};
@@ -136,7 +136,11 @@ async fn get_auth_token(
         key_id: Some(key_id),
     };
     let origin = events::origin(Some(events::login_text(&login)), address);
-    events::record(&state, events::now(Journal::Shop(shop_id), origin, signed_in)).await?;
+    events::record(
+        &state,
+        events::now(Journal::Shop(shop_id), origin, signed_in),
+    )
+    .await?;
     tracing::info!(login = %login, shop_id, key_id, reused, "getAuthToken: key issued");
     let mut res = axum::Json(json!({
         "result": "OK",
