@@ -1,6 +1,7 @@
 //! Invoice duplicates: the first GET of `/invoices/TOKEN.pdf` is the original, each later
 //! one is marked "DUPLICATE n" on the PDF, logged as an issue and recorded as an event;
-//! concurrent fetches get distinct copy numbers; HEAD issues nothing.
+//! concurrent fetches get distinct copy numbers; HEAD issues nothing; a Range request
+//! gets the whole document.
 
 use comptoir_core::event::Journal;
 use comptoir_core::model::Licence;
@@ -117,6 +118,18 @@ async fn fetches_after_the_first_are_duplicates_numbered_1_2_3() {
             }
         }
         assert_eq!(copies(&app, shop.shop_id, order_id).await, [0, 1, 2, 3]);
+        // A Range request gets the whole document, and it is an issue like any other.
+        let ranged = app
+            .http
+            .get(link)
+            .header("range", "bytes=0-99")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ranged.status(), 200);
+        let whole = ranged.bytes().await.unwrap();
+        assert!(whole.starts_with(b"%PDF") && whole.len() > 100);
+        assert_eq!(copies(&app, shop.shop_id, order_id).await, [0, 1, 2, 3, 4]);
         let issues = app
             .store
             .read(move |c| invoice_issues::issues(c, shop.shop_id, order_id))
@@ -138,7 +151,10 @@ async fn fetches_after_the_first_are_duplicates_numbered_1_2_3() {
                 )
             })
             .collect();
-        assert_eq!(numbered, [(1, number), (2, number), (3, number)]);
+        assert_eq!(
+            numbered,
+            [(1, number), (2, number), (3, number), (4, number)]
+        );
         assert_eq!(events[0]["detail"]["order_internal_id"], order_id);
         assert_eq!(events[0]["address"], "127.0.0.1");
         app.stop().await;
