@@ -68,3 +68,17 @@ pub(crate) fn report(
     };
     now(Journal::Shop(shop_id), origin, downloaded)
 }
+
+/// The event of settings changed in the back office: each setting's new value (`None`
+/// for removed; a secret is recorded as `"changed"`, never its value).
+pub(crate) fn config(shop_id: i64, settings: &[(&str, Option<&str>)], origin: Origin) -> NewEvent {
+    let settings = settings
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.map(str::to_string)))
+        .collect();
+    let changed = Event::ConfigChanged {
+        settings,
+        via: comptoir_core::event::Via::BackOffice,
+    };
+    now(Journal::Shop(shop_id), origin, changed)
+}

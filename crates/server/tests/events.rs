@@ -218,3 +218,57 @@ async fn the_server_journal_records_each_start_and_stop() {
         again.stop().await;
     }
 }
+
+#[tokio::test]
+async fn webhook_settings_changed_in_the_back_office_are_events() {
+    for db in TestDb::all() {
+        let app = TestApp::spawn(&db).await;
+        let shop = app.create_shop("Config", Licence::Extended).await;
+        let mut c = Client::new(&app);
+        c.sign_in(&shop.admin_login, &shop.admin_password).await;
+        let csrf = c.get("/config/general").await.csrf();
+        let saved = c
+            .post(
+                "/config/general/webhook",
+                &[
+                    ("csrf", &csrf),
+                    ("url", "https://hooks.example.com/in"),
+                    ("format", "json"),
+                ],
+            )
+            .await;
+        assert_eq!(saved.status, 303, "{}", saved.body);
+        // A refused URL saves nothing, so records nothing.
+        let refused = c
+            .post(
+                "/config/general/webhook",
+                &[("csrf", &csrf), ("url", "ftp://x"), ("format", "json")],
+            )
+            .await;
+        assert_eq!(refused.status, 400);
+        let rotated = c
+            .post("/config/general/secret/rotate", &[("csrf", &csrf)])
+            .await;
+        assert_eq!(rotated.status, 200);
+        let off = c
+            .post("/config/general/webhook/off", &[("csrf", &csrf)])
+            .await;
+        assert_eq!(off.status, 303);
+
+        let all = entries(&app, Journal::Shop(shop.shop_id)).await;
+        let changes: Vec<&Value> = of_kind(&all, "config_changed");
+        assert_eq!(changes.len(), 3, "{}: {all:?}", db.backend);
+        let settings = |i: usize| &changes[i]["detail"]["settings"];
+        assert_eq!(settings(0)["webhook.url"], "https://hooks.example.com/in");
+        assert_eq!(settings(0)["webhook.format"], "json");
+        assert_eq!(settings(1)["webhook.secret"], "changed");
+        assert!(settings(2)["webhook.url"].is_null(), "{}", changes[2]);
+        for e in &changes {
+            assert_eq!(e["detail"]["via"], "back_office");
+            assert_eq!(e["actor"], shop.admin_login.as_str());
+            assert_eq!(e["address"], "127.0.0.1");
+        }
+        assert_intact(&app, Journal::Shop(shop.shop_id)).await;
+        app.stop().await;
+    }
+}

@@ -4,6 +4,7 @@
 
 pub mod address;
 pub mod retry;
+pub mod settings;
 pub mod signature;
 
 use crate::model::Client;
