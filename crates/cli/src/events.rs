@@ -121,16 +121,17 @@ pub(crate) async fn run(store: Store, args: EventsArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// `verify`'s second part, once the sales journal holds (`entries`, `head`): the shop's
-/// and the server's events chains. Prints the summary (the sales chain's line first) or
-/// fails (exit 1) naming the first broken event.
-pub(crate) async fn verify(
-    store: &Store,
-    shop: i64,
-    json: bool,
-    entries: i64,
-    head: &str,
-) -> Result<(), Failure> {
+/// What `verify` found in the events chains.
+pub(crate) enum Outcome {
+    /// Each journal with its count and head.
+    Intact(Vec<(Journal, i64, String)>),
+    /// The first broken one: `verify --json`'s object and the message (exit 1).
+    Broken { json: Value, message: String },
+}
+
+/// `verify`'s second part, once the sales journal holds: the shop's and the server's
+/// events chains, each in its own snapshot.
+pub(crate) async fn verify(store: &Store, shop: i64) -> Result<Outcome, Failure> {
     let mut ok = Vec::new();
     for journal in [Journal::Shop(shop), Journal::Server] {
         let v = store
@@ -139,29 +140,29 @@ pub(crate) async fn verify(
         match v {
             EventsVerification::Intact { events, head } => ok.push((journal, events, head)),
             broken => {
-                if json {
-                    println!("{}", broken_json(shop, journal, &broken));
-                }
-                let message = broken.message(journal);
-                return Err(Failure { code: 1, message });
+                return Ok(Outcome::Broken {
+                    json: broken_json(shop, journal, &broken),
+                    message: broken.message(journal),
+                });
             }
         }
     }
-    if json {
-        let mut v =
-            json!({"ok": true, "shop_id": shop.to_string(), "entries": entries, "head": head});
-        for (j, n, h) in &ok {
-            v[journal_name(*j)] = json!({"entries": n, "head": h});
-        }
-        println!("{v}");
-    } else {
-        println!("chain ok: {entries} entries, head {head}");
-        for (j, n, h) in &ok {
-            let name = journal_name(*j).replace('_', " ");
-            println!("{name} ok: {n} events, head {h}");
-        }
+    Ok(Outcome::Intact(ok))
+}
+
+/// `"events":{"entries","head"}` and `"server_events":{…}` in `verify --json`'s object.
+pub(crate) fn add_json(v: &mut Value, chains: &[(Journal, i64, String)]) {
+    for (j, n, h) in chains {
+        v[journal_name(*j)] = json!({"entries": n, "head": h});
     }
-    Ok(())
+}
+
+/// `events ok: N events, head H` and `server events ok: …`, after the chain's line.
+pub(crate) fn print_lines(chains: &[(Journal, i64, String)]) {
+    for (j, n, h) in chains {
+        let name = journal_name(*j).replace('_', " ");
+        println!("{name} ok: {n} events, head {h}");
+    }
 }
 
 /// The name of a journal in `verify`'s answers.

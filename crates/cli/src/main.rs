@@ -1,6 +1,7 @@
 //! The `comptoir` command: serve, migrate, shop, catalog, key, verify (spec/cli.md).
 //! Exit codes: 0 success, 1 a check failed, 2 bad usage or input, 3 database unusable.
 
+mod archive;
 mod closings;
 mod events;
 mod fec;
@@ -76,14 +77,12 @@ enum Command {
     /// A shop's FEC accounting export settings.
     #[command(subcommand)]
     Fec(fec::FecCommand),
-    /// Close a past day (the Z): a signed entry of the shop's sealed journal.
-    Close {
-        #[arg(long)]
-        shop: i64,
-        /// The day to close, YYYY-MM-DD, before today in the shop's time zone.
-        #[arg(long)]
-        day: String,
-    },
+    /// Close a past day (the Z), a month or a fiscal year: a signed entry of the shop's
+    /// sealed journal.
+    Close(closings::CloseArgs),
+    /// The signed archive of a closed month or year (ZIP of CSV files, manifest, signature);
+    /// `archive verify FILE` checks one.
+    Archive(archive::ArchiveArgs),
     /// A shop's closings.
     #[command(subcommand)]
     Closings(closings::ClosingsCommand),
@@ -109,6 +108,9 @@ enum Command {
         /// closing must be signed by; without it, each closing's own recorded key is used.
         #[arg(long, value_name = "HEX")]
         public_key: Option<String>,
+        /// An archive (`comptoir archive`) whose rows the database must still hold, unchanged.
+        #[arg(long, value_name = "ARCHIVE")]
+        against: Option<PathBuf>,
     },
 }
 
@@ -139,6 +141,10 @@ struct ServeArgs {
     #[arg(long, env = "COMPTOIR_WEBHOOK_RETENTION_DAYS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(3..=3650))]
     webhook_retention_days: u64,
+    /// Do not close days, months and years automatically (at each shop's closing hour,
+    /// and at start for the days the server was down for); `comptoir close` still works.
+    #[arg(long, env = "COMPTOIR_NO_AUTO_CLOSE")]
+    no_auto_close: bool,
     /// FOR TESTS ONLY: the webhook retry waits in milliseconds (`100,200,400`) instead of
     /// the schedule of the spec (10 s, 1 min, … 24 h).
     #[arg(long, env = "COMPTOIR_WEBHOOK_TEST_SCHEDULE", hide = true)]
@@ -324,14 +330,19 @@ async fn open(db: &str) -> Result<Store, Failure> {
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {
-    if let Command::Fiscal(cmd) = cli.command {
+    if let Command::Fiscal(fiscal::FiscalCommand::Key) = cli.command {
         // The key lives outside the database: no need to open (or create) one.
-        return fiscal::run(fiscal::key_path(cli.fiscal_key.as_deref(), &cli.db)?, cmd);
+        return fiscal::run(fiscal::key_path(cli.fiscal_key.as_deref(), &cli.db)?);
     }
     let key_file = fiscal::key_path(cli.fiscal_key.as_deref(), &cli.db)?;
+    if let Command::Archive(args) = &cli.command
+        && let Some(done) = archive::without_database(args, &key_file)
+    {
+        return done;
+    }
     let store = open(&cli.db).await?;
     match cli.command {
-        Command::Serve(args) => serve(store, args).await,
+        Command::Serve(args) => serve(store, args, key_file).await,
         Command::Migrate => {
             println!("migrations applied ({})", store.backend());
             Ok(())
@@ -345,16 +356,22 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             shop,
             json,
             public_key,
-        } => verify(store, shop, json, public_key).await,
+            against,
+        } => {
+            let against =
+                archive::report_against(&store, shop, against, &public_key, &key_file).await?;
+            verify(store, shop, json, public_key, against).await
+        }
+        Command::Archive(args) => archive::run(store, key_file, args).await,
         Command::Fec(cmd) => fec::fec(store, cmd).await,
-        Command::Close { shop, day } => closings::close(store, key_file, shop, &day).await,
+        Command::Close(args) => closings::close(store, key_file, args).await,
         Command::Closings(cmd) => closings::run(store, cmd).await,
         Command::Events(args) => events::run(store, args).await,
-        Command::Fiscal(_) => unreachable!("handled before the database is opened"),
+        Command::Fiscal(cmd) => fiscal::settings(store, cmd).await,
     }
 }
 
-async fn serve(store: Store, args: ServeArgs) -> Result<(), Failure> {
+async fn serve(store: Store, args: ServeArgs, key_file: PathBuf) -> Result<(), Failure> {
     let mut webhooks = comptoir_server::webhooks::Settings {
         retention: std::time::Duration::from_secs(args.webhook_retention_days * 24 * 3600),
         ..Default::default()
@@ -370,6 +387,11 @@ async fn serve(store: Store, args: ServeArgs) -> Result<(), Failure> {
         trusted_proxies: args.trusted_proxies,
         login_delay_step: comptoir_server::workers::login_limiter::DEFAULT_DELAY_STEP,
         webhooks,
+        closings: comptoir_server::closings::Settings {
+            key: (!args.no_auto_close)
+                .then_some(comptoir_server::closings::KeySource::File(key_file)),
+            ..Default::default()
+        },
     };
     // Bind first: if the address is taken, nothing (not even the demo shop) is created.
     let app = comptoir_server::Application::build(config, store.clone())
@@ -771,6 +793,7 @@ async fn verify(
     shop: i64,
     json: bool,
     public_key: Option<String>,
+    against: Option<archive::AgainstLines>,
 ) -> Result<(), Failure> {
     if let Some(k) = &public_key
         && comptoir_core::hex::unhex(k.trim()).is_none_or(|b| b.len() != 32)
@@ -784,10 +807,39 @@ async fn verify(
     let outcome = store
         .read(move |c| journal::verify_snapshot_pinned(c, shop, public_key.as_deref()))
         .await?;
+    // `--against`: the archive's comparison is reported beside the chain's verdict.
+    let against_ok = archive::print_against(json, against.as_ref());
+    let with_against = |v| archive::with_against(v, against.as_ref());
     match outcome {
         // The events chains are checked once the sales journal holds.
         Verification::Intact { entries, head } => {
-            events::verify(&store, shop, json, entries, &head).await
+            let chains = match events::verify(&store, shop).await? {
+                events::Outcome::Intact(chains) => chains,
+                events::Outcome::Broken { json: v, message } => {
+                    if json {
+                        println!("{}", with_against(v));
+                    }
+                    return Err(Failure { code: 1, message });
+                }
+            };
+            if json {
+                let mut v = json!({"ok": against_ok, "shop_id": shop.to_string(), "entries": entries, "head": head});
+                events::add_json(&mut v, &chains);
+                println!("{}", with_against(v));
+            } else {
+                println!("chain ok: {entries} entries, head {head}");
+                events::print_lines(&chains);
+            }
+            if against_ok {
+                Ok(())
+            } else {
+                Err(Failure {
+                    code: 1,
+                    message:
+                        "the database no longer holds, unchanged, everything the archive holds"
+                            .into(),
+                })
+            }
         }
         Verification::Broken(b) => {
             let message = b.to_string();
@@ -802,11 +854,11 @@ async fn verify(
                 let (stored, recomputed) = b.problem.seals().unzip();
                 println!(
                     "{}",
-                    json!({
+                    with_against(json!({
                         "ok": false, "shop_id": shop.to_string(), "problem": b.problem.code(),
                         "entry": entry, "stored": stored.flatten(), "recomputed": recomputed,
                         "entries_checked": b.entries_checked, "message": message,
-                    })
+                    }))
                 );
             }
             Err(Failure { code: 1, message })

@@ -1,6 +1,7 @@
 //! Comptoir's pure domain: money, VAT, quantities, the catalog model, orders and seals.
 //! No IO, no async, no SQL, no HTTP: everything here is a function of its inputs.
 
+pub mod archive;
 pub mod cash_box;
 pub mod catalog;
 pub mod closing;

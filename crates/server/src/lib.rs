@@ -3,6 +3,7 @@
 
 mod accept;
 pub mod client_address;
+pub mod closings;
 pub mod error;
 mod events;
 pub mod invoices;
@@ -41,6 +42,8 @@ pub struct Config {
     pub login_delay_step: std::time::Duration,
     /// How the webhook worker runs (retry schedule, retention, concurrency).
     pub webhooks: webhooks::Settings,
+    /// The automatic closing (off without a key).
+    pub closings: closings::Settings,
 }
 
 /// What every handler can reach.
@@ -131,7 +134,9 @@ impl Application {
             .await
             .map_err(|e| std::io::Error::other(format!("recording the server start: {e}")))?;
         let worker = webhooks::Worker::start(&self.state);
+        let closer = closings::Closer::start(&self.state);
         let served = accept::serve(self.listener, service, shutdown).await;
+        closer.stop().await;
         worker.stop().await;
         // Stopping goes on whatever happens; a stop that cannot be recorded is logged.
         let stopped = events::now(Journal::Server, Origin::server(), Event::ServerStop {});

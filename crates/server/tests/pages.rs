@@ -164,6 +164,7 @@ async fn the_session_cookie_is_secure_behind_an_https_base_url() {
         trusted_proxies: Vec::new(),
         login_delay_step: std::time::Duration::from_millis(10),
         webhooks: comptoir_server::webhooks::Settings::default(),
+        closings: comptoir_server::closings::Settings::default(),
     };
     let server = comptoir_server::Application::build(config, store.clone())
         .await

@@ -2,6 +2,7 @@
 //! and the queries of each feature (shops, keys, catalog). Blocking work runs off the
 //! async workers; a write is one transaction.
 
+pub mod archive;
 pub mod auth;
 pub mod catalog;
 pub mod closings;

@@ -54,6 +54,7 @@ struct EventRow {
     /// `SHOP-N`, as sent in `eventID`.
     id: String,
     event_type: String,
+    /// 0 for an event without an order (a `closing`): no link is shown.
     order_id: i64,
     /// `pending`, `delivered` or `failed` (also the row's class).
     state: String,

@@ -17,7 +17,7 @@ use axum::routing::get;
 use comptoir_core::event::Via;
 use comptoir_core::model::Shop;
 use comptoir_core::report::fec::FecSettings;
-use comptoir_core::report::{Filters, Report, ReportDay};
+use comptoir_core::report::{Filters, Report, ReportClosing, ReportDay};
 use comptoir_render::report::{ReportFormat, start};
 use comptoir_store::StoreError;
 use comptoir_store::report::{ReportQuery, SaleCursor, aggregates, fec_settings, sales_page};
@@ -102,17 +102,25 @@ pub(crate) async fn report_response(
     let store = state.store.clone();
     let body = super::stream::stream("sales report", move |chunks| {
         let failed = Stop::Failed;
-        let (a, fec) = store
+        let date = day.date;
+        let (a, fec, closing) = store
             .read_blocking(|c| {
                 let fec = if format.needs_rates() {
                     fec_settings(c, query.shop_id)?
                 } else {
                     Vec::new()
                 };
-                Ok::<_, StoreError>((aggregates(c, &query)?, FecSettings::new(fec)))
+                // A closed day's report shows its closing (issue #11).
+                let closing = comptoir_store::closings::of_day(c, query.shop_id, date)?;
+                Ok::<_, StoreError>((aggregates(c, &query)?, FecSettings::new(fec), closing))
             })
             .map_err(failed)?;
-        let report = Report::build(&shop, day, filters, comptoir_store::now_micros(), a);
+        let mut report = Report::build(&shop, day, filters, comptoir_store::now_micros(), a);
+        report.closing = closing.and_then(|r| {
+            let tz = shop.timezone.tz();
+            let digits = shop.currency.digits();
+            ReportClosing::of(&r.entry, &r.signature, &r.public_key, digits, &tz)
+        });
         let mut w = start(format, &report, &fec, &mut chunks.out)
             .map_err(|e| failed(StoreError::Decode(e)))?;
         let mut after = Some(SaleCursor::START);
