@@ -34,10 +34,22 @@ pub(crate) async fn fec(store: Store, cmd: FecCommand) -> Result<(), Failure> {
         check_setting(&k, &v).map_err(|m| Failure::usage(format!("--set: {m}")))?;
         changes.push((k, v));
     }
+    let changed = (!changes.is_empty()).then(|| {
+        let named: Vec<(String, &str)> = changes
+            .iter()
+            .map(|(k, v)| (format!("fec.{k}"), v.as_str()))
+            .collect();
+        let pairs: Vec<(&str, Option<&str>)> =
+            named.iter().map(|(k, v)| (k.as_str(), Some(*v))).collect();
+        crate::events::config_changed(shop, &pairs)
+    });
     let saved = store
         .write(move |c| {
             for (k, v) in &changes {
                 set_fec_setting(c, shop, k, v)?;
+            }
+            if let Some(e) = &changed {
+                comptoir_store::events::append(c, e)?;
             }
             fec_settings(c, shop)
         })

@@ -3,6 +3,7 @@
 
 mod archive;
 mod closings;
+mod events;
 mod fec;
 mod fiscal;
 mod items_csv;
@@ -12,6 +13,7 @@ mod webhook;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use comptoir_core::catalog::{self, Catalog};
+use comptoir_core::event::{Event, Via};
 use comptoir_core::model::{Country, Licence, Name, TimeZoneName};
 use comptoir_core::money::Currency;
 use comptoir_store::journal::{self, Verification};
@@ -93,7 +95,10 @@ enum Command {
     /// A shop's webhook: URL, secret, attempt log, re-sending.
     #[command(subcommand)]
     Webhook(webhook::WebhookCommand),
-    /// Recompute a shop's seal chain from its orders, lines and payments.
+    /// A shop's or the server's events journal (sign-ins, keys, settings, reports…).
+    Events(events::EventsArgs),
+    /// Recompute a shop's seal chain from its orders, lines and payments, and the shop's
+    /// and the server's events chains.
     Verify {
         #[arg(long)]
         shop: i64,
@@ -361,6 +366,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Fec(cmd) => fec::fec(store, cmd).await,
         Command::Close(args) => closings::close(store, key_file, args).await,
         Command::Closings(cmd) => closings::run(store, cmd).await,
+        Command::Events(args) => events::run(store, args).await,
         Command::Fiscal(cmd) => fiscal::settings(store, cmd).await,
     }
 }
@@ -549,8 +555,15 @@ async fn shop(store: Store, cmd: ShopCommand) -> Result<(), Failure> {
             } else {
                 Licence::Standard
             };
+            let changed = Event::LicenceChanged {
+                licence: licence.as_str().into(),
+                via: Via::Cli,
+            };
             store
-                .write(move |c| shops::set_licence(c, shop_id, licence))
+                .write(move |c| {
+                    shops::set_licence(c, shop_id, licence)?;
+                    events::append(c, shop_id, changed)
+                })
                 .await
                 .map_err(|e| not_found_shop(e, shop_id))?;
             println!("shop {shop_id}: licence {licence}");
@@ -682,7 +695,17 @@ async fn key(store: Store, cmd: KeyCommand) -> Result<(), Failure> {
         KeyCommand::Create { shop, label, json } => {
             require_shop(&store, shop).await?;
             let k = store
-                .write(move |c| shops::create_key(c, shop, label.as_deref(), "comptoir key create"))
+                .write(move |c| {
+                    let k = shops::create_key(c, shop, label.as_deref(), "comptoir key create")?;
+                    let label = label.clone();
+                    let created = Event::ApiKeyCreated {
+                        key_id: k.id,
+                        label,
+                        via: Via::Cli,
+                    };
+                    events::append(c, shop, created)?;
+                    Ok::<_, StoreError>(k)
+                })
                 .await?;
             if json {
                 println!(
@@ -735,7 +758,17 @@ async fn key(store: Store, cmd: KeyCommand) -> Result<(), Failure> {
         }
         KeyCommand::Revoke { shop, key_id } => {
             store
-                .write(move |c| shops::revoke_key(c, shop, key_id))
+                .write(move |c| {
+                    shops::revoke_key(c, shop, key_id)?;
+                    events::append(
+                        c,
+                        shop,
+                        Event::ApiKeyRevoked {
+                            key_id,
+                            via: Via::Cli,
+                        },
+                    )
+                })
                 .await
                 .map_err(|e| match e {
                     StoreError::NotFound => {
@@ -778,16 +811,24 @@ async fn verify(
     let against_ok = archive::print_against(json, against.as_ref());
     let with_against = |v| archive::with_against(v, against.as_ref());
     match outcome {
+        // The events chains are checked once the sales journal holds.
         Verification::Intact { entries, head } => {
+            let chains = match events::verify(&store, shop).await? {
+                events::Outcome::Intact(chains) => chains,
+                events::Outcome::Broken { json: v, message } => {
+                    if json {
+                        println!("{}", with_against(v));
+                    }
+                    return Err(Failure { code: 1, message });
+                }
+            };
             if json {
-                println!(
-                    "{}",
-                    with_against(
-                        json!({"ok": against_ok, "shop_id": shop.to_string(), "entries": entries, "head": head})
-                    )
-                );
+                let mut v = json!({"ok": against_ok, "shop_id": shop.to_string(), "entries": entries, "head": head});
+                events::add_json(&mut v, &chains);
+                println!("{}", with_against(v));
             } else {
                 println!("chain ok: {entries} entries, head {head}");
+                events::print_lines(&chains);
             }
             if against_ok {
                 Ok(())

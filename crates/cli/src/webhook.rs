@@ -106,16 +106,31 @@ pub(crate) async fn run(store: Store, cmd: WebhookCommand) -> Result<(), Failure
             require_shop(&store, shop).await?;
             let target = Target::check(&url, format.format(), allow_private)
                 .map_err(|m| Failure::usage(format!("URL: {m}")))?;
+            let changed = crate::events::config_changed(
+                shop,
+                &[
+                    ("webhook.url", Some(target.url())),
+                    ("webhook.format", Some(target.format().as_str())),
+                ],
+            );
             let e = store
-                .write(move |c| webhook_settings::enable(c, shop, &target, now_micros()))
+                .write(move |c| {
+                    let e = webhook_settings::enable(c, shop, &target, now_micros())?;
+                    comptoir_store::events::append(c, &changed)?;
+                    Ok::<_, StoreError>(e)
+                })
                 .await?;
             print_endpoint(&e, json);
             Ok(())
         }
         WebhookCommand::Off { shop } => {
             require_shop(&store, shop).await?;
+            let changed = crate::events::config_changed(shop, &[("webhook.url", None)]);
             store
-                .write(move |c| webhooks::disable(c, shop, now_micros()))
+                .write(move |c| {
+                    webhooks::disable(c, shop, now_micros())?;
+                    comptoir_store::events::append(c, &changed).map(|_| ())
+                })
                 .await
                 .map_err(|e| match e {
                     StoreError::NotFound => no_settings(shop),
@@ -127,8 +142,15 @@ pub(crate) async fn run(store: Store, cmd: WebhookCommand) -> Result<(), Failure
         WebhookCommand::Secret { shop, rotate, json } => {
             require_shop(&store, shop).await?;
             let e = if rotate {
+                // The secret itself is never recorded, only that it changed.
+                let changed =
+                    crate::events::config_changed(shop, &[("webhook.secret", Some("changed"))]);
                 store
-                    .write(move |c| webhook_settings::rotate(c, shop, now_micros()))
+                    .write(move |c| {
+                        let e = webhook_settings::rotate(c, shop, now_micros())?;
+                        comptoir_store::events::append(c, &changed)?;
+                        Ok(e)
+                    })
                     .await
                     .map_err(|e| match e {
                         StoreError::NotFound => no_settings(shop),

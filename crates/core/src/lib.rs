@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod closing;
 pub mod decimal;
 pub mod error;
+pub mod event;
 pub mod fiscal_key;
 pub mod form;
 pub mod hex;

@@ -1,5 +1,6 @@
 //! Writes a demo invoice PDF to look at: `cargo run --example invoice_demo -- OUT.pdf [LINES]`.
-//! With LINES (e.g. 120) the order gets that many lines, to see pages flow.
+//! With LINES (e.g. 120) the order gets that many lines, to see pages flow; a third
+//! argument N marks it as duplicate N.
 
 use comptoir_core::money::Money;
 use comptoir_core::vat::VatRate;
@@ -13,6 +14,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let out = args.next().unwrap_or_else(|| "invoice-demo.pdf".into());
     let extra: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(0);
+    let duplicate: Option<i64> = args.next().and_then(|a| a.parse().ok());
     let rate10 = VatRate::parse("10")?;
     let rate55 = VatRate::parse("5.5")?;
     let line = |title: &str, qty: &str, unit: i64, total: i64, vat_rate: VatRate| InvoiceLine {
@@ -86,6 +88,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         change: Money::from_minor(400),
         note: Some("Merci de votre visite ! Bon appétit.".into()),
         seal: Some("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into()),
+        duplicate,
     };
     let start = Instant::now();
     let pdf = render_invoice(&model)?;

@@ -2,7 +2,9 @@
 //! embedded as a subset with a ToUnicode map, so every word can be searched and copied.
 
 use crate::num::fixed_string;
-use crate::pdf::{ACCENT, Align, BAND, Canvas, Font, INK, MUTED, PAGE_H, PAGE_W, PdfError, RULE};
+use crate::pdf::{
+    ACCENT, Align, BAND, Canvas, Font, INK, MUTED, PAGE_H, PAGE_W, PdfError, RULE, Rgb,
+};
 use comptoir_core::money::Money;
 use comptoir_core::vat::VatRate;
 use std::fmt;
@@ -49,7 +51,19 @@ pub struct InvoiceModel {
     pub note: Option<String>,
     /// The journal seal of the order, in hexadecimal, printed in small type at the bottom.
     pub seal: Option<String>,
+    /// `Some(n)` when this is the n-th copy issued after the original: printed as
+    /// "DUPLICATE n" under the title and in every page's footer (docs/inalterability.md).
+    pub duplicate: Option<i64>,
 }
+
+/// The mark of a copy issued after the original. The invoice's wording is English (its
+/// only language so far); a French invoice would say "DUPLICATA n".
+fn duplicate_mark(n: i64) -> String {
+    format!("DUPLICATE {n}")
+}
+
+/// The duplicate mark's colour: red, so a copy is never taken for the original.
+const MARK: Rgb = Rgb(0.72, 0.09, 0.09);
 
 /// What the document is.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -277,6 +291,20 @@ impl<'m> Doc<'m> {
                 INK,
             );
             ry += 15.0;
+        }
+        if let Some(n) = m.duplicate {
+            let text = duplicate_mark(n);
+            c.text_fit(
+                Font::Bold,
+                12.0,
+                RIGHT,
+                ry,
+                &text,
+                right_w,
+                Align::Right,
+                MARK,
+            );
+            ry += 16.0;
         }
         if !m.date.trim().is_empty() {
             let text = format!("Date: {}", m.date);
@@ -564,6 +592,18 @@ impl<'m> Doc<'m> {
                 Align::Left,
                 MUTED,
             );
+            if let Some(n) = self.m.duplicate {
+                let text = duplicate_mark(n);
+                c.text(
+                    Font::Bold,
+                    7.5,
+                    RIGHT - 64.0,
+                    FOOTER_BASE,
+                    &text,
+                    Align::Right,
+                    MARK,
+                );
+            }
             let page = format!("Page {} of {count}", i + 1);
             c.text(
                 Font::Regular,

@@ -2,6 +2,7 @@
 //! The 128-bit token in the link is the only credential, so no API key is asked.
 
 use crate::AppState;
+use crate::client_address::ClientAddress;
 use crate::error::{AppError, AppResult};
 use axum::Router;
 use axum::extract::{Path, State};
@@ -16,11 +17,12 @@ use comptoir_render::invoice::{
     render_invoice,
 };
 use comptoir_store::catalog;
+use comptoir_store::invoice_issues::{self, Document};
 use comptoir_store::{StoreError, sales, shops};
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
-        .route("/invoices/{file}", get(invoice_pdf))
+        .route("/invoices/{file}", get(invoice_pdf).head(invoice_head))
         .layer(axum::middleware::from_fn(crate::private_headers::invoice))
 }
 
@@ -47,11 +49,9 @@ fn token_of(file: &str) -> Option<&str> {
     well_formed.then_some(token)
 }
 
-async fn invoice_pdf(
-    State(state): State<AppState>,
-    Path(file): Path<String>,
-) -> AppResult<Response> {
-    let token = token_of(&file).ok_or_else(not_found)?.to_string();
+/// The order, its shop and client behind the file name, or 404.
+async fn find(state: &AppState, file: &str) -> AppResult<(OrderView, Shop, Option<Client>)> {
+    let token = token_of(file).ok_or_else(not_found)?.to_string();
     let found = state
         .store
         .read(move |c| {
@@ -66,15 +66,65 @@ async fn invoice_pdf(
             Ok(Some((order, shop, client)))
         })
         .await?;
-    let (order, shop, client) = found.ok_or_else(not_found)?;
+    found.ok_or_else(not_found)
+}
+
+/// What is issued for the order, as the issues log names it.
+fn document(kind: &DocumentKind) -> Document {
+    match kind {
+        DocumentKind::Invoice { .. } => Document::Invoice,
+        DocumentKind::CreditNote { .. } => Document::CreditNote,
+        DocumentKind::Quote => Document::Quote,
+    }
+}
+
+/// Every GET that gets the PDF is an issue of the document, logged with its copy number
+/// before the document is rendered (store::invoice_issues); an invoice or credit note
+/// after its first issue is marked "DUPLICATE n" and recorded as an event. A Range header
+/// is ignored: the whole document is sent, so no part of one leaves without its issue.
+async fn invoice_pdf(
+    State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    Path(file): Path<String>,
+) -> AppResult<Response> {
+    let (order, shop, client) = find(&state, &file).await?;
     let filename = file_name(&order);
-    let model = invoice_model(&order, &shop, client.as_ref());
+    let mut model = invoice_model(&order, &shop, client.as_ref());
+    let doc = document(&model.kind);
+    let (shop_id, order_id, number) = (order.shop_id, order.id, order.number);
+    let address = address.map(|a| a.to_string());
+    let at = comptoir_store::now_micros();
+    let copy = state
+        .store
+        .write(move |c| {
+            invoice_issues::issue(c, shop_id, order_id, number, doc, at, address.as_deref())
+        })
+        .await?;
+    if copy > 0 && doc != Document::Quote {
+        model.duplicate = Some(copy);
+    }
     let pdf = tokio::task::spawn_blocking(move || render_invoice(&model))
         .await
         .map_err(|e| AppError::Internal(format!("invoice rendering stopped: {e}")))?
         .map_err(|e| AppError::Internal(format!("invoice rendering failed: {e}")))?;
     let mut res = pdf.into_response();
-    let h = res.headers_mut();
+    pdf_headers(res.headers_mut(), &filename);
+    Ok(res)
+}
+
+/// `HEAD`: the headers a GET would have, without a document, so without an issue (no
+/// copy leaves the server). No Content-Length: the PDF is not rendered.
+async fn invoice_head(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+) -> AppResult<Response> {
+    let (order, _, _) = find(&state, &file).await?;
+    let mut res = ().into_response();
+    pdf_headers(res.headers_mut(), &file_name(&order));
+    Ok(res)
+}
+
+fn pdf_headers(h: &mut axum::http::HeaderMap, filename: &str) {
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/pdf"),
@@ -87,7 +137,6 @@ async fn invoice_pdf(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    Ok(res)
 }
 
 /// `invoice-SHOPID-NUMBER.pdf`; a pending order has no number yet: `quote-SHOPID-ID.pdf`
@@ -196,6 +245,7 @@ pub fn invoice_model(o: &OrderView, shop: &Shop, client: Option<&Client>) -> Inv
             .filter(|c| !c.is_empty())
             .map(str::to_string),
         seal: o.seal.clone(),
+        duplicate: None,
     }
 }
 

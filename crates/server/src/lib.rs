@@ -5,6 +5,7 @@ mod accept;
 pub mod client_address;
 pub mod closings;
 pub mod error;
+mod events;
 pub mod invoices;
 pub mod metrics;
 pub mod pages;
@@ -19,6 +20,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
+use comptoir_core::event::{Event, Journal, Origin};
 use comptoir_store::Store;
 use serde_json::json;
 use std::net::SocketAddr;
@@ -118,11 +120,27 @@ impl Application {
         let service = Router::new()
             .fallback_service(self.router)
             .layer(axum::middleware::from_fn(refusals::with_body));
+        // A server that cannot write its journal does not serve (it could not sell
+        // either): the start event is written before the first request is accepted.
+        let started = events::now(
+            Journal::Server,
+            Origin::server(),
+            Event::ServerStart {
+                version: env!("CARGO_PKG_VERSION").into(),
+                listen: self.addr.to_string(),
+            },
+        );
+        events::record(&self.state, started)
+            .await
+            .map_err(|e| std::io::Error::other(format!("recording the server start: {e}")))?;
         let worker = webhooks::Worker::start(&self.state);
         let closer = closings::Closer::start(&self.state);
         let served = accept::serve(self.listener, service, shutdown).await;
         closer.stop().await;
         worker.stop().await;
+        // Stopping goes on whatever happens; a stop that cannot be recorded is logged.
+        let stopped = events::now(Journal::Server, Origin::server(), Event::ServerStop {});
+        events::record_or_log(&self.state, stopped).await;
         served
     }
 }

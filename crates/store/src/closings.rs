@@ -12,6 +12,7 @@ use crate::report::{ReportQuery, aggregates};
 use crate::{StoreError, params};
 use comptoir_core::closing::period::{Kind, Period};
 use comptoir_core::closing::{ClosingEntry, GrandTotals, Position, check_day};
+use comptoir_core::event::{Event, Journal, NewEvent, Origin};
 use comptoir_core::fiscal_key::FiscalKey;
 use comptoir_core::report::ReportDay;
 use comptoir_core::seal::seal;
@@ -248,6 +249,22 @@ fn record(
         "insert into outbox (shop_id, event_type, order_id, created_at, closing_seq)
          values ($1, 'closing', null, $2, $3)",
         params![shop_id, row.closed_at, row.journal_seq],
+    )?;
+    // The one place a closing (day, month or year) is written: its event of the events
+    // journal goes in the same transaction.
+    crate::events::append(
+        c,
+        &NewEvent {
+            journal: Journal::Shop(shop_id),
+            at: row.closed_at,
+            origin: Origin::server(),
+            event: Event::Closing {
+                period: row.period.clone(),
+                date: row.day.clone(),
+                number: row.number,
+                journal_seq: row.journal_seq,
+            },
+        },
     )?;
     Ok(row)
 }

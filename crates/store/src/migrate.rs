@@ -57,6 +57,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0009_period_closings.sql"),
         postgres: include_str!("../migrations/postgres/0009_period_closings.sql"),
     },
+    Migration {
+        version: 10,
+        sqlite: include_str!("../migrations/sqlite/0010_events.sql"),
+        postgres: include_str!("../migrations/postgres/0010_events.sql"),
+    },
 ];
 
 /// Applies every migration not yet applied. Safe to run from several processes at once.

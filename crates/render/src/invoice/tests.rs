@@ -71,6 +71,7 @@ fn sample() -> InvoiceModel {
         change: money(400),
         note: Some("Merci de votre visite ! Bon appétit.".into()),
         seal: Some("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into()),
+        duplicate: None,
     }
 }
 
@@ -319,6 +320,7 @@ fn hostile_input_still_gives_a_pdf() {
         change: money(i64::MIN),
         note: Some(words),
         seal: Some(long),
+        duplicate: None,
     };
     let pdf = render(&model);
     if let Some(text) = pdftotext(&pdf) {

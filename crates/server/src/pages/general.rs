@@ -6,6 +6,8 @@
 
 use super::{PageError, Signed, Visit, render, require_admin};
 use crate::AppState;
+use crate::client_address::ClientAddress;
+use crate::events;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -268,6 +270,7 @@ struct WebhookForm {
 /// Saves the URL and format, or shows every bad field and saves nothing.
 async fn save(
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     Signed(v, u): Signed,
     Form(form): Form<WebhookForm>,
 ) -> Result<Response, PageError> {
@@ -298,9 +301,20 @@ async fn save(
         }
     };
     let shop_id = u.shop_id;
+    let changed = events::config(
+        shop_id,
+        &[
+            ("webhook.url", Some(target.url())),
+            ("webhook.format", Some(target.format().as_str())),
+        ],
+        events::origin(Some(u.login.clone()), address),
+    );
     state
         .store
-        .write(move |c| webhook_settings::enable(c, shop_id, &target, now_micros()))
+        .write(move |c| {
+            webhook_settings::enable(c, shop_id, &target, now_micros())?;
+            comptoir_store::events::append(c, &changed).map(|_| ())
+        })
         .await?;
     Ok(Redirect::to("/config/general?done=saved").into_response())
 }
@@ -316,12 +330,21 @@ fn url_message(v: &Visit, core: &str) -> String {
 }
 
 /// Turns webhooks off; the secret is kept. Already off is fine.
-async fn off(State(state): State<AppState>, Signed(v, u): Signed) -> Result<Response, PageError> {
+async fn off(
+    State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    Signed(v, u): Signed,
+) -> Result<Response, PageError> {
     require_admin(&v)?;
     let shop_id = u.shop_id;
+    let origin = events::origin(Some(u.login.clone()), address);
+    let changed = events::config(shop_id, &[("webhook.url", None)], origin);
     match state
         .store
-        .write(move |c| webhooks::disable(c, shop_id, now_micros()))
+        .write(move |c| {
+            webhooks::disable(c, shop_id, now_micros())?;
+            comptoir_store::events::append(c, &changed).map(|_| ())
+        })
         .await
     {
         Ok(()) | Err(StoreError::NotFound) => {
@@ -347,13 +370,20 @@ async fn reveal(
 /// A new secret, shown at once; the previous one signs on for the rotation window.
 async fn rotate(
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     Signed(v, u): Signed,
 ) -> Result<Response, PageError> {
     require_admin(&v)?;
     let shop_id = u.shop_id;
+    let origin = events::origin(Some(u.login.clone()), address);
+    // The secret itself is never recorded, only that it changed.
+    let changed = events::config(shop_id, &[("webhook.secret", Some("changed"))], origin);
     let notice = match state
         .store
-        .write(move |c| webhook_settings::rotate(c, shop_id, now_micros()))
+        .write(move |c| {
+            webhook_settings::rotate(c, shop_id, now_micros())?;
+            comptoir_store::events::append(c, &changed).map(|_| ())
+        })
         .await
     {
         Ok(_) => "gen.rotated",

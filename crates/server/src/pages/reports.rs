@@ -3,6 +3,7 @@
 
 use super::{PageError, Signed, Visit, render, require_orders};
 use crate::AppState;
+use crate::client_address::ClientAddress;
 use crate::workers::reports::{Disposition, report_response};
 use askama::Template;
 use axum::Router;
@@ -231,19 +232,41 @@ async fn page(
 /// The report as a download, through the session (no API key in the page).
 async fn download(
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     Signed(v, user): Signed,
     Query(q): Query<Choice>,
 ) -> Result<Response, PageError> {
-    stream(&state, &v, user.shop_id, &q, false, Disposition::Attachment).await
+    let origin = crate::events::origin(Some(user.login.clone()), address);
+    stream(
+        &state,
+        &v,
+        user.shop_id,
+        &q,
+        false,
+        Disposition::Attachment,
+        origin,
+    )
+    .await
 }
 
 /// The HTML report alone, shown in the Reports page's frame.
 async fn view(
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     Signed(v, user): Signed,
     Query(q): Query<Choice>,
 ) -> Result<Response, PageError> {
-    let mut res = stream(&state, &v, user.shop_id, &q, true, Disposition::Inline).await?;
+    let origin = crate::events::origin(Some(user.login.clone()), address);
+    let mut res = stream(
+        &state,
+        &v,
+        user.shop_id,
+        &q,
+        true,
+        Disposition::Inline,
+        origin,
+    )
+    .await?;
     let h = res.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,
@@ -263,6 +286,7 @@ async fn stream(
     q: &Choice,
     html: bool,
     disposition: Disposition,
+    origin: comptoir_core::event::Origin,
 ) -> Result<Response, PageError> {
     require_orders(v)?;
     let shop = super::orders::shop_of(state, shop_id).await?;
@@ -282,6 +306,11 @@ async fn stream(
     if html {
         c.format = ReportFormat::Html;
     }
+    // The download and the framed view are both deliveries of the report: each is
+    // recorded before anything is sent.
+    let via = comptoir_core::event::Via::BackOffice;
+    let shown = crate::events::report(shop_id, &c.day, c.format, &c.filters, via, origin);
+    crate::events::record(state, shown).await?;
     report_response(
         state,
         std::sync::Arc::new(shop),

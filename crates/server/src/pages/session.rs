@@ -5,12 +5,14 @@ use super::i18n::Lang;
 use super::{PageError, Visit, cookie, render, set_cookie};
 use crate::AppState;
 use crate::client_address::ClientAddress;
+use crate::events;
 use askama::Template;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
+use comptoir_core::event::{Event, Journal, Via};
 use comptoir_core::money::Money;
 use comptoir_store::sessions::{self, SessionUser};
 use comptoir_store::{auth, sales, shops};
@@ -213,8 +215,18 @@ async fn login(
     })
     .await
     .map_err(|e| PageError::Internal(format!("password check: {e}")))?;
+    // A failed sign-in goes to the user's shop's events when the login exists.
+    let journal = user
+        .as_ref()
+        .map_or(Journal::Server, |u| Journal::Shop(u.shop_id));
     let Some(user) = user.filter(|_| ok) else {
         tracing::info!("back-office sign-in refused");
+        let failed = Event::SignInFailed {
+            login: events::login_text(&login),
+            via: Via::BackOffice,
+        };
+        let origin = events::origin(None, address);
+        events::record_or_log(&state, events::now(journal, origin, failed)).await;
         return again(v, StatusCode::UNAUTHORIZED, "signin.wrong", login);
     };
     attempt.succeeded();
@@ -222,9 +234,24 @@ async fn login(
         .get(header::USER_AGENT)
         .and_then(|h| h.to_str().ok())
         .map(str::to_string);
+    let login = events::login_text(&login);
+    let signed_in = events::now(
+        Journal::Shop(user.shop_id),
+        events::origin(Some(login.clone()), address),
+        Event::SignIn {
+            login,
+            via: Via::BackOffice,
+            key_id: None,
+        },
+    );
+    // The session and its event are written together: no session without its event.
     let s = state
         .store
-        .write(move |c| sessions::create_session(c, user.shop_id, user.user_id, agent.as_deref()))
+        .write(move |c| {
+            let s = sessions::create_session(c, user.shop_id, user.user_id, agent.as_deref())?;
+            comptoir_store::events::append(c, &signed_in)?;
+            Ok::<_, comptoir_store::StoreError>(s)
+        })
         .await?;
     tracing::info!(session = s.id, "back-office sign-in");
     Ok((

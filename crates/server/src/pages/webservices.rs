@@ -5,11 +5,14 @@
 use super::builder::{self, Builder};
 use super::{PageError, Signed, Visit, query, render, require_admin};
 use crate::AppState;
+use crate::client_address::ClientAddress;
+use crate::events;
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
+use comptoir_core::event::{Event, Journal, Via};
 use comptoir_core::model::{Licence, Shop};
 use comptoir_store::{StoreError, shops};
 use serde::Deserialize;
@@ -146,6 +149,7 @@ async fn licensed(state: &AppState, v: &Visit, shop_id: i64) -> Result<Shop, Pag
 
 async fn create_key(
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     Signed(v, u): Signed,
     Form(f): Form<NewKeyForm>,
 ) -> Result<Response, PageError> {
@@ -154,15 +158,22 @@ async fn create_key(
     // A label is a note for people: trimmed, at most 255 characters, none is fine.
     let label: String = f.label.trim().chars().take(255).collect();
     let created_by = u.login.clone();
+    let origin = events::origin(Some(u.login.clone()), address);
     let key = state
         .store
         .write(move |c| {
-            shops::create_key(
+            let label = Some(label.as_str()).filter(|l| !l.is_empty());
+            let key = shops::create_key(c, shop_id, label, &created_by)?;
+            let created = Event::ApiKeyCreated {
+                key_id: key.id,
+                label: label.map(str::to_string),
+                via: Via::BackOffice,
+            };
+            comptoir_store::events::append(
                 c,
-                shop_id,
-                Some(label.as_str()).filter(|l| !l.is_empty()),
-                &created_by,
-            )
+                &events::now(Journal::Shop(shop_id), origin, created),
+            )?;
+            Ok::<_, StoreError>(key)
         })
         .await?;
     show(&state, v, shop_id, Some(key.plain), None).await
@@ -170,14 +181,24 @@ async fn create_key(
 
 async fn revoke_key(
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     Signed(v, u): Signed,
     Path(id): Path<i64>,
 ) -> Result<Response, PageError> {
     licensed(&state, &v, u.shop_id).await?;
     let shop_id = u.shop_id;
+    let origin = events::origin(Some(u.login.clone()), address);
     match state
         .store
-        .write(move |c| shops::revoke_key(c, shop_id, id))
+        .write(move |c| {
+            shops::revoke_key(c, shop_id, id)?;
+            let revoked = Event::ApiKeyRevoked {
+                key_id: id,
+                via: Via::BackOffice,
+            };
+            comptoir_store::events::append(c, &events::now(Journal::Shop(shop_id), origin, revoked))
+                .map(|_| ())
+        })
         .await
     {
         Ok(()) => Ok(Redirect::to("/config/webservices").into_response()),

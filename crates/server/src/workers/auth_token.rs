@@ -6,12 +6,14 @@ use super::Params;
 use crate::AppState;
 use crate::client_address::ClientAddress;
 use crate::error::{AppError, AppResult};
+use crate::events;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use comptoir_core::error::ErrorCode;
+use comptoir_core::event::{Event, Journal, Via};
 use comptoir_core::model::{Licence, Role};
 use comptoir_store::StoreError;
 use comptoir_store::auth::{LoginUser, find_user_by_login};
@@ -88,6 +90,10 @@ async fn get_auth_token(
             return Err(e.into());
         }
     };
+    // A failed sign-in goes to the user's shop's events when the login exists.
+    let journal = user
+        .as_ref()
+        .map_or(Journal::Server, |u| Journal::Shop(u.shop_id));
     let verified = {
         let password = password.clone();
         tokio::task::spawn_blocking(move || check_password(user, &password)).await
@@ -96,6 +102,12 @@ async fn get_auth_token(
         Ok(Some(u)) => u,
         Ok(None) => {
             tracing::info!(login = %login, "getAuthToken: failed sign-in");
+            let failed = Event::SignInFailed {
+                login: events::login_text(&login),
+                via: Via::GetAuthToken,
+            };
+            let origin = events::origin(None, address);
+            events::record_or_log(&state, events::now(journal, origin, failed)).await;
             return Err(unauthorized());
         }
         Err(e) => {
@@ -117,6 +129,18 @@ async fn get_auth_token(
     }
     let shop_id = user.shop_id;
     let (key_id, plain, reused) = issue_key(&state, &user, &login, password).await?;
+    // The key is handed out only once its sign-in is recorded.
+    let signed_in = Event::SignIn {
+        login: events::login_text(&login),
+        via: Via::GetAuthToken,
+        key_id: Some(key_id),
+    };
+    let origin = events::origin(Some(events::login_text(&login)), address);
+    events::record(
+        &state,
+        events::now(Journal::Shop(shop_id), origin, signed_in),
+    )
+    .await?;
     tracing::info!(login = %login, shop_id, key_id, reused, "getAuthToken: key issued");
     let mut res = axum::Json(json!({
         "result": "OK",

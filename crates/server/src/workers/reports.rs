@@ -7,12 +7,14 @@ use super::sales::opt_id;
 use super::stream::Stop;
 use super::{Params, authenticate};
 use crate::AppState;
+use crate::client_address::ClientAddress;
 use crate::error::{AppError, AppResult};
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 use axum::routing::get;
+use comptoir_core::event::Via;
 use comptoir_core::model::Shop;
 use comptoir_core::report::fec::FecSettings;
 use comptoir_core::report::{Filters, Report, ReportClosing, ReportDay};
@@ -27,6 +29,7 @@ pub(super) fn router() -> Router<AppState> {
 
 async fn sales(
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     headers: HeaderMap,
     Params(form): Params,
 ) -> AppResult<Response> {
@@ -53,6 +56,10 @@ async fn sales(
         cash_box_id: opt_id(&form, "idcaisse")?,
         user_id: opt_id(&form, "idUser")?,
     };
+    // Recorded before anything is sent: no report leaves without its event.
+    let origin = crate::events::origin(Some(format!("key {}", authed.key_id)), address);
+    let downloaded = crate::events::report(shop.id, &day, format, &filters, Via::GetSales, origin);
+    crate::events::record(&state, downloaded).await?;
     report_response(&state, shop, format, day, filters, Disposition::Attachment).await
 }
 
