@@ -1,7 +1,7 @@
 //! getSales.php: the daily sales report in every format. The aggregates and the sales
-//! table are read and rendered on a blocking thread and streamed through a short channel
-//! (workers::stream), so memory holds one page of orders whatever the day's size and
-//! no connection is held while a slow client reads.
+//! table are read in one snapshot and rendered on a blocking thread, and streamed through
+//! a short channel (workers::stream), so memory holds one page of orders whatever the
+//! day's size and no connection waits on a slow client.
 
 use super::sales::opt_id;
 use super::stream::Stop;
@@ -94,35 +94,37 @@ pub(crate) async fn report_response(
     );
     let store = state.store.clone();
     let body = super::stream::stream("sales report", move |chunks| {
-        let failed = Stop::Failed;
-        let (a, fec) = store
-            .read_blocking(|c| {
-                let fec = if format.needs_rates() {
+        let rates = format.needs_rates();
+        // The aggregates and the sales table from one snapshot, so that they agree while
+        // sales are being recorded. The connection is held for the reading and rendering
+        // only: chunks a slow client has not taken wait in memory, then in a temporary
+        // file (workers::stream), and the PDF and workbook are assembled once it is back.
+        let w = store
+            .read_snapshot_blocking(|c| {
+                let fec = if rates {
                     fec_settings(c, query.shop_id)?
                 } else {
                     Vec::new()
                 };
-                Ok::<_, StoreError>((aggregates(c, &query)?, FecSettings::new(fec)))
+                let a = aggregates(c, &query)?;
+                let report = Report::build(&shop, day, filters, comptoir_store::now_micros(), a);
+                let mut w = start(format, &report, &FecSettings::new(fec), &mut chunks.out)
+                    .map_err(StoreError::Decode)?;
+                let mut after = Some(SaleCursor::START);
+                while let Some(cursor) = after {
+                    let (page, next) = sales_page(c, &query, rates, cursor)?;
+                    for s in &page {
+                        w.sale(s, &mut chunks.out);
+                        chunks.row_done()?;
+                    }
+                    after = next;
+                }
+                Ok::<_, StoreError>(w)
             })
-            .map_err(failed)?;
-        let report = Report::build(&shop, day, filters, comptoir_store::now_micros(), a);
-        let mut w = start(format, &report, &fec, &mut chunks.out)
-            .map_err(|e| failed(StoreError::Decode(e)))?;
-        let mut after = Some(SaleCursor::START);
-        while let Some(cursor) = after {
-            // The page is read on a connection of its own, released before it is written.
-            let (page, next) = store
-                .read_blocking(|c| sales_page(c, &query, format.needs_rates(), cursor))
-                .map_err(failed)?;
-            for s in &page {
-                w.sale(s, &mut chunks.out);
-                chunks.row_done().map_err(|_| Stop::Gone)?;
-            }
-            chunks.between_pages()?;
-            after = next;
-        }
+            .map_err(|e| chunks.stop(e))?;
+        chunks.between_pages()?;
         w.finish(&mut chunks.out)
-            .map_err(|e| failed(StoreError::Decode(e)))
+            .map_err(|e| Stop::Failed(StoreError::Decode(e)))
     })
     .await?;
     let mut res = Response::new(body);
