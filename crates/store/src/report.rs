@@ -8,7 +8,7 @@ use crate::params;
 use comptoir_core::money::Money;
 use comptoir_core::report::{Aggregates, RawDepartment, RawSummary, SalePayment, SaleRow};
 use comptoir_core::vat::VatRate;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// The orders a report covers: one shop, value dates in `[from, to)`, optional filters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,12 +68,30 @@ fn rate(r: &Row, i: usize) -> Result<VatRate, StoreError> {
     VatRate::from_hundredths(h).ok_or_else(|| StoreError::Decode(format!("VAT rate {h}")))
 }
 
-/// Every aggregate of the report, each computed by the database in one query.
+/// Every aggregate of the report, summed by the database (GROUP BY).
 pub fn aggregates(c: &mut dyn Conn, q: &ReportQuery) -> Result<Aggregates, StoreError> {
     let p = q.params();
-    let r = c.query_one(
+    // The figures over orders alone (summary, delivery methods, users, cash boxes, hours)
+    // from one pass over the day's orders, grouped by all four keys at once (a few
+    // hundred groups), then summed per table here: one walk of the orders and one sort
+    // instead of five.
+    let mut summary = RawSummary::default();
+    let mut delivery: BTreeMap<i64, (i64, Money)> = BTreeMap::new();
+    let mut per_user: BTreeMap<i64, (i64, Money)> = BTreeMap::new();
+    let mut per_box: BTreeMap<i64, (i64, Money)> = BTreeMap::new();
+    let mut per_hour: BTreeMap<i64, (i64, Money)> = BTreeMap::new();
+    let add = |m: &mut BTreeMap<i64, (i64, Money)>, k: i64, n: i64, g: Money| {
+        let e = m.entry(k).or_insert((0, Money::ZERO));
+        e.0 += n;
+        e.1 = e.1 + g;
+    };
+    c.query_each(
         &format!(
-            "select {}, {}, {}, {}, {}, {}, {}, {} from orders o where {WHERE}",
+            "select o.delivery_method, o.user_id, o.cash_box_id,
+                    (o.value_date - $2) / 3600000000 as h, count(*),
+                    {}, {}, {}, {}, {}, {}, {}, {}
+             from orders o where {WHERE}
+             group by o.delivery_method, o.user_id, o.cash_box_id, h",
             s("case when o.is_refund then 0 else 1 end"),
             s("case when o.is_refund then 1 else 0 end"),
             s("case when o.is_refund then o.total else 0 end"),
@@ -84,34 +102,102 @@ pub fn aggregates(c: &mut dyn Conn, q: &ReportQuery) -> Result<Aggregates, Store
             s("o.covers"),
         ),
         &p,
+        &mut |r| {
+            let n = r.i64(4)?;
+            let gross = money(&r, 8)?;
+            summary.sales += r.i64(5)?;
+            summary.refunds += r.i64(6)?;
+            summary.refund_total = summary.refund_total + money(&r, 7)?;
+            summary.gross = summary.gross + gross;
+            summary.vat = summary.vat + money(&r, 9)?;
+            summary.paid = summary.paid + money(&r, 10)?;
+            summary.change = summary.change + money(&r, 11)?;
+            summary.covers += r.i64(12)?;
+            add(&mut delivery, r.i64(0)?, n, gross);
+            add(&mut per_user, r.i64(1)?, n, gross);
+            add(&mut per_box, r.i64(2)?, n, gross);
+            add(&mut per_hour, r.i64(3)?, n, gross);
+            Ok(())
+        },
     )?;
-    let summary = RawSummary {
-        sales: r.i64(0)?,
-        refunds: r.i64(1)?,
-        refund_total: money(&r, 2)?,
-        gross: money(&r, 3)?,
-        vat: money(&r, 4)?,
-        paid: money(&r, 5)?,
-        change: money(&r, 6)?,
-        covers: r.i64(7)?,
+    let delivery = delivery.into_iter().map(|(k, (n, g))| (k, n, g)).collect();
+    let hours = per_hour.into_iter().map(|(k, (n, g))| (k, n, g)).collect();
+    let named = |c: &mut dyn Conn,
+                 sql: &str,
+                 rows: BTreeMap<i64, (i64, Money)>|
+     -> Result<Vec<(i64, String, i64, Money)>, StoreError> {
+        let names: HashMap<i64, String> = c
+            .query(sql, params![q.shop_id])?
+            .iter()
+            .map(|r| Ok((r.i64(0)?, r.string(1)?)))
+            .collect::<Result<_, StoreError>>()?;
+        // Orders always name an existing user and cash box (foreign keys).
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, (n, g))| Some((id, names.get(&id)?.clone(), n, g)))
+            .collect())
     };
+    let users = named(
+        c,
+        "select id, display_name from users where shop_id = $1",
+        per_user,
+    )?;
+    let cash_boxes = named(
+        c,
+        "select id, name from cash_boxes where shop_id = $1",
+        per_box,
+    )?;
 
-    // VAT per order and rate first (as each order computed it), then summed per rate.
-    let vat = c
-        .query(
-            &format!(
-                "select t.vat_rate, {}, {} from (
-                   select l.vat_rate, cast(sum(l.total) as bigint) as total
-                   from orders o cross join order_lines l
-                   where l.shop_id = o.shop_id and l.order_id = o.id and {WHERE} group by l.order_id, l.vat_rate) t
-                 group by t.vat_rate order by t.vat_rate desc",
-                s("t.total"),
-                s(&vat_in("t.total", "t.vat_rate")),
-            ),
-            &p,
-        )?
-        .iter()
-        .map(|r| Ok((rate(r, 0)?, money(r, 1)?, money(r, 2)?)))
+    // VAT per order and rate (VatRate::vat_in_inclusive on the order's lines at that
+    // rate, as the order computed it), then summed per rate. The lines come in the
+    // orders' (value date, id) order, which SQLite reads straight from
+    // orders_value_date_idx: an order's lines are consecutive, so the day's lines are
+    // summed here as they come instead of sorted by order first.
+    let mut per_rate: BTreeMap<i64, (Money, Money)> = BTreeMap::new();
+    let mut order: (i64, Vec<(i64, Money)>) = (i64::MIN, Vec::new());
+    let settle = |per_rate: &mut BTreeMap<i64, (Money, Money)>,
+                  lines: &mut Vec<(i64, Money)>|
+     -> Result<(), StoreError> {
+        for (h, total) in lines.drain(..) {
+            let vat = VatRate::from_hundredths(h)
+                .ok_or_else(|| StoreError::Decode(format!("VAT rate {h}")))?
+                .vat_in_inclusive(total);
+            let e = per_rate.entry(h).or_insert((Money::ZERO, Money::ZERO));
+            e.0 = e.0 + total;
+            e.1 = e.1 + vat;
+        }
+        Ok(())
+    };
+    c.query_each(
+        &format!(
+            "select o.id, l.vat_rate, l.total from orders o cross join order_lines l
+             where l.shop_id = o.shop_id and l.order_id = o.id and {WHERE}
+             order by o.value_date, o.id"
+        ),
+        &p,
+        &mut |r| {
+            let id = r.i64(0)?;
+            if id != order.0 {
+                settle(&mut per_rate, &mut order.1)?;
+                order.0 = id;
+            }
+            let (h, total) = (r.i64(1)?, money(&r, 2)?);
+            match order.1.iter_mut().find(|(x, _)| *x == h) {
+                Some(e) => e.1 = e.1 + total,
+                None => order.1.push((h, total)),
+            }
+            Ok(())
+        },
+    )?;
+    settle(&mut per_rate, &mut order.1)?;
+    let vat = per_rate
+        .into_iter()
+        .rev()
+        .map(|(h, (total, vat))| {
+            let r = VatRate::from_hundredths(h)
+                .ok_or_else(|| StoreError::Decode(format!("VAT rate {h}")))?;
+            Ok((r, total, vat))
+        })
         .collect::<Result<_, StoreError>>()?;
 
     let payments = c
@@ -137,98 +223,61 @@ pub fn aggregates(c: &mut dyn Conn, q: &ReportQuery) -> Result<Aggregates, Store
         })
         .collect::<Result<_, StoreError>>()?;
 
-    let delivery = c
-        .query(
-            &format!(
-                "select o.delivery_method, count(*), {} from orders o where {WHERE}
-                 group by o.delivery_method order by o.delivery_method",
-                s("o.total")
-            ),
-            &p,
-        )?
-        .iter()
-        .map(|r| Ok((r.i64(0)?, r.i64(1)?, money(r, 2)?)))
-        .collect::<Result<_, StoreError>>()?;
-
-    // VAT per department and rate on their sums, then per department.
-    let departments = c
-        .query(
-            &format!(
-                "select t.department_id, max(d.name), max(d.group_id), max(g.name), {}, {}, {}
-                 from (select l.department_id, l.vat_rate,
-                              cast(sum(l.quantity) as bigint) as quantity,
-                              cast(sum(l.total) as bigint) as total
-                       from orders o cross join order_lines l
-                       where l.shop_id = o.shop_id and l.order_id = o.id and {WHERE} group by l.department_id, l.vat_rate) t
-                 left join departments d on d.shop_id = $1 and d.id = t.department_id
-                 left join department_groups g on g.shop_id = $1 and g.id = d.group_id
-                 group by t.department_id order by t.department_id",
-                s("t.quantity"),
-                s("t.total"),
-                s(&vat_in("t.total", "t.vat_rate")),
-            ),
-            &p,
-        )?
-        .iter()
-        .map(|r| {
-            Ok(RawDepartment {
-                id: r.opt_i64(0)?,
-                name: r.opt_string(1)?,
-                group_id: r.opt_i64(2)?,
-                group_name: r.opt_string(3)?,
-                quantity: r.i64(4)?,
-                gross: money(r, 5)?,
-                vat: money(r, 6)?,
-            })
-        })
-        .collect::<Result<_, StoreError>>()?;
-
-    // Catalog items by id; free lines (no item) by their title.
-    let items = c
-        .query(
-            &format!(
-                "select l.item_id, case when l.item_id is null then l.title else '' end as k,
-                        max(l.title), {}, {}
+    // Departments and items from one pass over the day's lines, grouped by department,
+    // rate and item (`t`, a few dozen rows, materialised since both halves read it):
+    // departments with their VAT per rate on their sums, then items (catalog items by
+    // id, free lines by title), largest gross first.
+    let mut departments = Vec::new();
+    let mut items = Vec::new();
+    c.query_each(
+        &format!(
+            "with t as (
+                 select l.department_id as d, l.vat_rate as r, l.item_id as i,
+                        case when l.item_id is null then l.title else '' end as k,
+                        max(l.title) as title, cast(sum(l.quantity) as bigint) as q,
+                        cast(sum(l.total) as bigint) as total
                  from orders o cross join order_lines l
-                 where l.shop_id = o.shop_id and l.order_id = o.id and {WHERE} group by l.item_id, k order by 5 desc, 3",
-                s("l.quantity"),
-                s("l.total"),
-            ),
-            &p,
-        )?
-        .iter()
-        .map(|r| Ok((r.opt_i64(0)?, r.string(2)?, r.i64(3)?, money(r, 4)?)))
-        .collect::<Result<_, StoreError>>()?;
-
-    let named = |c: &mut dyn Conn, table: &str, col: &str, name: &str| {
-        c.query(
-            &format!(
-                "select o.{col}, max(x.{name}), count(*), {} from orders o
-                 join {table} x on x.shop_id = o.shop_id and x.id = o.{col}
-                 where {WHERE} group by o.{col} order by o.{col}",
-                s("o.total")
-            ),
-            &p,
-        )?
-        .iter()
-        .map(|r| Ok((r.i64(0)?, r.string(1)?, r.i64(2)?, money(r, 3)?)))
-        .collect::<Result<Vec<_>, StoreError>>()
-    };
-    let users = named(c, "users", "user_id", "display_name")?;
-    let cash_boxes = named(c, "cash_boxes", "cash_box_id", "name")?;
-
-    let hours = c
-        .query(
-            &format!(
-                "select (o.value_date - $2) / 3600000000 as h, count(*), {}
-                 from orders o where {WHERE} group by h order by h",
-                s("o.total")
-            ),
-            &p,
-        )?
-        .iter()
-        .map(|r| Ok((r.i64(0)?, r.i64(1)?, money(r, 2)?)))
-        .collect::<Result<_, StoreError>>()?;
+                 where l.shop_id = o.shop_id and l.order_id = o.id and {WHERE}
+                 group by l.department_id, l.vat_rate, l.item_id, k),
+             dr as (
+                 select d, r, cast(sum(q) as bigint) as q, cast(sum(total) as bigint) as total
+                 from t group by d, r)
+             select 0, dr.d, max(dd.name), max(dd.group_id), max(g.name), {}, {}, {},
+                    dr.d, cast(null as text)
+             from dr
+             left join departments dd on dd.shop_id = $1 and dd.id = dr.d
+             left join department_groups g on g.shop_id = $1 and g.id = dd.group_id
+             group by dr.d
+             union all
+             select 1, t.i, max(t.title), cast(null as bigint), cast(null as text), {}, {},
+                    cast(null as bigint), -{}, max(t.title)
+             from t group by t.i, t.k
+             order by 1, 9, 10",
+            s("dr.q"),
+            s("dr.total"),
+            s(&vat_in("dr.total", "dr.r")),
+            s("t.q"),
+            s("t.total"),
+            s("t.total"),
+        ),
+        &p,
+        &mut |r| {
+            if r.i64(0)? == 0 {
+                departments.push(RawDepartment {
+                    id: r.opt_i64(1)?,
+                    name: r.opt_string(2)?,
+                    group_id: r.opt_i64(3)?,
+                    group_name: r.opt_string(4)?,
+                    quantity: r.i64(5)?,
+                    gross: money(&r, 6)?,
+                    vat: money(&r, 7)?,
+                });
+            } else {
+                items.push((r.opt_i64(1)?, r.string(2)?, r.i64(5)?, money(&r, 6)?));
+            }
+            Ok(())
+        },
+    )?;
 
     Ok(Aggregates {
         summary,
