@@ -49,18 +49,12 @@ fn s(expr: &str) -> String {
     format!("cast(coalesce(sum({expr}), 0) as bigint)")
 }
 
-/// The VAT in `t` (an amount VAT included) at rate `r` (hundredths of a percent):
-/// `t × r / (10000 + r)` rounded half away from zero, as VatRate::vat_in_inclusive does,
-/// in integer arithmetic that truncates toward zero on both backends.
-fn vat_in(t: &str, r: &str) -> String {
-    format!(
-        "(case when {t} < 0 then -((-{t} * {r} * 2 + 10000 + {r}) / (20000 + 2 * {r}))
-          else ({t} * {r} * 2 + 10000 + {r}) / (20000 + 2 * {r}) end)"
-    )
-}
-
 fn money(r: &Row, i: usize) -> Result<Money, StoreError> {
     r.i64(i).map(Money::from_minor)
+}
+
+fn vat_rate(h: i64) -> Result<VatRate, StoreError> {
+    VatRate::from_hundredths(h).ok_or_else(|| StoreError::Decode(format!("VAT rate {h}")))
 }
 
 fn rate(r: &Row, i: usize) -> Result<VatRate, StoreError> {
@@ -148,20 +142,27 @@ pub fn aggregates(c: &mut dyn Conn, q: &ReportQuery) -> Result<Aggregates, Store
         per_box,
     )?;
 
-    // VAT per order and rate (VatRate::vat_in_inclusive on the order's lines at that
-    // rate, as the order computed it), then summed per rate. The lines come in the
-    // orders' (value date, id) order, which SQLite reads straight from
-    // orders_value_date_idx: an order's lines are consecutive, so the day's lines are
-    // summed here as they come instead of sorted by order first.
+    // The figures over lines (VAT per rate, departments, items) from one pass over the
+    // day's lines, summed here as they come. They come in the orders' (value date, id)
+    // order, which SQLite reads straight from orders_value_date_idx, so an order's lines
+    // are consecutive and nothing is sorted: grouping the day's lines in SQL (a sort of
+    // every line, titles included) was most of the aggregates' time.
+    // - VAT per order and rate (VatRate::vat_in_inclusive on the order's lines at that
+    //   rate, as the order computed it), then summed per rate;
+    // - departments: quantity and gross per department and rate, VAT per rate on those
+    //   sums (an allocation), then per department, by id ("no department" last);
+    // - items: catalog items by id (their greatest title), free lines by title, largest
+    //   gross first, then by title.
     let mut per_rate: BTreeMap<i64, (Money, Money)> = BTreeMap::new();
+    let mut per_department: BTreeMap<(bool, i64, i64), (i64, Money)> = BTreeMap::new();
+    let mut catalog_items: HashMap<i64, (String, i64, Money)> = HashMap::new();
+    let mut free_lines: HashMap<String, (i64, Money)> = HashMap::new();
     let mut order: (i64, Vec<(i64, Money)>) = (i64::MIN, Vec::new());
     let settle = |per_rate: &mut BTreeMap<i64, (Money, Money)>,
                   lines: &mut Vec<(i64, Money)>|
      -> Result<(), StoreError> {
         for (h, total) in lines.drain(..) {
-            let vat = VatRate::from_hundredths(h)
-                .ok_or_else(|| StoreError::Decode(format!("VAT rate {h}")))?
-                .vat_in_inclusive(total);
+            let vat = vat_rate(h)?.vat_in_inclusive(total);
             let e = per_rate.entry(h).or_insert((Money::ZERO, Money::ZERO));
             e.0 = e.0 + total;
             e.1 = e.1 + vat;
@@ -170,7 +171,8 @@ pub fn aggregates(c: &mut dyn Conn, q: &ReportQuery) -> Result<Aggregates, Store
     };
     c.query_each(
         &format!(
-            "select o.id, l.vat_rate, l.total from orders o cross join order_lines l
+            "select o.id, l.vat_rate, l.total, l.quantity, l.department_id, l.item_id, l.title
+             from orders o cross join order_lines l
              where l.shop_id = o.shop_id and l.order_id = o.id and {WHERE}
              order by o.value_date, o.id"
         ),
@@ -181,10 +183,39 @@ pub fn aggregates(c: &mut dyn Conn, q: &ReportQuery) -> Result<Aggregates, Store
                 settle(&mut per_rate, &mut order.1)?;
                 order.0 = id;
             }
-            let (h, total) = (r.i64(1)?, money(&r, 2)?);
+            let (h, total, quantity) = (r.i64(1)?, money(&r, 2)?, r.i64(3)?);
             match order.1.iter_mut().find(|(x, _)| *x == h) {
                 Some(e) => e.1 = e.1 + total,
                 None => order.1.push((h, total)),
+            }
+            let department = r.opt_i64(4)?;
+            let e = per_department
+                .entry((department.is_none(), department.unwrap_or(0), h))
+                .or_insert((0, Money::ZERO));
+            e.0 += quantity;
+            e.1 = e.1 + total;
+            let title = r.str(6)?;
+            match r.opt_i64(5)? {
+                Some(item) => {
+                    let e = catalog_items
+                        .entry(item)
+                        .or_insert_with(|| (title.to_string(), 0, Money::ZERO));
+                    if title > e.0.as_str() {
+                        e.0 = title.to_string();
+                    }
+                    e.1 += quantity;
+                    e.2 = e.2 + total;
+                }
+                None => {
+                    let e = match free_lines.get_mut(title) {
+                        Some(e) => e,
+                        None => free_lines
+                            .entry(title.to_string())
+                            .or_insert((0, Money::ZERO)),
+                    };
+                    e.0 += quantity;
+                    e.1 = e.1 + total;
+                }
             }
             Ok(())
         },
@@ -193,12 +224,57 @@ pub fn aggregates(c: &mut dyn Conn, q: &ReportQuery) -> Result<Aggregates, Store
     let vat = per_rate
         .into_iter()
         .rev()
-        .map(|(h, (total, vat))| {
-            let r = VatRate::from_hundredths(h)
-                .ok_or_else(|| StoreError::Decode(format!("VAT rate {h}")))?;
-            Ok((r, total, vat))
-        })
+        .map(|(h, (total, vat))| Ok((vat_rate(h)?, total, vat)))
         .collect::<Result<_, StoreError>>()?;
+
+    let names: HashMap<i64, (String, Option<i64>, Option<String>)> = c
+        .query(
+            "select d.id, d.name, d.group_id, g.name from departments d
+             left join department_groups g on g.shop_id = d.shop_id and g.id = d.group_id
+             where d.shop_id = $1",
+            params![q.shop_id],
+        )?
+        .iter()
+        .map(|r| Ok((r.i64(0)?, (r.string(1)?, r.opt_i64(2)?, r.opt_string(3)?))))
+        .collect::<Result<_, StoreError>>()?;
+    let mut departments: Vec<RawDepartment> = Vec::new();
+    for ((none, id, h), (quantity, gross)) in per_department {
+        let id = (!none).then_some(id);
+        let vat = vat_rate(h)?.vat_in_inclusive(gross);
+        match departments.last_mut() {
+            Some(d) if d.id == id => {
+                d.quantity += quantity;
+                d.gross = d.gross + gross;
+                d.vat = d.vat + vat;
+            }
+            _ => {
+                let named = id.and_then(|i| names.get(&i));
+                departments.push(RawDepartment {
+                    id,
+                    name: named.map(|n| n.0.clone()),
+                    group_id: named.and_then(|n| n.1),
+                    group_name: named.and_then(|n| n.2.clone()),
+                    quantity,
+                    gross,
+                    vat,
+                });
+            }
+        }
+    }
+    let mut items: Vec<(Option<i64>, String, i64, Money)> = catalog_items
+        .into_iter()
+        .map(|(id, (title, q, g))| (Some(id), title, q, g))
+        .chain(
+            free_lines
+                .into_iter()
+                .map(|(title, (q, g))| (None, title, q, g)),
+        )
+        .collect();
+    items.sort_by(|a, b| {
+        b.3.cmp(&a.3)
+            .then_with(|| a.1.cmp(&b.1))
+            .then(a.0.cmp(&b.0))
+    });
 
     let payments = c
         .query(
@@ -222,62 +298,6 @@ pub fn aggregates(c: &mut dyn Conn, q: &ReportQuery) -> Result<Aggregates, Store
             ))
         })
         .collect::<Result<_, StoreError>>()?;
-
-    // Departments and items from one pass over the day's lines, grouped by department,
-    // rate and item (`t`, a few dozen rows, materialised since both halves read it):
-    // departments with their VAT per rate on their sums, then items (catalog items by
-    // id, free lines by title), largest gross first.
-    let mut departments = Vec::new();
-    let mut items = Vec::new();
-    c.query_each(
-        &format!(
-            "with t as (
-                 select l.department_id as d, l.vat_rate as r, l.item_id as i,
-                        case when l.item_id is null then l.title else '' end as k,
-                        max(l.title) as title, cast(sum(l.quantity) as bigint) as q,
-                        cast(sum(l.total) as bigint) as total
-                 from orders o cross join order_lines l
-                 where l.shop_id = o.shop_id and l.order_id = o.id and {WHERE}
-                 group by l.department_id, l.vat_rate, l.item_id, k),
-             dr as (
-                 select d, r, cast(sum(q) as bigint) as q, cast(sum(total) as bigint) as total
-                 from t group by d, r)
-             select 0, dr.d, max(dd.name), max(dd.group_id), max(g.name), {}, {}, {},
-                    dr.d, cast(null as text)
-             from dr
-             left join departments dd on dd.shop_id = $1 and dd.id = dr.d
-             left join department_groups g on g.shop_id = $1 and g.id = dd.group_id
-             group by dr.d
-             union all
-             select 1, t.i, max(t.title), cast(null as bigint), cast(null as text), {}, {},
-                    cast(null as bigint), -{}, max(t.title)
-             from t group by t.i, t.k
-             order by 1, 9, 10",
-            s("dr.q"),
-            s("dr.total"),
-            s(&vat_in("dr.total", "dr.r")),
-            s("t.q"),
-            s("t.total"),
-            s("t.total"),
-        ),
-        &p,
-        &mut |r| {
-            if r.i64(0)? == 0 {
-                departments.push(RawDepartment {
-                    id: r.opt_i64(1)?,
-                    name: r.opt_string(2)?,
-                    group_id: r.opt_i64(3)?,
-                    group_name: r.opt_string(4)?,
-                    quantity: r.i64(5)?,
-                    gross: money(&r, 6)?,
-                    vat: money(&r, 7)?,
-                });
-            } else {
-                items.push((r.opt_i64(1)?, r.string(2)?, r.i64(5)?, money(&r, 6)?));
-            }
-            Ok(())
-        },
-    )?;
 
     Ok(Aggregates {
         summary,
