@@ -98,8 +98,8 @@ def payment_entry(db, shop_id, seq, payment_id):
 
 
 def closing_entry(db, shop_id, seq):
-    """A daily closing's stored canonical bytes, or None. Its signature needs an Ed25519
-    package and is not checked here (docs/inalterability.md)."""
+    """A closing's stored canonical bytes (a day, a month or a year), or None. Its
+    signature needs an Ed25519 package and is not checked here (docs/inalterability.md)."""
     row = db.execute(
         "select entry from closings where shop_id = ? and journal_seq = ?", (shop_id, seq)
     ).fetchone()
@@ -119,7 +119,7 @@ def verify(db, shop_id):
         if seq != count + 1:
             return False, f"{where}: entry {count + 1} is missing from the journal"
         if kind == "closing":
-            where = f"chain broken at entry {seq} (a daily closing)"
+            where = f"chain broken at entry {seq} (a closing)"
             data = closing_entry(db, shop_id, seq)
             if data is None:
                 return False, f"{where}: the sealed closing row is missing"

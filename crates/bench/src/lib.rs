@@ -17,6 +17,8 @@ impl ServerProcess {
     pub fn start(bin: &std::path::Path, db_url: &str, extra: &[&str]) -> ServerProcess {
         let mut child = Command::new(bin)
             .args(["--db", db_url, "serve", "--listen", "127.0.0.1:0"])
+            // Seeded past days would otherwise be closed (catch-up) during the measures.
+            .arg("--no-auto-close")
             .args(extra)
             .env("COMPTOIR_LOG", "warn")
             .stdout(Stdio::piped())

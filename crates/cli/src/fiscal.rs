@@ -1,10 +1,13 @@
 //! `comptoir fiscal key`: the public half of the server's Ed25519 fiscal signing key, the
-//! key file found (or created, mode 0600) by store::fiscal_key.
+//! key file found (or created, mode 0600) by store::fiscal_key. `comptoir fiscal settings`:
+//! a shop's first month of the fiscal year and closing hour (store::closings::settings).
 
-use crate::Failure;
+use crate::{Failure, require_shop};
 use clap::Subcommand;
+use comptoir_core::closing::settings::{parse_closing_hour, parse_first_month};
 use comptoir_core::fiscal_key::FiscalKey;
 use comptoir_store::DbUrl;
+use comptoir_store::Store;
 use comptoir_store::fiscal_key::{default_path, load_or_create};
 use std::path::{Path, PathBuf};
 
@@ -13,6 +16,20 @@ pub(crate) enum FiscalCommand {
     /// Print the public half of the fiscal signing key (64 hex digits), creating the key
     /// file on first use.
     Key,
+    /// Show or change a shop's fiscal settings: the first month of its fiscal year
+    /// (default 1, January) and the local time its days close (default 04:00).
+    Settings {
+        #[arg(long)]
+        shop: i64,
+        /// 1 to 12; cannot change once a fiscal year is closed.
+        #[arg(long, value_name = "M")]
+        first_month: Option<String>,
+        /// HH:MM, the local time at which the server closes the previous day.
+        #[arg(long, value_name = "HH:MM")]
+        closing_hour: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// The key file: `--fiscal-key`, else `comptoir-fiscal.key` beside a SQLite database (or in
@@ -40,8 +57,61 @@ pub(crate) fn load_key(key_file: &Path) -> Result<FiscalKey, Failure> {
     Ok(key)
 }
 
-pub(crate) fn run(key_file: PathBuf, cmd: FiscalCommand) -> Result<(), Failure> {
-    let FiscalCommand::Key = cmd;
+/// `comptoir fiscal key`.
+pub(crate) fn run(key_file: PathBuf) -> Result<(), Failure> {
     println!("{}", load_key(&key_file)?.public_hex());
+    Ok(())
+}
+
+/// `comptoir fiscal settings`: prints the settings after any change.
+pub(crate) async fn settings(store: Store, cmd: FiscalCommand) -> Result<(), Failure> {
+    let FiscalCommand::Settings {
+        shop,
+        first_month,
+        closing_hour,
+        json,
+    } = cmd
+    else {
+        return Err(Failure::usage("expected fiscal settings"));
+    };
+    let first_month = first_month
+        .map(|t| {
+            parse_first_month(&t)
+                .map_err(|e| Failure::usage(format!("--first-month: expected {e}, got {t:?}")))
+        })
+        .transpose()?;
+    let closing_minute = closing_hour
+        .map(|t| {
+            parse_closing_hour(&t)
+                .map_err(|e| Failure::usage(format!("--closing-hour: expected {e}, got {t:?}")))
+        })
+        .transpose()?;
+    require_shop(&store, shop).await?;
+    let s = if first_month.is_none() && closing_minute.is_none() {
+        store
+            .read(move |c| comptoir_store::closings::settings::get(c, shop))
+            .await?
+    } else {
+        store
+            .write(move |c| {
+                comptoir_store::closings::settings::set(c, shop, first_month, closing_minute)
+            })
+            .await?
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "shop_id": shop.to_string(), "first_month": s.first_month(),
+                "closing_hour": s.closing_hour(),
+            })
+        );
+    } else {
+        println!(
+            "shop {shop}: fiscal year from month {}, days close at {}",
+            s.first_month(),
+            s.closing_hour()
+        );
+    }
     Ok(())
 }

@@ -74,14 +74,9 @@ enum Command {
     /// A shop's FEC accounting export settings.
     #[command(subcommand)]
     Fec(fec::FecCommand),
-    /// Close a past day (the Z): a signed entry of the shop's sealed journal.
-    Close {
-        #[arg(long)]
-        shop: i64,
-        /// The day to close, YYYY-MM-DD, before today in the shop's time zone.
-        #[arg(long)]
-        day: String,
-    },
+    /// Close a past day (the Z), a month or a fiscal year: a signed entry of the shop's
+    /// sealed journal.
+    Close(closings::CloseArgs),
     /// A shop's closings.
     #[command(subcommand)]
     Closings(closings::ClosingsCommand),
@@ -134,6 +129,10 @@ struct ServeArgs {
     #[arg(long, env = "COMPTOIR_WEBHOOK_RETENTION_DAYS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(3..=3650))]
     webhook_retention_days: u64,
+    /// Do not close days, months and years automatically (at each shop's closing hour,
+    /// and at start for the days the server was down for); `comptoir close` still works.
+    #[arg(long, env = "COMPTOIR_NO_AUTO_CLOSE")]
+    no_auto_close: bool,
     /// FOR TESTS ONLY: the webhook retry waits in milliseconds (`100,200,400`) instead of
     /// the schedule of the spec (10 s, 1 min, … 24 h).
     #[arg(long, env = "COMPTOIR_WEBHOOK_TEST_SCHEDULE", hide = true)]
@@ -319,14 +318,14 @@ async fn open(db: &str) -> Result<Store, Failure> {
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {
-    if let Command::Fiscal(cmd) = cli.command {
+    if let Command::Fiscal(fiscal::FiscalCommand::Key) = cli.command {
         // The key lives outside the database: no need to open (or create) one.
-        return fiscal::run(fiscal::key_path(cli.fiscal_key.as_deref(), &cli.db)?, cmd);
+        return fiscal::run(fiscal::key_path(cli.fiscal_key.as_deref(), &cli.db)?);
     }
     let key_file = fiscal::key_path(cli.fiscal_key.as_deref(), &cli.db)?;
     let store = open(&cli.db).await?;
     match cli.command {
-        Command::Serve(args) => serve(store, args).await,
+        Command::Serve(args) => serve(store, args, key_file).await,
         Command::Migrate => {
             println!("migrations applied ({})", store.backend());
             Ok(())
@@ -342,13 +341,13 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             public_key,
         } => verify(store, shop, json, public_key).await,
         Command::Fec(cmd) => fec::fec(store, cmd).await,
-        Command::Close { shop, day } => closings::close(store, key_file, shop, &day).await,
+        Command::Close(args) => closings::close(store, key_file, args).await,
         Command::Closings(cmd) => closings::run(store, cmd).await,
-        Command::Fiscal(_) => unreachable!("handled before the database is opened"),
+        Command::Fiscal(cmd) => fiscal::settings(store, cmd).await,
     }
 }
 
-async fn serve(store: Store, args: ServeArgs) -> Result<(), Failure> {
+async fn serve(store: Store, args: ServeArgs, key_file: PathBuf) -> Result<(), Failure> {
     let mut webhooks = comptoir_server::webhooks::Settings {
         retention: std::time::Duration::from_secs(args.webhook_retention_days * 24 * 3600),
         ..Default::default()
@@ -364,6 +363,11 @@ async fn serve(store: Store, args: ServeArgs) -> Result<(), Failure> {
         trusted_proxies: args.trusted_proxies,
         login_delay_step: comptoir_server::workers::login_limiter::DEFAULT_DELAY_STEP,
         webhooks,
+        closings: comptoir_server::closings::Settings {
+            key: (!args.no_auto_close)
+                .then_some(comptoir_server::closings::KeySource::File(key_file)),
+            ..Default::default()
+        },
     };
     // Bind first: if the address is taken, nothing (not even the demo shop) is created.
     let app = comptoir_server::Application::build(config, store.clone())

@@ -3,15 +3,11 @@
 
 use crate::{Failure, micros_to_rfc3339, require_shop};
 use clap::{Subcommand, ValueEnum};
-use comptoir_core::webhook::address::check_url;
-use comptoir_core::webhook::signature::Secret;
-use comptoir_core::webhook::{Format, event_id, parse_event_id};
+use comptoir_core::webhook::settings::{Target, event_number};
+use comptoir_core::webhook::{Format, event_id};
 use comptoir_store::webhooks::{self, Endpoint, LoggedEvent};
-use comptoir_store::{Store, StoreError, now_micros, random_bytes};
+use comptoir_store::{Store, StoreError, now_micros, webhook_settings};
 use serde_json::json;
-
-/// During a rotation, the previous secret keeps signing this long (both are sent).
-const ROTATION_WINDOW_MICROS: i64 = 24 * 3600 * 1_000_000;
 
 #[derive(Subcommand)]
 pub(crate) enum WebhookCommand {
@@ -108,13 +104,10 @@ pub(crate) async fn run(store: Store, cmd: WebhookCommand) -> Result<(), Failure
             json,
         } => {
             require_shop(&store, shop).await?;
-            check_url(&url, allow_private).map_err(|m| Failure::usage(format!("URL: {m}")))?;
-            let secret = Secret::from_bytes(random_bytes()).to_text();
-            let format = format.format().as_str();
+            let target = Target::check(&url, format.format(), allow_private)
+                .map_err(|m| Failure::usage(format!("URL: {m}")))?;
             let e = store
-                .write(move |c| {
-                    webhooks::set_endpoint(c, shop, url.trim(), format, &secret, now_micros())
-                })
+                .write(move |c| webhook_settings::enable(c, shop, &target, now_micros()))
                 .await?;
             print_endpoint(&e, json);
             Ok(())
@@ -134,12 +127,8 @@ pub(crate) async fn run(store: Store, cmd: WebhookCommand) -> Result<(), Failure
         WebhookCommand::Secret { shop, rotate, json } => {
             require_shop(&store, shop).await?;
             let e = if rotate {
-                let secret = Secret::from_bytes(random_bytes()).to_text();
                 store
-                    .write(move |c| {
-                        let now = now_micros();
-                        webhooks::rotate_secret(c, shop, &secret, now + ROTATION_WINDOW_MICROS, now)
-                    })
+                    .write(move |c| webhook_settings::rotate(c, shop, now_micros()))
                     .await
                     .map_err(|e| match e {
                         StoreError::NotFound => no_settings(shop),
@@ -178,16 +167,8 @@ pub(crate) async fn run(store: Store, cmd: WebhookCommand) -> Result<(), Failure
         }
         WebhookCommand::Resend { shop, event_id: id } => {
             require_shop(&store, shop).await?;
-            let number = match parse_event_id(&id) {
-                Some((s, n)) if s == shop => Some(n),
-                Some(_) => None,
-                None => id.trim().parse::<i64>().ok(),
-            }
-            .ok_or_else(|| {
-                Failure::usage(format!(
-                    "EVENT_ID: expected an event id of shop {shop} ({shop}-N), got {id:?}"
-                ))
-            })?;
+            let number =
+                event_number(&id, shop).map_err(|m| Failure::usage(format!("EVENT_ID: {m}")))?;
             store
                 .write(move |c| webhooks::resend(c, shop, number, now_micros()))
                 .await

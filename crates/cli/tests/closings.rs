@@ -125,3 +125,141 @@ fn a_past_day_closes_once_signed_and_verify_accepts_it() {
         let _ = std::fs::remove_file(key);
     }
 }
+
+#[test]
+fn months_and_fiscal_years_close_after_their_days_with_the_shops_settings() {
+    for db in TestDb::all() {
+        let dir = std::env::temp_dir().join(format!("comptoir-close-m-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let key = dir.join(format!("{}.key", db.backend));
+        let key = key.to_str().unwrap();
+        let shop: Value =
+            serde_json::from_str(&ok(&db, &["shop", "create", "--name", "M", "--json"])).unwrap();
+        let id = shop["shop_id"].as_str().unwrap().to_string();
+        let run = |args: &[&str]| {
+            let mut all = vec!["--fiscal-key", key];
+            all.extend_from_slice(args);
+            comptoir(&db, &all)
+        };
+        // Settings: defaults, then checked changes.
+        let s: Value =
+            serde_json::from_str(&ok(&db, &["fiscal", "settings", "--shop", &id, "--json"]))
+                .unwrap();
+        assert_eq!(
+            (s["first_month"].as_i64(), s["closing_hour"].as_str()),
+            (Some(1), Some("04:00"))
+        );
+        for (flag, bad) in [
+            ("--first-month", "13"),
+            ("--closing-hour", "24:00"),
+            ("--closing-hour", "4h"),
+        ] {
+            let o = comptoir(&db, &["fiscal", "settings", "--shop", &id, flag, bad]);
+            assert_eq!(o.status.code(), Some(2), "{flag} {bad}");
+            assert!(stderr(&o).contains(flag), "{}", stderr(&o));
+        }
+        // The fiscal year starts in the current month: the one that ends with last month
+        // can close once last month has.
+        let today = paris_today();
+        let last_month_end = today.first_of_month().yesterday().unwrap();
+        let month = format!("{:04}-{:02}", last_month_end.year(), last_month_end.month());
+        let first = today.month().to_string();
+        let out = ok(
+            &db,
+            &[
+                "fiscal",
+                "settings",
+                "--shop",
+                &id,
+                "--first-month",
+                &first,
+                "--closing-hour",
+                "05:30",
+            ],
+        );
+        assert!(
+            out.contains(&format!("month {first}, days close at 05:30")),
+            "{out}"
+        );
+        let year = if last_month_end.month() >= today.month() {
+            last_month_end.year()
+        } else {
+            last_month_end.year() - 1
+        }
+        .to_string();
+        // Not before the month's last day is closed.
+        let early = run(&["close", "--shop", &id, "--month", &month]);
+        assert_eq!(early.status.code(), Some(2), "{}", db.backend);
+        assert!(
+            stderr(&early).contains("is not closed yet"),
+            "{}",
+            stderr(&early)
+        );
+        for bad in [["--month", "2026-13"], ["--year", "26"]] {
+            let o = run(&["close", "--shop", &id, bad[0], bad[1]]);
+            assert_eq!(o.status.code(), Some(2));
+            assert!(stderr(&o).contains(bad[0]), "{}", stderr(&o));
+        }
+        let both = run(&[
+            "close",
+            "--shop",
+            &id,
+            "--day",
+            "2026-01-01",
+            "--month",
+            "2026-01",
+        ]);
+        assert_eq!(both.status.code(), Some(2));
+        // Its last two days, then the month, then the fiscal year; again says so.
+        let before = last_month_end.yesterday().unwrap().to_string();
+        for day in [before.as_str(), &last_month_end.to_string()] {
+            let o = run(&["close", "--shop", &id, "--day", day]);
+            assert!(o.status.success(), "{}", stderr(&o));
+        }
+        let o = run(&["close", "--shop", &id, "--year", &year]);
+        assert_eq!(o.status.code(), Some(2), "a year waits for its last month");
+        let o = run(&["close", "--shop", &id, "--month", &month]);
+        assert!(o.status.success(), "{}: {}", db.backend, stderr(&o));
+        assert!(
+            stdout(&o).contains(&format!("closed {month} for shop {id}: month closing 1")),
+            "{}",
+            stdout(&o)
+        );
+        let o = run(&["close", "--shop", &id, "--year", &year]);
+        assert!(o.status.success(), "{}: {}", db.backend, stderr(&o));
+        let again = run(&["close", "--shop", &id, "--month", &month]);
+        assert_eq!(again.status.code(), Some(0));
+        assert!(
+            stdout(&again).contains("already closed"),
+            "{}",
+            stdout(&again)
+        );
+        // Once a year is closed, its first month stays.
+        let o = comptoir(
+            &db,
+            &["fiscal", "settings", "--shop", &id, "--first-month", "3"],
+        );
+        assert_eq!(o.status.code(), Some(2));
+        assert!(stderr(&o).contains("--first-month"), "{}", stderr(&o));
+
+        let text = ok(&db, &["closings", "list", "--shop", &id]);
+        let periods: Vec<&str> = text
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_whitespace().next())
+            .collect();
+        assert_eq!(periods, ["day", "day", "month", "year"], "{text}");
+        let list: Value =
+            serde_json::from_str(&ok(&db, &["closings", "list", "--shop", &id, "--json"])).unwrap();
+        assert_eq!(list[3]["period"], "year");
+        assert_eq!(list[3]["day"], year.as_str());
+        assert_eq!(list[2]["entry"]["period"], "month");
+        let public = ok(&db, &["fiscal", "key", "--fiscal-key", key]);
+        let v = ok(
+            &db,
+            &["verify", "--shop", &id, "--public-key", public.trim()],
+        );
+        assert!(v.starts_with("chain ok: 4 entries"), "{v}");
+        let _ = std::fs::remove_file(key);
+    }
+}

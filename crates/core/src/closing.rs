@@ -1,6 +1,11 @@
-//! The daily closing (the Z) of French cash-register rules: its figures from the report's
-//! day aggregates and the previous closing, its canonical bytes as a journal entry of kind
-//! `closing`, and its Ed25519 signature. Not wired into the store yet (issue #11).
+//! The closings of French cash-register rules: the daily closing (the Z), its figures from
+//! the report's day aggregates and the previous closing; monthly and yearly closings, the
+//! sums of their days' (months') closings (`period`); each one's canonical bytes as a
+//! journal entry of kind `closing`, and its Ed25519 signature. The shop's fiscal settings
+//! (first month of the fiscal year, closing hour) and when a period closes are `settings`.
+
+pub mod period;
+pub mod settings;
 
 use crate::error::{ErrorCode, SaleError};
 use crate::fiscal_key::{self, FiscalKey};
@@ -9,10 +14,10 @@ use crate::report::ReportDay;
 use crate::seal::ENCODING;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One VAT rate of the period, in minor units (rate in hundredths of a percent).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VatTotal {
     pub amount: i64,
     pub rate: i64,
@@ -20,7 +25,7 @@ pub struct VatTotal {
 }
 
 /// One payment method of the period: payments handed over and their amount.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentTotal {
     pub amount: i64,
     pub count: i64,
@@ -45,24 +50,42 @@ pub enum ClosingError {
     OutOfOrder { date: Date, last: Date, next: Date },
     #[error("the grand totals overflow")]
     Overflow,
+    #[error(
+        "--{kind} {label}: its last day {last} is not closed yet; a {kind} closes once its last day has closed"
+    )]
+    Open {
+        kind: &'static str,
+        label: String,
+        last: Date,
+    },
+    #[error("--{kind} {label}: {kind}s close in order, next is {next}")]
+    PeriodOutOfOrder {
+        kind: &'static str,
+        label: String,
+        next: String,
+    },
+    #[error("the shop's time zone cannot show this period: {0}")]
+    Zone(String),
 }
 
 /// A daily closing as the journal seals it. Its fields are declared in byte order of their
 /// names, so serde's compact JSON of it has sorted keys like every other entry's; those
-/// bytes are both sealed into the chain and signed (docs/inalterability.md).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// bytes are both sealed into the chain and signed (docs/inalterability.md). A monthly or
+/// yearly closing has the same keys (`period` says which, `date` is `YYYY-MM` or `YYYY`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ClosingEntry {
     closed_at: i64,
     date: String,
-    encoding: &'static str,
+    encoding: String,
     from: i64,
     grand_total: i64,
     grand_total_abs: i64,
     head: String,
-    kind: &'static str,
+    kind: String,
     number: i64,
     payments: Vec<PaymentTotal>,
-    period: &'static str,
+    period: String,
     refund_total: i64,
     refunds: i64,
     sales: i64,
@@ -161,12 +184,12 @@ impl ClosingEntry {
         Ok(ClosingEntry {
             closed_at,
             date: day.date.to_string(),
-            encoding: ENCODING,
+            encoding: ENCODING.into(),
             from: day.from,
             grand_total: grand.signed,
             grand_total_abs: grand.absolute,
             head: at.head.clone(),
-            kind: "closing",
+            kind: "closing".into(),
             number,
             payments: a
                 .payments
@@ -177,7 +200,7 @@ impl ClosingEntry {
                     method_id: *id,
                 })
                 .collect(),
-            period: "day",
+            period: "day".into(),
             refund_total,
             refunds: s.refunds,
             sales: s.sales,
@@ -213,9 +236,47 @@ impl ClosingEntry {
         }
     }
 
-    /// The closing's number among its shop's daily closings (1, 2, 3…).
+    /// The closing's number among its shop's closings of its period kind (1, 2, 3…).
     pub fn number(&self) -> i64 {
         self.number
+    }
+
+    /// Reads stored canonical bytes back (closings are summed and re-checked from them).
+    pub fn parse(text: &str) -> Result<ClosingEntry, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
+    /// `day`, `month` or `year`.
+    pub fn period(&self) -> &str {
+        &self.period
+    }
+
+    /// The closed period: `YYYY-MM-DD`, `YYYY-MM` or `YYYY`.
+    pub fn date(&self) -> &str {
+        &self.date
+    }
+
+    /// The period's bounds (µs): its first instant and the first instant after it.
+    pub fn bounds(&self) -> (i64, i64) {
+        (self.from, self.to)
+    }
+
+    /// The period's signed total (refunds negative) and its total without sign.
+    pub fn totals(&self) -> GrandTotals {
+        GrandTotals {
+            signed: self.total,
+            absolute: self.total_abs,
+        }
+    }
+
+    /// The journal entry that seals it.
+    pub fn seq(&self) -> i64 {
+        self.seq
+    }
+
+    /// When it was made (µs).
+    pub fn closed_at(&self) -> i64 {
+        self.closed_at
     }
 
     /// The journal head this closing vouches for.

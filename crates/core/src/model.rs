@@ -324,6 +324,35 @@ pub struct Client {
     pub lng: Option<Coordinate>,
 }
 
+impl Client {
+    /// How people know the client: last name, first name and e-mail, those that are set,
+    /// space-separated (empty when none is).
+    pub fn display_name(&self) -> String {
+        [
+            self.last_name.as_deref(),
+            self.first_name.as_deref(),
+            self.email.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|s| !s.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+    }
+
+    /// Whether a search for `text` finds this client: every word of it is part of the
+    /// last name, first name or e-mail, ignoring case (`lefè anne` finds Anne Lefèvre).
+    pub fn matches(&self, text: &str) -> bool {
+        let fields: Vec<String> = [&self.last_name, &self.first_name, &self.email]
+            .into_iter()
+            .flatten()
+            .map(|s| s.to_lowercase())
+            .collect();
+        let mut words = text.split_whitespace().map(str::to_lowercase).peekable();
+        words.peek().is_some() && words.all(|w| fields.iter().any(|f| f.contains(&w)))
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DeliveryZone {
     pub id: i64,
@@ -425,5 +454,24 @@ mod tests {
             "admin@shop-1"
         );
         assert!(parse_login("a b").is_err());
+    }
+
+    #[test]
+    fn a_client_is_named_and_found_by_the_words_of_its_name() {
+        let k = Client {
+            id: 5,
+            last_name: Some("Lefèvre".into()),
+            first_name: Some("Anne".into()),
+            email: Some("anne@b.example".into()),
+            ..Client::default()
+        };
+        assert_eq!(k.display_name(), "Lefèvre Anne anne@b.example");
+        for hit in ["lefèvre", "LEFÈ", "anne lef", "b.example"] {
+            assert!(k.matches(hit), "{hit}");
+        }
+        for miss in ["", "  ", "lefevre", "anne dupont", "5"] {
+            assert!(!k.matches(miss), "{miss}");
+        }
+        assert_eq!(Client::default().display_name(), "");
     }
 }

@@ -3,6 +3,7 @@
 
 mod accept;
 pub mod client_address;
+pub mod closings;
 pub mod error;
 pub mod invoices;
 pub mod metrics;
@@ -39,6 +40,8 @@ pub struct Config {
     pub login_delay_step: std::time::Duration,
     /// How the webhook worker runs (retry schedule, retention, concurrency).
     pub webhooks: webhooks::Settings,
+    /// The automatic closing (off without a key).
+    pub closings: closings::Settings,
 }
 
 /// What every handler can reach.
@@ -116,7 +119,9 @@ impl Application {
             .fallback_service(self.router)
             .layer(axum::middleware::from_fn(refusals::with_body));
         let worker = webhooks::Worker::start(&self.state);
+        let closer = closings::Closer::start(&self.state);
         let served = accept::serve(self.listener, service, shutdown).await;
+        closer.stop().await;
         worker.stop().await;
         served
     }

@@ -164,6 +164,7 @@ async fn the_session_cookie_is_secure_behind_an_https_base_url() {
         trusted_proxies: Vec::new(),
         login_delay_step: std::time::Duration::from_millis(10),
         webhooks: comptoir_server::webhooks::Settings::default(),
+        closings: comptoir_server::closings::Settings::default(),
     };
     let server = comptoir_server::Application::build(config, store.clone())
         .await
@@ -482,14 +483,26 @@ async fn webservices_needs_the_extended_licence_and_manages_keys() {
             .await
             .unwrap();
         let new = keys.iter().find(|k| key.contains(&k.prefix)).unwrap().id;
-        // The table says who made the key and that the sale just used it.
-        let page = c.get("/config/webservices").await;
-        let row = page
-            .body
-            .split(&format!("data-key-id=\"{new}\""))
-            .nth(1)
-            .unwrap();
-        let row = row.split("</tr>").next().unwrap();
+        // The table says who made the key and that the sale just used it (the use is
+        // recorded in the background, a moment after the answer).
+        let mut tries = 0;
+        let row = loop {
+            let page = c.get("/config/webservices").await;
+            let row = page
+                .body
+                .split(&format!("data-key-id=\"{new}\""))
+                .nth(1)
+                .unwrap()
+                .split("</tr>")
+                .next()
+                .unwrap()
+                .to_string();
+            tries += 1;
+            if tries == 100 || !row.contains("key-last-used\"><span") {
+                break row;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
         assert!(
             row.contains(&format!("class=\"key-created-by\">{}<", shop.admin_login)),
             "{row}"
@@ -547,8 +560,16 @@ async fn orders_show_the_days_sales_and_one_orders_detail() {
             ]
         };
         let mut ids = Vec::new();
-        for (payment, line) in [("-1", "Free_12.50_Coffee beans"), ("-2", "Free_3_Tea")] {
-            let f = sale(payment, line);
+        for (payment, line) in [
+            ("-1", "Free_12.50_Coffee beans"),
+            ("-2", "Free_3_Tea"),
+            ("-2", "Free_5_Scarf"),
+        ] {
+            let mut f = sale(payment, line);
+            if line.ends_with("Scarf") {
+                f.push(("client[nom]", "Lefèvre".to_string()));
+                f.push(("client[prenom]", "Anne".to_string()));
+            }
             let form: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
             let res = app.post_form("/workers/webapp.php", &form).await;
             let v: serde_json::Value = res.json().await.unwrap();
@@ -581,6 +602,20 @@ async fn orders_show_the_days_sales_and_one_orders_detail() {
         let found = c.get("/orders?q=1").await;
         assert!(found.body.contains(&format!("/orders/{}", ids[0])));
         assert!(!found.body.contains(&format!("/orders/{}", ids[1])));
+        // The search by a client's name: every word, any case.
+        let found = c.get("/orders?q=lef%C3%A8vre%20ANNE").await;
+        assert!(
+            found.body.contains(&format!("/orders/{}", ids[2])),
+            "{}",
+            found.body
+        );
+        assert!(!found.body.contains(&format!("/orders/{}", ids[0])));
+        assert!(!found.body.contains(&format!("/orders/{}", ids[1])));
+        assert!(found.body.contains("Lefèvre Anne (#"), "{}", found.body);
+        let none = c.get("/orders?q=dupont").await;
+        assert!(!none.body.contains(&format!("/orders/{}", ids[2])));
+        let scarf = c.get(&format!("/orders/{}", ids[2])).await;
+        assert!(scarf.body.contains("Lefèvre Anne (#"), "{}", scarf.body);
         let old = c.get("/orders?date=2020-01-01").await;
         assert!(!old.body.contains(&format!("/orders/{}", ids[0])));
         assert!(old.body.contains("rel=\"next\"") && old.body.contains("2020-01-02"));

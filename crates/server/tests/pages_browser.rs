@@ -1,11 +1,13 @@
 //! The back office in a real headless Chromium (chromedriver, WebDriver): signing in, a
 //! wrong password, a form posted without its CSRF token, a cashier refused the
-//! configuration, the licence gate, building a query, creating and revoking a key, the
-//! language switch, the jQuery sample run in the page, and screenshots of every page at
-//! 1280×800 and 390 px wide in both languages (saved under target/screenshots/).
+//! configuration, the licence gate, building a query, creating and revoking a key, setting
+//! a webhook and re-sending a delivery from its log, the language switch, the jQuery
+//! sample run in the page, and screenshots of every page at 1280×800 and 390 px wide in
+//! both languages (saved under target/screenshots/).
 
 mod common;
 
+use common::receiver::Receiver;
 use common::webdriver::Browser;
 use common::{PASSWORD, add_user, set_password};
 use comptoir_core::model::{Licence, Role};
@@ -135,6 +137,105 @@ async fn a_browser_signs_in_manages_keys_builds_a_query_and_switches_language() 
         b.wait_for("return document.documentElement.lang === 'en';")
             .await;
         assert_eq!(b.text("h1").await, "My account");
+        app.stop().await;
+    }
+    b.quit().await;
+}
+
+/// An admin sets the webhook to a receiver on loopback (a bad URL first), reveals the
+/// secret, sees a sale's delivery in the log and re-sends it; the receiver gets it again.
+#[tokio::test]
+async fn a_browser_sets_a_webhook_sees_its_delivery_and_sends_it_again() {
+    let Some(b) = Browser::start(1280, 800).await else {
+        return;
+    };
+    for db in TestDb::all() {
+        let app = TestApp::spawn(&db).await;
+        let rx = Receiver::start().await;
+        let shop = app.create_shop("Hook shop", Licence::Extended).await;
+        set_password(&app, shop.shop_id, &shop.admin_login).await;
+        sign_in(&b, &app, &shop.admin_login, PASSWORD).await;
+        b.click_nav("header a[href='/config/general']").await;
+        assert_eq!(b.text("h1").await, "Configuration › General options");
+        assert_eq!(b.text("#webhook-state").await, "Webhooks are off.");
+
+        // A URL that is not http(s): named, marked, nothing saved.
+        b.type_into("#webhook-url", "ftp://hooks.example.com/")
+            .await;
+        b.click_nav("#webhook-save").await;
+        assert!(
+            b.text("#webhook-errors")
+                .await
+                .contains("url: expected an http:// or https:// URL")
+        );
+        assert_eq!(b.count("#webhook-url[aria-invalid=true]").await, 1);
+        assert_eq!(b.text("#webhook-state").await, "Webhooks are off.");
+
+        b.type_into("#webhook-url", &rx.url).await;
+        b.click("#webhook-format option[value='json']").await;
+        b.click_nav("#webhook-save").await;
+        assert_eq!(b.text("#notice").await, "The webhook is saved.");
+        assert_eq!(
+            b.text("#webhook-state").await,
+            format!("Webhooks are on, sent to {}", rx.url)
+        );
+        // The secret: not in the page until asked for.
+        let id = shop.shop_id;
+        let secret = app
+            .store
+            .read(move |c| comptoir_store::webhooks::endpoint(c, id))
+            .await
+            .unwrap()
+            .unwrap()
+            .secret;
+        assert!(!b.source().await.contains(&secret));
+        b.click_nav("#reveal").await;
+        assert_eq!(b.text("#secret").await, secret);
+
+        // A sale: its delivery appears in the log.
+        let sale: Value = app
+            .post_form(
+                "/workers/webapp.php",
+                &[
+                    ("idboutique", &id.to_string()),
+                    ("key", &shop.api_key),
+                    ("payment", "-1"),
+                    ("itemsList[]", "Free_9.90_Scarf"),
+                ],
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(sale["result"], "OK", "{sale}");
+        let event = rx.wait_for(1).await[0].webhook_id.clone();
+        let row = format!("#deliveries tr[data-event-id='{event}']");
+        let delivered = format!("{row}.state-delivered");
+        for _ in 0..100 {
+            b.goto(&app.url("/config/general")).await;
+            if b.count(&delivered).await == 1 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(b.count(&delivered).await, 1, "{}", b.source().await);
+        assert!(b.text(&row).await.contains("validated"));
+        assert_eq!(b.text(&format!("{row} .event-status")).await, "200");
+        assert_eq!(b.text(&format!("{row} .event-attempts")).await, "1");
+        assert!(
+            !b.source().await.contains(&secret),
+            "the secret stays hidden"
+        );
+
+        // Re-send, after the confirmation: the receiver gets the event a second time.
+        b.mark().await;
+        b.click(&format!("{row} button.resend")).await;
+        b.accept_dialog().await;
+        b.wait_new_page().await;
+        assert!(b.text("#notice").await.contains("sent again"));
+        let calls = rx.wait_for(2).await;
+        assert_eq!(calls[1].webhook_id, event);
+        assert_eq!(calls[1].body, calls[0].body);
         app.stop().await;
     }
     b.quit().await;
@@ -320,6 +421,21 @@ async fn screenshots_of_every_page_fit_both_widths_in_both_languages() {
     let standard = app.create_shop("Standard", Licence::Standard).await;
     set_password(&app, standard.shop_id, &standard.admin_login).await;
     let cashier = add_user(&app, shop.shop_id, "sam", Role::Cashier).await;
+    // A webhook, so that the general options show a delivery in their log.
+    let rx = Receiver::start().await;
+    let (id, hook) = (shop.shop_id, rx.url.clone());
+    app.store
+        .write(move |c| {
+            let target = comptoir_core::webhook::settings::Target::check(
+                &hook,
+                comptoir_core::webhook::Format::Form,
+                true,
+            )
+            .expect("the receiver's URL");
+            comptoir_store::webhook_settings::enable(c, id, &target, comptoir_store::now_micros())
+        })
+        .await
+        .unwrap();
     let mut order_id = String::new();
     for (payment, line) in [("-1", "Free_12.50_Coffee beans"), ("-2", "Free_3_Tea")] {
         let v: Value = app
@@ -346,6 +462,19 @@ async fn screenshots_of_every_page_fit_both_widths_in_both_languages() {
                 .to_string();
         }
     }
+    // The delivery is recorded a moment after the receiver's answer.
+    rx.wait_for(1).await;
+    for _ in 0..100 {
+        let log = app
+            .store
+            .read(move |c| comptoir_store::webhooks::log(c, id, false, 10))
+            .await
+            .unwrap();
+        if log.iter().any(|e| e.state == "delivered") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     let pages: Vec<(&str, String, &str)> = vec![
@@ -359,6 +488,10 @@ async fn screenshots_of_every_page_fit_both_widths_in_both_languages() {
         ("builder", "/config/webservices".into(), "build"),
         ("forbidden", "/config/webservices".into(), "cashier"),
         ("licence-gate", "/config/webservices".into(), "standard"),
+        ("general", "/config/general".into(), "admin"),
+        ("general-log", "/config/general".into(), "admin"),
+        ("general-secret", "/config/general".into(), "reveal"),
+        ("general-error", "/config/general".into(), "bad-url"),
         (
             "reports",
             format!("/reports?date={}", shop_today(&app, shop.shop_id).await),
@@ -380,7 +513,9 @@ async fn screenshots_of_every_page_fit_both_widths_in_both_languages() {
             match *who {
                 "" => {}
                 "wrong" => submit_sign_in(&b, &shop.admin_login, "wrong").await,
-                "admin" | "build" => submit_sign_in(&b, &shop.admin_login, PASSWORD).await,
+                "admin" | "build" | "reveal" | "bad-url" => {
+                    submit_sign_in(&b, &shop.admin_login, PASSWORD).await
+                }
                 "cashier" => submit_sign_in(&b, &cashier, PASSWORD).await,
                 _ => submit_sign_in(&b, &standard.admin_login, PASSWORD).await,
             }
@@ -400,8 +535,30 @@ async fn screenshots_of_every_page_fit_both_widths_in_both_languages() {
                 b.type_into("#qb-freeTitle1", "Gift wrap").await;
                 b.click_nav("#build").await;
             }
+            if *who == "reveal" {
+                b.click_nav("#reveal").await;
+            }
+            if *who == "bad-url" {
+                b.type_into("#webhook-url", "http://user@localhost/hook")
+                    .await;
+                b.click_nav("#webhook-save").await;
+            }
             for (width, height) in [(1280u32, 800u32), (390, 844)] {
                 b.set_size(width, height).await;
+                // Parts of the general options below the fold.
+                let part = match *name {
+                    "general-log" => Some("#log"),
+                    "general-secret" => Some("#secret"),
+                    "general-error" => Some("#webhook-errors"),
+                    _ => None,
+                };
+                if let Some(css) = part {
+                    b.exec(
+                        "document.querySelector(arguments[0]).scrollIntoView();",
+                        json!([css]),
+                    )
+                    .await;
+                }
                 let fits = b
                     .exec(
                         "return document.documentElement.scrollWidth <= window.innerWidth;",

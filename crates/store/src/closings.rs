@@ -1,10 +1,16 @@
-//! Daily closings (the Z): a closing is written as a journal entry of kind `closing`, its
-//! signed canonical bytes kept in `closings`; the rules and figures are core::closing's.
+//! Closings: a closing is written as a journal entry of kind `closing`, its signed
+//! canonical bytes kept in `closings`; the rules and figures are core::closing's. Daily
+//! closings (the Z) here; months and years, the automatic closing's step and their checks
+//! in `periods`; the shop's fiscal settings in `settings`.
+
+pub mod periods;
+pub mod settings;
 
 use crate::db::{Backend, Conn, Row};
 use crate::journal::Problem;
 use crate::report::{ReportQuery, aggregates};
 use crate::{StoreError, params};
+use comptoir_core::closing::period::{Kind, Period};
 use comptoir_core::closing::{ClosingEntry, GrandTotals, Position, check_day};
 use comptoir_core::fiscal_key::FiscalKey;
 use comptoir_core::report::ReportDay;
@@ -15,8 +21,11 @@ use jiff::tz::TimeZone;
 /// A stored closing.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClosingRow {
+    /// `day`, `month` or `year`.
+    pub period: String,
+    /// Among the shop's closings of its period kind: 1, 2, 3…
     pub number: i64,
-    /// `YYYY-MM-DD`.
+    /// The period: `YYYY-MM-DD`, `YYYY-MM` or `YYYY` (the year a fiscal year starts in).
     pub day: String,
     pub journal_seq: i64,
     /// The canonical bytes (compact JSON) that the journal seals and the key signed.
@@ -37,7 +46,7 @@ pub enum Closed {
     Already(ClosingRow),
 }
 
-const COLUMNS: &str = "number, day, journal_seq, entry, signature, public_key, closed_at";
+const COLUMNS: &str = "number, day, journal_seq, entry, signature, public_key, closed_at, period";
 
 fn closing_row(r: &Row) -> Result<ClosingRow, StoreError> {
     Ok(ClosingRow {
@@ -48,7 +57,43 @@ fn closing_row(r: &Row) -> Result<ClosingRow, StoreError> {
         signature: r.string(4)?,
         public_key: r.string(5)?,
         closed_at: r.i64(6)?,
+        period: r.string(7)?,
     })
+}
+
+/// Every closing of the shop (days, months, years) in the order they were made.
+pub fn list_all(c: &mut dyn Conn, shop_id: i64) -> Result<Vec<ClosingRow>, StoreError> {
+    c.query(
+        &format!("select {COLUMNS} from closings where shop_id = $1 order by journal_seq"),
+        params![shop_id],
+    )?
+    .iter()
+    .map(closing_row)
+    .collect()
+}
+
+/// The closing of `period`, if the shop closed it (an archive of the period needs it).
+pub fn of_period(
+    c: &mut dyn Conn,
+    shop_id: i64,
+    period: &Period,
+) -> Result<Option<ClosingRow>, StoreError> {
+    c.query_opt(
+        &format!("select {COLUMNS} from closings where shop_id = $1 and period = $2 and day = $3"),
+        params![shop_id, period.kind().as_str(), period.label()],
+    )?
+    .map(|r| closing_row(&r))
+    .transpose()
+}
+
+/// The closing of any period kind whose bounds are exactly the day's: what the daily
+/// report of a closed day shows.
+pub fn of_day(
+    c: &mut dyn Conn,
+    shop_id: i64,
+    date: Date,
+) -> Result<Option<ClosingRow>, StoreError> {
+    of_period(c, shop_id, &Period::day(date))
 }
 
 /// The shop's daily closings, oldest first.
@@ -121,6 +166,128 @@ fn decode(what: &str) -> StoreError {
     StoreError::Decode(format!("closings: {what}"))
 }
 
+fn shop_zone(c: &mut dyn Conn, shop_id: i64) -> Result<TimeZone, StoreError> {
+    let shop = crate::shops::get_shop(c, shop_id)?.ok_or(StoreError::NotFound)?;
+    TimeZone::get(shop.timezone.as_str())
+        .map_err(|e| StoreError::Decode(format!("shop time zone: {e}")))
+}
+
+/// The shop's journal position and head, its counters row locked until the caller's
+/// transaction ends (sales take the same row, so none slips in between).
+fn lock_counters(c: &mut dyn Conn, shop_id: i64) -> Result<(i64, String), StoreError> {
+    let lock = if c.backend() == Backend::Postgres {
+        " for update"
+    } else {
+        ""
+    };
+    let counters = c.query_one(
+        &format!("select journal_seq, journal_head from shop_counters where shop_id = $1{lock}"),
+        params![shop_id],
+    )?;
+    Ok((counters.i64(0)?, counters.string(1)?))
+}
+
+/// The number, first day and grand totals of a stored closing, as the next one of its
+/// kind carries them on.
+fn carried(p: &ClosingRow, first_day: Date) -> Result<(i64, Date, GrandTotals), StoreError> {
+    let e = ClosingEntry::parse(&p.entry).map_err(|_| decode("entry is not a closing"))?;
+    Ok((p.number, first_day, e.grand_totals()))
+}
+
+/// Seals `entry` (built at the position `lock_counters` gave) after `head`, signs it and
+/// writes the journal row, the closings row and the counters, in the caller's transaction.
+fn record(
+    c: &mut dyn Conn,
+    shop_id: i64,
+    entry: &ClosingEntry,
+    head: &str,
+    key: &FiscalKey,
+) -> Result<ClosingRow, StoreError> {
+    let bytes = entry.canonical();
+    let new_head = seal(head, &bytes);
+    let (from, to) = entry.bounds();
+    let row = ClosingRow {
+        period: entry.period().to_string(),
+        number: entry.number(),
+        day: entry.date().to_string(),
+        journal_seq: entry.seq(),
+        entry: String::from_utf8(bytes).map_err(|_| decode("entry is not UTF-8"))?,
+        signature: entry.sign(key),
+        public_key: key.public_hex(),
+        closed_at: entry.closed_at(),
+    };
+    c.execute(
+        "insert into journal (shop_id, seq, kind, order_id, payment_id, at, seal)
+         values ($1, $2, 'closing', 0, null, $3, $4)",
+        params![shop_id, row.journal_seq, row.closed_at, new_head.as_str()],
+    )?;
+    c.execute(
+        "insert into closings (shop_id, period, number, day, value_from, value_to, journal_seq,
+             entry, signature, public_key, closed_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        params![
+            shop_id,
+            row.period.as_str(),
+            row.number,
+            row.day.as_str(),
+            from,
+            to,
+            row.journal_seq,
+            row.entry.as_str(),
+            row.signature.as_str(),
+            row.public_key.as_str(),
+            row.closed_at
+        ],
+    )?;
+    c.execute(
+        "update shop_counters set journal_seq = $1, journal_head = $2 where shop_id = $3",
+        params![row.journal_seq, new_head.as_str(), shop_id],
+    )?;
+    // The `closing` webhook event, delivered like a sale's (store::webhooks).
+    c.execute(
+        "insert into outbox (shop_id, event_type, order_id, created_at, closing_seq)
+         values ($1, 'closing', null, $2, $3)",
+        params![shop_id, row.closed_at, row.journal_seq],
+    )?;
+    Ok(row)
+}
+
+/// What a `closing` webhook event's body is made of: the shop and the closing that
+/// outbox event `event_id` names, if they exist.
+pub fn event_subject(
+    c: &mut dyn Conn,
+    shop_id: i64,
+    event_id: i64,
+) -> Result<Option<(comptoir_core::model::Shop, ClosingRow)>, StoreError> {
+    let Some(shop) = crate::shops::get_shop(c, shop_id)? else {
+        return Ok(None);
+    };
+    c.query_opt(
+        &format!(
+            "select {COLUMNS} from closings where shop_id = $1 and journal_seq =
+                 (select closing_seq from outbox where shop_id = $1 and id = $2)"
+        ),
+        params![shop_id, event_id],
+    )?
+    .map(|r| Ok((shop.clone(), closing_row(&r)?)))
+    .transpose()
+}
+
+/// Closes `period` for the shop, signed with `key`, at `now`: a day ([`close_day`]), or a
+/// month or fiscal year (`periods::close_sum`). Already closed: that closing, unchanged.
+pub fn close(
+    c: &mut dyn Conn,
+    shop_id: i64,
+    period: &Period,
+    key: &FiscalKey,
+    now: jiff::Timestamp,
+) -> Result<Closed, StoreError> {
+    match period.kind() {
+        Kind::Day => close_day(c, shop_id, period.first_day(), key, now),
+        Kind::Month | Kind::Year => periods::close_sum(c, shop_id, period, key, now),
+    }
+}
+
 /// Closes `date` for the shop, signed with `key`, at `now`: inside the caller's write
 /// transaction it locks the shop's counters, builds the entry from the report's
 /// aggregates for the day, seals it after the current head and records it.
@@ -131,40 +298,16 @@ pub fn close_day(
     key: &FiscalKey,
     now: jiff::Timestamp,
 ) -> Result<Closed, StoreError> {
-    let shop = crate::shops::get_shop(c, shop_id)?.ok_or(StoreError::NotFound)?;
-    let tz = TimeZone::get(shop.timezone.as_str())
-        .map_err(|e| StoreError::Decode(format!("shop time zone: {e}")))?;
-    let day_text = date.to_string();
-    if let Some(r) = c.query_opt(
-        &format!(
-            "select {COLUMNS} from closings where shop_id = $1 and period = 'day' and day = $2"
-        ),
-        params![shop_id, day_text.as_str()],
-    )? {
-        return Ok(Closed::Already(closing_row(&r)?));
+    let tz = shop_zone(c, shop_id)?;
+    if let Some(r) = of_day(c, shop_id, date)? {
+        return Ok(Closed::Already(r));
     }
-    let lock = if c.backend() == Backend::Postgres {
-        " for update"
-    } else {
-        ""
-    };
-    let counters = c.query_one(
-        &format!("select journal_seq, journal_head from shop_counters where shop_id = $1{lock}"),
-        params![shop_id],
-    )?;
-    let (seq, head) = (counters.i64(0)?, counters.string(1)?);
+    let (seq, head) = lock_counters(c, shop_id)?;
     let previous = match last(c, shop_id)? {
         None => None,
         Some(p) => {
-            let value: serde_json::Value =
-                serde_json::from_str(&p.entry).map_err(|_| decode("entry is not JSON"))?;
-            let int = |k: &str| value[k].as_i64().ok_or_else(|| decode(k));
-            let grand = GrandTotals {
-                signed: int("grand_total")?,
-                absolute: int("grand_total_abs")?,
-            };
             let day: Date = p.day.parse().map_err(|_| decode("day"))?;
-            Some((p.number, day, grand))
+            Some(carried(&p, day)?)
         }
     };
     check_day(date, previous.as_ref().map(|p| p.1), &tz, now)
@@ -177,47 +320,9 @@ pub fn close_day(
         head,
         previous,
     };
-    let closed_at = now.as_microsecond();
-    let entry = ClosingEntry::day(&at, &day, &figures, closed_at)
+    let entry = ClosingEntry::day(&at, &day, &figures, now.as_microsecond())
         .map_err(|e| StoreError::Invalid(e.to_string()))?;
-    let bytes = entry.canonical();
-    let new_head = seal(&at.head, &bytes);
-    let row = ClosingRow {
-        number: entry.number(),
-        day: day_text,
-        journal_seq: at.seq,
-        entry: String::from_utf8(bytes).map_err(|_| decode("entry is not UTF-8"))?,
-        signature: entry.sign(key),
-        public_key: key.public_hex(),
-        closed_at,
-    };
-    c.execute(
-        "insert into journal (shop_id, seq, kind, order_id, payment_id, at, seal)
-         values ($1, $2, 'closing', 0, null, $3, $4)",
-        params![shop_id, at.seq, closed_at, new_head.as_str()],
-    )?;
-    c.execute(
-        "insert into closings (shop_id, period, number, day, value_from, value_to, journal_seq,
-             entry, signature, public_key, closed_at)
-         values ($1, 'day', $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        params![
-            shop_id,
-            row.number,
-            row.day.as_str(),
-            day.from,
-            day.to,
-            row.journal_seq,
-            row.entry.as_str(),
-            row.signature.as_str(),
-            row.public_key.as_str(),
-            closed_at
-        ],
-    )?;
-    c.execute(
-        "update shop_counters set journal_seq = $1, journal_head = $2 where shop_id = $3",
-        params![at.seq, new_head.as_str(), shop_id],
-    )?;
-    Ok(Closed::New(row))
+    Ok(Closed::New(record(c, shop_id, &entry, &at.head, key)?))
 }
 
 /// The closing sealed at journal entry `seq`, for `verify`: its canonical bytes.
@@ -302,11 +407,20 @@ pub(crate) fn check_all(
         };
         previous = Some((number, date, grand));
     }
-    if sealed != rows.len() as i64 {
+    if let Some(p) = periods::check_all(c, shop_id, pinned, &tz)? {
+        return Ok(Some(p));
+    }
+    let all = c
+        .query_one(
+            "select count(*) from closings where shop_id = $1",
+            params![shop_id],
+        )?
+        .i64(0)?;
+    if sealed != all {
         return Ok(Some(Problem::RowCount {
             what: "closings",
             sealed,
-            rows: rows.len() as i64,
+            rows: all,
         }));
     }
     Ok(None)

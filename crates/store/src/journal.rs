@@ -67,6 +67,14 @@ pub enum Problem {
     ClosingUnsealed { number: i64 },
     /// The closing's figures differ from those recomputed from the day's orders now.
     ClosingFigures { number: i64 },
+    /// A monthly or yearly closing (`period`, of `label`, number `number` of its kind) is
+    /// wrong: `fault` says how.
+    PeriodClosing {
+        period: &'static str,
+        label: String,
+        number: i64,
+        fault: PeriodFault,
+    },
     /// The order, payment or closing row that the entry seals no longer exists.
     MissingRow,
     /// The entry seals an order whose row says it is pending again.
@@ -112,6 +120,13 @@ impl Problem {
             Problem::ClosingSignature { .. } => "closing_signature_invalid",
             Problem::ClosingUnsealed { .. } => "closing_unsealed",
             Problem::ClosingFigures { .. } => "closing_figures_mismatch",
+            Problem::PeriodClosing { fault, .. } => match fault {
+                PeriodFault::Gap { .. } => "closing_gap",
+                PeriodFault::Key { .. } => "closing_key_mismatch",
+                PeriodFault::Signature => "closing_signature_invalid",
+                PeriodFault::Unsealed => "closing_unsealed",
+                PeriodFault::Sum => "closing_sum_mismatch",
+            },
             Problem::SealedButPending => "sealed_but_pending",
             Problem::SeqGap { .. } => "entry_missing",
             Problem::HeadMismatch { .. } => "head_mismatch",
@@ -139,6 +154,23 @@ impl Problem {
     }
 }
 
+/// What is wrong with a monthly or yearly closing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PeriodFault {
+    /// Not the next of its kind (numbers 1..N on consecutive periods from the one holding
+    /// the first closed day): `expected` is the number that should come.
+    Gap { expected: i64 },
+    /// Signed by another key than the one `verify` was given.
+    Key { key: String },
+    /// Its signature does not sign its bytes.
+    Signature,
+    /// No journal entry of kind `closing` seals it.
+    Unsealed,
+    /// Its figures are not the sum of its days' (months') closings, its last day (month)
+    /// is not closed, or its grand totals are not those of its last day (month).
+    Sum,
+}
+
 /// The first thing found wrong, and how far the walk got.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Break {
@@ -164,7 +196,7 @@ impl fmt::Display for EntryRef {
     /// `order 5, orderInternalID 12` or `payment 3 of order 5, orderInternalID 12`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.kind == EntryKind::Closing {
-            return f.write_str("a daily closing");
+            return f.write_str("a closing");
         }
         if let Some(p) = self.payment_id {
             write!(f, "payment {p} of ")?;
@@ -223,6 +255,30 @@ impl fmt::Display for Break {
                 f,
                 "closing {number}: its figures differ from the day's orders as they are now (a sale of a closed day was changed, added or removed)"
             ),
+            Problem::PeriodClosing {
+                period,
+                label,
+                number,
+                fault,
+            } => {
+                write!(f, "{period} closing {number} ({label}): ")?;
+                match fault {
+                    PeriodFault::Gap { expected } => write!(
+                        f,
+                        "breaks the sequence of {period}ly closings: expected closing {expected} of the {period} after the previous one (the first of the first closed day)"
+                    ),
+                    PeriodFault::Key { key } => {
+                        write!(f, "signed by the key {key}, not by the given public key")
+                    }
+                    PeriodFault::Signature => {
+                        f.write_str("the signature does not match its recorded figures")
+                    }
+                    PeriodFault::Unsealed => f.write_str("no closing entry in the journal"),
+                    PeriodFault::Sum => f.write_str(
+                        "its figures are not the sum of the closings it covers as they are stored now",
+                    ),
+                }
+            }
             Problem::SealedButPending => {
                 f.write_str("the sealed order is marked pending in the orders table")
             }

@@ -21,6 +21,7 @@ pub mod sessions;
 pub mod shops;
 pub(crate) mod statistics;
 pub mod users;
+pub mod webhook_settings;
 pub mod webhooks;
 mod writer;
 

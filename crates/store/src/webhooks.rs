@@ -130,6 +130,7 @@ pub struct Due {
     pub shop_id: i64,
     pub id: i64,
     pub event_type: String,
+    /// 0 for a `closing` event (no order: store::closings::event_subject).
     pub order_id: i64,
     pub created_at: i64,
     /// Whether its body was kept already (by an earlier attempt).
@@ -160,7 +161,7 @@ pub fn due(c: &mut dyn Conn, now: i64, per_shop: i64, limit: i64) -> Result<Vec<
     for s in &shops {
         let shop_id = s.i64(0)?;
         let rows = c.query(
-            "select o.id, o.event_type, o.order_id, o.created_at, o.next_at,
+            "select o.id, o.event_type, coalesce(o.order_id, 0), o.created_at, o.next_at,
                     o.body is not null
              from outbox o
              where o.shop_id = $1 and o.state = 'pending' and o.next_at <= $2
@@ -237,7 +238,7 @@ pub fn claim(
         let rows = c.query(
             "update outbox set lease_until = $1, attempts = attempts + 1
              where shop_id = $3 and id = $4 and state = 'pending' and lease_until < $2
-             returning shop_id, id, event_type, order_id, created_at, attempts, failures,
+             returning shop_id, id, event_type, coalesce(order_id, 0), created_at, attempts, failures,
                        body, body_format, verify_token",
             params![lease_until, now, *shop_id, *id],
         )?;
@@ -382,7 +383,7 @@ pub fn log(
     limit: i64,
 ) -> Result<Vec<LoggedEvent>, StoreError> {
     let rows = c.query(
-        "select id, event_type, order_id, created_at, state, next_at from outbox
+        "select id, event_type, coalesce(order_id, 0), created_at, state, next_at from outbox
          where shop_id = $1 and (attempts > 0 or state in ('delivered', 'failed'))
            and ($2 = 0 or state = 'failed')
          order by id desc limit $3",
@@ -443,7 +444,7 @@ pub fn verification(
     id: i64,
 ) -> Result<Option<(String, i64, Frozen)>, StoreError> {
     let Some(r) = c.query_opt(
-        "select event_type, order_id, body, body_format, verify_token from outbox
+        "select event_type, coalesce(order_id, 0), body, body_format, verify_token from outbox
          where shop_id = $1 and id = $2 and body is not null",
         params![shop_id, id],
     )?

@@ -188,6 +188,7 @@ impl TestApp {
             trusted_proxies: Vec::new(),
             login_delay_step: std::time::Duration::from_millis(10),
             webhooks: comptoir_server::webhooks::Settings::default(),
+            closings: comptoir_server::closings::Settings::default(),
         };
         configure(&mut config);
         let app = comptoir_server::Application::build(config, store.clone())
@@ -252,6 +253,29 @@ impl Drop for TestApp {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+    }
+}
+
+/// A clock a test sets by hand, for the automatic closing
+/// (`comptoir_server::closings::Settings::clock`).
+#[derive(Clone)]
+pub struct FakeClock(std::sync::Arc<std::sync::Mutex<jiff::Timestamp>>);
+
+impl FakeClock {
+    pub fn at(t: &str) -> FakeClock {
+        FakeClock(std::sync::Arc::new(std::sync::Mutex::new(
+            t.parse().expect("an RFC 3339 instant"),
+        )))
+    }
+
+    pub fn set(&self, t: &str) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = t.parse().expect("an RFC 3339 instant");
+    }
+}
+
+impl comptoir_server::closings::Clock for FakeClock {
+    fn now(&self) -> jiff::Timestamp {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 

@@ -5,10 +5,12 @@
 //! decides the day's bounds, turns the aggregates into tables whose totals are the sums
 //! of their rows, and holds the FEC's accounting rules (`fec`).
 
+mod closing;
 mod day;
 pub mod fec;
 mod sales;
 
+pub use closing::ReportClosing;
 pub use day::{DayError, ReportDay};
 pub use sales::{SalePayment, SaleRow, SaleView};
 
@@ -297,6 +299,9 @@ pub struct Report {
     pub users: Table<CountRow>,
     pub cash_boxes: Table<CountRow>,
     pub hours: Table<HourRow>,
+    /// The day's closing, once the day is closed (set by the caller after [`Report::build`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub closing: Option<ReportClosing>,
     #[serde(skip)]
     pub digits: u8,
     #[serde(skip)]
@@ -541,6 +546,7 @@ impl Report {
             users,
             cash_boxes,
             hours,
+            closing: None,
             digits: d,
             bounds: day,
         }

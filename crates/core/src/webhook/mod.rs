@@ -3,8 +3,12 @@
 //! Pure functions: the store keeps the events, the server sends them.
 
 pub mod address;
+mod closing;
 pub mod retry;
+pub mod settings;
 pub mod signature;
+
+pub use closing::closing_fields;
 
 use crate::model::Client;
 use crate::order::OrderView;
@@ -17,6 +21,8 @@ pub enum EventType {
     Validated,
     /// Its payments are complete.
     Terminated,
+    /// Not an order's: a closing was made (its head, to keep elsewhere; `closing_fields`).
+    Closing,
 }
 
 impl EventType {
@@ -24,6 +30,7 @@ impl EventType {
         match self {
             EventType::Validated => "validated",
             EventType::Terminated => "terminated",
+            EventType::Closing => "closing",
         }
     }
 
@@ -31,7 +38,8 @@ impl EventType {
         match text {
             "validated" => Ok(EventType::Validated),
             "terminated" => Ok(EventType::Terminated),
-            _ => Err("validated or terminated"),
+            "closing" => Ok(EventType::Closing),
+            _ => Err("validated, terminated or closing"),
         }
     }
 }

@@ -20,6 +20,7 @@ td.num,th{white-space:nowrap}
 th.r,td.num{text-align:right}
 th{background:#eef3f7;font-weight:600}
 .tot tbody tr:last-child td{font-weight:700;border-top:2px solid #1d232a}
+.closing td{overflow-wrap:anywhere}
 .chart svg{width:100%;height:auto;display:block}
 .chart rect{fill:#2a6f97}
 .chart text{font-size:10px;fill:#333}
@@ -184,6 +185,8 @@ impl HtmlReport {
             // The summary has no total row; it and the hours stand alone, narrow.
             let class = match t.title {
                 "Summary" => "scroll narrow",
+                // The journal head wraps rather than push the values out of sight.
+                super::CLOSING_TITLE => "scroll narrow closing",
                 "Sales per hour" => "scroll narrow tot",
                 _ => "scroll tot",
             };

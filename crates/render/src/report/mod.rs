@@ -342,7 +342,7 @@ pub(crate) fn tables(r: &Report) -> Vec<TableView> {
             m(r.hours.total.gross),
         ],
     );
-    vec![
+    let mut all = vec![
         TableView {
             title: "Summary",
             text_columns: 1,
@@ -403,5 +403,35 @@ pub(crate) fn tables(r: &Report) -> Vec<TableView> {
             columns: &["hour", "orders", "gross"],
             rows: hours,
         },
-    ]
+    ];
+    if let Some(c) = &r.closing {
+        all.insert(1, closing_table(c));
+    }
+    all
+}
+
+/// The title of the closed day's closing table; like the summary, it has no total row.
+pub(crate) const CLOSING_TITLE: &str = "Fiscal closing";
+
+/// A closed day's closing (issue #11): its number, grand totals and the journal head it
+/// vouches for. The signature and public key are in the JSON and XML.
+fn closing_table(c: &comptoir_core::report::ReportClosing) -> TableView {
+    let m = |a: comptoir_core::report::Amount| Cell::Money {
+        minor: a.minor(),
+        digits: a.digits,
+    };
+    TableView {
+        title: CLOSING_TITLE,
+        text_columns: 1,
+        columns: &["figure", "value"],
+        rows: vec![
+            vec![Cell::text("Closing number"), Cell::Int(c.number)],
+            vec![Cell::text("Closed at"), Cell::text(c.closed_at.clone())],
+            vec![Cell::text("Day total"), m(c.total)],
+            vec![Cell::text("Grand total"), m(c.grand_total)],
+            vec![Cell::text("Grand total (absolute)"), m(c.grand_total_abs)],
+            vec![Cell::text("Journal entry"), Cell::Int(c.journal_entry)],
+            vec![Cell::text("Journal head"), Cell::text(c.head.clone())],
+        ],
+    }
 }

@@ -74,6 +74,10 @@ impl PdfReport {
             if t.title == "Sales per hour" {
                 w.chart(r);
             }
+            if t.title == super::CLOSING_TITLE {
+                w.lines(&t);
+                continue;
+            }
             w.table(&t);
         }
         w.space(30.0);
@@ -164,6 +168,28 @@ impl PdfReport {
             MUTED,
         );
         self.y += 10.0;
+    }
+
+    /// A figure/value table whose values are too long for a number column (the closing's
+    /// journal head), as "figure: value" lines across the page.
+    fn lines(&mut self, t: &TableView) {
+        self.heading(t.title);
+        for r in &t.rows {
+            self.space(ROW);
+            let line = r.iter().map(text_of).collect::<Vec<_>>().join(": ");
+            let y = self.y + 9.0;
+            self.c.text_fit(
+                Font::Regular,
+                SIZE,
+                LEFT + 4.0,
+                y,
+                &line,
+                RIGHT - LEFT - 8.0,
+                Align::Left,
+                INK,
+            );
+            self.y += ROW;
+        }
     }
 
     fn heading(&mut self, title: &str) {

@@ -116,18 +116,7 @@ pub(super) async fn choices(state: &AppState, shop: &Shop) -> Result<Choices, Pa
         clients: cat
             .clients
             .iter()
-            .map(|k| {
-                let name = [
-                    k.last_name.as_deref(),
-                    k.first_name.as_deref(),
-                    k.email.as_deref(),
-                ]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join(" ");
-                (k.id, format!("#{} {name}", k.id))
-            })
+            .map(|k| (k.id, format!("#{} {}", k.id, k.display_name())))
             .collect(),
         items: cat
             .items

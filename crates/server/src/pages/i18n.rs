@@ -138,9 +138,17 @@ impl Lang {
 }
 
 static EN_MAP: LazyLock<HashMap<&'static str, &'static str>> =
-    LazyLock::new(|| EN.iter().copied().collect());
+    LazyLock::new(|| all(EN, super::i18n_general::EN).collect());
 static FR_MAP: LazyLock<HashMap<&'static str, &'static str>> =
-    LazyLock::new(|| FR.iter().copied().collect());
+    LazyLock::new(|| all(FR, super::i18n_general::FR).collect());
+
+/// A language's texts: the main list, then a page family's own (`i18n_general.rs`).
+fn all(
+    main: &'static [(&'static str, &'static str)],
+    family: &'static [(&'static str, &'static str)],
+) -> impl Iterator<Item = (&'static str, &'static str)> {
+    main.iter().chain(family).copied()
+}
 
 /// English texts.
 pub const EN: &[(&str, &str)] = &[
@@ -251,7 +259,7 @@ pub const EN: &[(&str, &str)] = &[
     ("orders.prev", "Previous day"),
     ("orders.next", "Next day"),
     ("orders.today", "Today"),
-    ("orders.search", "Number or client id"),
+    ("orders.search", "Number, client id or name"),
     ("orders.go", "Show"),
     ("orders.none", "No order."),
     ("orders.number", "No."),
@@ -464,7 +472,7 @@ pub const FR: &[(&str, &str)] = &[
     ("orders.prev", "Jour précédent"),
     ("orders.next", "Jour suivant"),
     ("orders.today", "Aujourd’hui"),
-    ("orders.search", "Numéro ou n° de client"),
+    ("orders.search", "Numéro, n° ou nom du client"),
     ("orders.go", "Afficher"),
     ("orders.none", "Aucune commande."),
     ("orders.number", "N°"),
@@ -583,11 +591,19 @@ mod tests {
         list.iter().map(|(k, _)| *k).collect()
     }
 
+    fn catalog(lang: Lang) -> Vec<(&'static str, &'static str)> {
+        match lang {
+            Lang::En => all(EN, super::super::i18n_general::EN).collect(),
+            Lang::Fr => all(FR, super::super::i18n_general::FR).collect(),
+        }
+    }
+
     #[test]
     fn both_catalogs_have_the_same_keys_once() {
-        let (en, fr) = (keys(EN), keys(FR));
-        assert_eq!(en.len(), EN.len(), "a key is twice in EN");
-        assert_eq!(fr.len(), FR.len(), "a key is twice in FR");
+        let (en_list, fr_list) = (catalog(Lang::En), catalog(Lang::Fr));
+        let (en, fr) = (keys(&en_list), keys(&fr_list));
+        assert_eq!(en.len(), en_list.len(), "a key is twice in EN");
+        assert_eq!(fr.len(), fr_list.len(), "a key is twice in FR");
         let missing_fr: Vec<_> = en.difference(&fr).collect();
         let missing_en: Vec<_> = fr.difference(&en).collect();
         assert!(missing_fr.is_empty(), "missing in FR: {missing_fr:?}");
@@ -597,7 +613,7 @@ mod tests {
     /// Every `t("...")` the templates and page modules use names a key of the catalogs.
     #[test]
     fn every_key_used_exists() {
-        let en = keys(EN);
+        let en = keys(&catalog(Lang::En));
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/templates");
         let src = concat!(env!("CARGO_MANIFEST_DIR"), "/src/pages");
         let mut used = 0;

@@ -5,7 +5,9 @@
 mod account;
 mod assets;
 mod builder;
+mod general;
 pub mod i18n;
+mod i18n_general;
 mod orders;
 mod query;
 mod reports;
@@ -45,6 +47,7 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
         .merge(orders::router())
         .merge(webservices::router())
         .merge(reports::router())
+        .merge(general::router())
         .layer(axum::middleware::from_fn_with_state(state, guard))
         .merge(assets::router())
 }

@@ -1,5 +1,6 @@
 //! Orders (`/orders`, `/orders/ID`): the day's validated and pending orders in the shop's
-//! time zone, with date navigation and a search; one order's lines, payments and seal.
+//! time zone, with date navigation and a search (an order number, a client id, or words of
+//! a client's name); one order's lines, payments and seal.
 
 use super::i18n::Lang;
 use super::{PageError, Signed, Visit, render, require_orders};
@@ -9,10 +10,12 @@ use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use axum::routing::get;
-use comptoir_core::model::Shop;
+use comptoir_core::model::{Client, Shop};
 use comptoir_core::order::OrderView;
-use comptoir_store::{StoreError, sales, shops};
+use comptoir_store::{StoreError, catalog, sales, shops};
 use serde::Deserialize;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -73,12 +76,35 @@ struct OrderRow {
     total: String,
 }
 
-fn row(o: &OrderView, lang: Lang, shop: &Shop, zone: &jiff::tz::TimeZone) -> OrderRow {
+/// An order's client as shown: `Lefèvre Anne (#5)`, or `#5` when it has no name.
+fn client_label(id: Option<i64>, client: Option<&Client>) -> String {
+    let name = client.map(Client::display_name).unwrap_or_default();
+    match id {
+        Some(id) if !name.is_empty() => format!("{name} (#{id})"),
+        Some(id) => format!("#{id}"),
+        None => String::new(),
+    }
+}
+
+/// The clients of the day's orders, by id, each read once.
+type Clients = HashMap<i64, Option<Client>>;
+
+fn row(
+    o: &OrderView,
+    lang: Lang,
+    shop: &Shop,
+    zone: &jiff::tz::TimeZone,
+    clients: &Clients,
+) -> OrderRow {
+    let client = o
+        .client_id
+        .and_then(|id| clients.get(&id))
+        .and_then(Option::as_ref);
     OrderRow {
         id: o.id,
         number: o.number.map(|n| n.to_string()).unwrap_or_default(),
         time: lang.time(o.value_date, zone),
-        client: o.client_id.map(|c| format!("#{c}")).unwrap_or_default(),
+        client: client_label(o.client_id, client),
         status: lang.t(status_key(o)),
         total: lang.money(o.total, &shop.currency),
     }
@@ -128,42 +154,56 @@ async fn list(
         .unwrap_or(today);
     let (from, to) = day_bounds(day, &zone)?;
     let q = query.q.unwrap_or_default().trim().to_string();
-    // A number matches an order number or a client id.
+    // A number matches an order number or a client id; words, the client's name.
     let wanted: Option<i64> = q.trim_start_matches('#').parse().ok();
     let shop_id = u.shop_id;
-    let (validated, pending) = state
+    let ((validated, pending), clients) = state
         .store
         .read(move |c| {
             let mut out = (Vec::new(), Vec::new());
             for validated in [true, false] {
                 sales::each_order(c, shop_id, &day_filter(validated, from, to), &mut |o| {
-                    let hit = wanted.is_none_or(|w| o.number == Some(w) || o.client_id == Some(w));
-                    if hit {
-                        if validated { &mut out.0 } else { &mut out.1 }.push(o);
-                    }
+                    if validated { &mut out.0 } else { &mut out.1 }.push(o);
                     Ok(())
                 })?;
             }
-            Ok::<_, StoreError>(out)
+            let mut clients = Clients::new();
+            for id in out.0.iter().chain(&out.1).filter_map(|o| o.client_id) {
+                if let Entry::Vacant(slot) = clients.entry(id) {
+                    slot.insert(catalog::get_client(c, shop_id, id)?);
+                }
+            }
+            Ok::<_, StoreError>((out, clients))
         })
         .await?;
+    let hit = |o: &OrderView| match wanted {
+        _ if q.is_empty() => true,
+        Some(w) => o.number == Some(w) || o.client_id == Some(w),
+        None => o
+            .client_id
+            .and_then(|id| clients.get(&id))
+            .and_then(Option::as_ref)
+            .is_some_and(|k| k.matches(&q)),
+    };
     let lang = v.lang;
     let rows = |list: Vec<OrderView>| -> Vec<OrderRow> {
         list.iter()
             .rev()
-            .map(|o| row(o, lang, &shop, &zone))
+            .filter(|o| hit(o))
+            .map(|o| row(o, lang, &shop, &zone, &clients))
             .collect()
     };
     let around =
         |d: Result<jiff::civil::Date, jiff::Error>| d.map(|d| d.to_string()).unwrap_or_default();
+    let (validated, pending) = (rows(validated), rows(pending));
     render(&OrdersPage {
         day: lang.day(day),
         date: day.to_string(),
         prev: around(day.yesterday()),
         next: around(day.tomorrow()),
         q,
-        validated: rows(validated),
-        pending: rows(pending),
+        validated,
+        pending,
         v,
     })
 }
@@ -211,9 +251,18 @@ async fn detail(
     require_orders(&v)?;
     let shop = shop_of(&state, u.shop_id).await?;
     let shop_id = u.shop_id;
-    let Some(o) = state
+    let Some((o, client)) = state
         .store
-        .read(move |c| sales::get_order(c, shop_id, id))
+        .read(move |c| {
+            let Some(o) = sales::get_order(c, shop_id, id)? else {
+                return Ok(None);
+            };
+            let client = match o.client_id {
+                Some(k) => catalog::get_client(c, shop_id, k)?,
+                None => None,
+            };
+            Ok::<_, StoreError>(Some((o, client)))
+        })
         .await?
     else {
         return Err(PageError::NotFound(v.lang));
@@ -228,7 +277,7 @@ async fn detail(
         status: lang.t(status_key(&o)),
         created: lang.date_time(o.created_at, &zone),
         value_date: lang.date_time(o.value_date, &zone),
-        client: o.client_id.map(|c| format!("#{c}")).unwrap_or_default(),
+        client: client_label(o.client_id, client.as_ref()),
         comment: o.public_comment.clone(),
         lines: o
             .lines

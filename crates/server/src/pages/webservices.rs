@@ -16,10 +16,7 @@ use serde::Deserialize;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
-        .route(
-            "/config",
-            get(|| async { Redirect::to("/config/webservices") }),
-        )
+        .route("/config", get(|| async { Redirect::to("/config/general") }))
         .route("/config/webservices", get(page))
         .route("/config/webservices/keys", post(create_key))
         .route("/config/webservices/keys/{id}/revoke", post(revoke_key))

@@ -3,6 +3,7 @@
 //! the retry schedule; and the per-event verification URL.
 
 mod client;
+mod closing;
 mod verify;
 mod worker;
 

@@ -234,6 +234,11 @@ async fn claim(inner: &Arc<Inner>, limit: usize) -> Result<(Vec<Job>, bool), Sto
                 let Some(endpoint) = endpoints.get(&d.shop_id) else {
                     continue;
                 };
+                if d.event_type == EventType::Closing.as_str() {
+                    let body = super::closing::body(c, &base_url, d, &endpoint.format)?;
+                    bodies.insert(d.key(), body);
+                    continue;
+                }
                 let body = match store_wh::event_subject(c, d.shop_id, d.order_id)? {
                     Some((shop, order, client)) => make_body(
                         &base_url,

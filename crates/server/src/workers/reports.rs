@@ -15,7 +15,7 @@ use axum::response::Response;
 use axum::routing::get;
 use comptoir_core::model::Shop;
 use comptoir_core::report::fec::FecSettings;
-use comptoir_core::report::{Filters, Report, ReportDay};
+use comptoir_core::report::{Filters, Report, ReportClosing, ReportDay};
 use comptoir_render::report::{ReportFormat, start};
 use comptoir_store::StoreError;
 use comptoir_store::report::{ReportQuery, SaleCursor, aggregates, fec_settings, sales_page};
@@ -95,10 +95,12 @@ pub(crate) async fn report_response(
     let store = state.store.clone();
     let body = super::stream::stream("sales report", move |chunks| {
         let rates = format.needs_rates();
-        // The aggregates and the sales table from one snapshot, so that they agree while
-        // sales are being recorded. The connection is held for the reading and rendering
-        // only: chunks a slow client has not taken wait in memory, then in a temporary
-        // file (workers::stream), and the PDF and workbook are assembled once it is back.
+        let date = day.date;
+        // The aggregates, the closing and the sales table from one snapshot, so that they
+        // agree while sales are being recorded. The connection is held for the reading
+        // and rendering only: chunks a slow client has not taken wait in memory, then in
+        // a temporary file (workers::stream), and the PDF and workbook are assembled once
+        // it is back.
         let w = store
             .read_snapshot_blocking(|c| {
                 let fec = if rates {
@@ -106,8 +108,16 @@ pub(crate) async fn report_response(
                 } else {
                     Vec::new()
                 };
+                // A closed day's report shows its closing (issue #11).
+                let closing = comptoir_store::closings::of_day(c, query.shop_id, date)?;
                 let a = aggregates(c, &query)?;
-                let report = Report::build(&shop, day, filters, comptoir_store::now_micros(), a);
+                let mut report =
+                    Report::build(&shop, day, filters, comptoir_store::now_micros(), a);
+                report.closing = closing.and_then(|r| {
+                    let tz = shop.timezone.tz();
+                    let digits = shop.currency.digits();
+                    ReportClosing::of(&r.entry, &r.signature, &r.public_key, digits, &tz)
+                });
                 let mut w = start(format, &report, &FecSettings::new(fec), &mut chunks.out)
                     .map_err(StoreError::Decode)?;
                 let mut after = Some(SaleCursor::START);

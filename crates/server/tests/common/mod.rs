@@ -8,6 +8,7 @@ use comptoir_store::{shops, users};
 use comptoir_testkit::{TestApp, encode_form};
 use std::collections::BTreeMap;
 
+pub(crate) mod receiver;
 pub(crate) mod webdriver;
 
 pub(crate) const PASSWORD: &str = "correct horse battery";
