@@ -42,6 +42,11 @@ impl ServerProcess {
         read_status_kib(self.child.id(), "VmHWM:")
     }
 
+    /// CPU time the server has used so far (user + system), in seconds.
+    pub fn cpu_seconds(&self) -> Option<f64> {
+        cpu_seconds(self.child.id())
+    }
+
     /// Current resident memory of the server, in KiB (`VmRSS`).
     pub fn rss_kib(&self) -> Option<u64> {
         read_status_kib(self.child.id(), "VmRSS:")
@@ -53,6 +58,17 @@ impl Drop for ServerProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// CPU time a process has used so far (user + system), from `/proc/PID/stat`.
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    // USER_HZ is 100 on Linux whatever the kernel's own tick rate.
+    Some(ticks / 100.0)
 }
 
 fn read_status_kib(pid: u32, field: &str) -> Option<u64> {

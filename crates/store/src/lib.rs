@@ -311,6 +311,25 @@ impl Store {
         }
     }
 
+    /// Runs `f` on a reader in one read-only transaction, so that every query it makes
+    /// sees the same state of the database (a report's aggregates and its sales table
+    /// agree while sales are being recorded). SQLite: a read transaction, whose snapshot
+    /// is taken at its first read (WAL: the writer goes on meanwhile); PostgreSQL:
+    /// `repeatable read, read only`. The connection is held until `f` returns.
+    pub fn read_snapshot_blocking<T, E>(
+        &self,
+        f: impl FnOnce(&mut dyn Conn) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let begin = match &*self.engine {
+            Engine::Sqlite { .. } => "begin",
+            Engine::Postgres { .. } => "begin isolation level repeatable read read only",
+        };
+        self.read_blocking(|c| transaction(c, begin, f))
+    }
+
     /// Runs `f` in one transaction: committed when `f` succeeds, rolled back otherwise.
     pub fn write_blocking<T, E>(
         &self,

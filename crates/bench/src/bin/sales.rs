@@ -29,7 +29,7 @@
 //! in the database are counted: every acknowledged sale must be there, numbered without
 //! gaps.
 
-use comptoir_bench::{ServerProcess, cli, comptoir_bin};
+use comptoir_bench::{ServerProcess, cli, comptoir_bin, cpu_seconds};
 use comptoir_store::{DbUrl, Store, params};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -386,17 +386,6 @@ impl Conn {
         };
         Ok(Answer { status, body })
     }
-}
-
-/// CPU time a process has used so far (user + system), from `/proc/PID/stat`.
-fn cpu_seconds(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split(' ').collect();
-    let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
-    // USER_HZ is 100 on Linux whatever the kernel's own tick rate.
-    Some(ticks / 100.0)
 }
 
 /// What one phase measured.

@@ -1,7 +1,7 @@
 //! Pages being drawn: text runs (measured, fitted, wrapped), rules and rectangles, then
 //! the document with its fonts.
 
-use super::fonts::{BOLD_TTF, FontState, REGULAR_TTF, deflate, write_font};
+use super::fonts::{BOLD_TTF, FontState, REGULAR_TTF, deflate_fast, write_font};
 use super::{Align, Font, PAGE_H, PAGE_W, PdfError, Rgb};
 use pdf_writer::{Content, Filter, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
 use std::borrow::Cow;
@@ -9,23 +9,86 @@ use std::borrow::Cow;
 /// Pages being drawn and the fonts they use.
 pub(crate) struct Canvas {
     fonts: [FontState; 2],
-    pages: Vec<Content>,
+    pages: Vec<Page>,
     current: usize,
     glyphs: Vec<u8>,
+}
+
+/// One page's content. When the next page starts, what was drawn is finished and
+/// deflated (a 2,000-page report would otherwise hold its content streams, tens of
+/// megabytes, until the end); what is drawn on the page later (a footer) goes into a
+/// second content stream, which a PDF reader runs after the first.
+struct Page {
+    done: Option<Vec<u8>>,
+    open: Content,
+    state: State,
+}
+
+impl Page {
+    fn new() -> Page {
+        Page {
+            done: None,
+            open: Content::new(),
+            state: State::default(),
+        }
+    }
+
+    /// Finishes and deflates what was drawn so far, once.
+    fn close(&mut self) {
+        if self.done.is_none() {
+            let content = std::mem::replace(&mut self.open, Content::new());
+            self.done = Some(deflate_fast(&content.finish()));
+            self.state = State::default();
+        }
+    }
+}
+
+/// The graphics state a content stream has set, so that a run of text or rules in the
+/// same colour, font and width does not set them again (they are kept across text
+/// objects: PDF 32000-1, 9.3.1).
+#[derive(Default)]
+struct State {
+    fill: Option<(f32, f32, f32)>,
+    stroke: Option<(f32, f32, f32)>,
+    line_width: Option<f32>,
+    font: Option<(Font, f32)>,
+}
+
+impl State {
+    fn fill(&mut self, page: &mut Content, c: Rgb) {
+        if self.fill != Some((c.0, c.1, c.2)) {
+            page.set_fill_rgb(c.0, c.1, c.2);
+            self.fill = Some((c.0, c.1, c.2));
+        }
+    }
+
+    fn stroke(&mut self, page: &mut Content, c: Rgb, width: f32) {
+        if self.stroke != Some((c.0, c.1, c.2)) {
+            page.set_stroke_rgb(c.0, c.1, c.2);
+            self.stroke = Some((c.0, c.1, c.2));
+        }
+        if self.line_width != Some(width) {
+            page.set_line_width(width);
+            self.line_width = Some(width);
+        }
+    }
 }
 
 impl Canvas {
     pub(crate) fn new() -> Result<Self, PdfError> {
         Ok(Canvas {
             fonts: [FontState::new(REGULAR_TTF)?, FontState::new(BOLD_TTF)?],
-            pages: vec![Content::new()],
+            pages: vec![Page::new()],
             current: 0,
             glyphs: Vec::new(),
         })
     }
 
     pub(crate) fn new_page(&mut self) {
-        self.pages.push(Content::new());
+        if let Some(last) = self.pages.last_mut() {
+            last.close();
+        }
+        self.pages.push(Page::new());
         self.current = self.pages.len() - 1;
     }
 
@@ -66,16 +129,8 @@ impl Canvas {
         glyphs.clear();
         let mut width = 0.0;
         for ch in s.chars() {
-            let (g, ch) = f.glyph(ch);
-            width += f32::from(f.face.glyph_hor_advance(g).unwrap_or(0)) * f.scale;
-            let new = f.remapper.remap(g.0);
-            let slot = usize::from(new);
-            if f.unicode.len() <= slot {
-                f.unicode.resize(slot + 1, None);
-            }
-            if g.0 != 0 && f.unicode[slot].is_none() {
-                f.unicode[slot] = Some(ch);
-            }
+            let (new, advance) = f.draw(ch);
+            width += advance;
             glyphs.extend_from_slice(&new.to_be_bytes());
         }
         if glyphs.is_empty() {
@@ -88,13 +143,15 @@ impl Canvas {
         let Some(page) = pages.get_mut(*current) else {
             return;
         };
-        let name: &[u8] = if font == Font::Bold { b"F2" } else { b"F1" };
-        page.set_fill_rgb(color.0, color.1, color.2)
-            .begin_text()
-            .set_font(Name(name), size)
-            .next_line(x, PAGE_H - y)
-            .show(Str(glyphs))
-            .end_text();
+        let Page { open, state, .. } = page;
+        state.fill(open, color);
+        open.begin_text();
+        if state.font != Some((font, size)) {
+            let name: &[u8] = if font == Font::Bold { b"F2" } else { b"F1" };
+            open.set_font(Name(name), size);
+            state.font = Some((font, size));
+        }
+        open.next_line(x, PAGE_H - y).show(Str(glyphs)).end_text();
     }
 
     /// [`Canvas::text`], shortened with `…` to at most `max_w` points.
@@ -200,27 +257,23 @@ impl Canvas {
     }
 
     pub(crate) fn fill_rect(&mut self, x: f32, y: f32, w: f32, h: f32, color: Rgb) {
-        if let Some(page) = self.pages.get_mut(self.current) {
-            page.set_fill_rgb(color.0, color.1, color.2)
-                .rect(x, PAGE_H - y - h, w, h)
-                .fill_nonzero();
+        if let Some(Page { open, state, .. }) = self.pages.get_mut(self.current) {
+            state.fill(open, color);
+            open.rect(x, PAGE_H - y - h, w, h).fill_nonzero();
         }
     }
 
     pub(crate) fn stroke_rect(&mut self, x: f32, y: f32, w: f32, h: f32, width: f32, color: Rgb) {
-        if let Some(page) = self.pages.get_mut(self.current) {
-            page.set_stroke_rgb(color.0, color.1, color.2)
-                .set_line_width(width)
-                .rect(x, PAGE_H - y - h, w, h)
-                .stroke();
+        if let Some(Page { open, state, .. }) = self.pages.get_mut(self.current) {
+            state.stroke(open, color, width);
+            open.rect(x, PAGE_H - y - h, w, h).stroke();
         }
     }
 
     pub(crate) fn hline(&mut self, x0: f32, x1: f32, y: f32, width: f32, color: Rgb) {
-        if let Some(page) = self.pages.get_mut(self.current) {
-            page.set_stroke_rgb(color.0, color.1, color.2)
-                .set_line_width(width)
-                .move_to(x0, PAGE_H - y)
+        if let Some(Page { open, state, .. }) = self.pages.get_mut(self.current) {
+            state.stroke(open, color, width);
+            open.move_to(x0, PAGE_H - y)
                 .line_to(x1, PAGE_H - y)
                 .stroke();
         }
@@ -240,7 +293,24 @@ impl Canvas {
         let font_refs: Vec<[Ref; 5]> = (0..2)
             .map(|_| [alloc(), alloc(), alloc(), alloc(), alloc()])
             .collect();
-        let page_refs: Vec<(Ref, Ref)> = self.pages.iter().map(|_| (alloc(), alloc())).collect();
+        // Each page's content streams, deflated: what was drawn before the next page
+        // started (already deflated), then what was drawn on it later (its footer).
+        let streams: Vec<Vec<Vec<u8>>> = self
+            .pages
+            .into_iter()
+            .map(|p| {
+                let later = p.open.finish();
+                let mut s: Vec<Vec<u8>> = p.done.into_iter().collect();
+                if s.is_empty() || !later.is_empty() {
+                    s.push(deflate_fast(&later));
+                }
+                s
+            })
+            .collect();
+        let page_refs: Vec<(Ref, Vec<Ref>)> = streams
+            .iter()
+            .map(|s| (alloc(), s.iter().map(|_| alloc()).collect()))
+            .collect();
 
         let mut pdf = Pdf::new();
         pdf.catalog(catalog).pages(tree).lang(TextStr("en"));
@@ -252,18 +322,22 @@ impl Canvas {
             .kids(page_refs.iter().map(|(p, _)| *p))
             .count(page_count);
 
-        for (content, (page_ref, content_ref)) in self.pages.into_iter().zip(&page_refs) {
+        for (data, (page_ref, content_refs)) in streams.iter().zip(&page_refs) {
             let mut page = pdf.page(*page_ref);
             page.parent(tree)
-                .media_box(Rect::new(0.0, 0.0, PAGE_W, PAGE_H))
-                .contents(*content_ref);
+                .media_box(Rect::new(0.0, 0.0, PAGE_W, PAGE_H));
+            match content_refs.as_slice() {
+                [one] => page.contents(*one),
+                many => page.contents_array(many.iter().copied()),
+            };
             page.resources()
                 .fonts()
                 .pair(Name(b"F1"), font_refs[0][0])
                 .pair(Name(b"F2"), font_refs[1][0]);
             page.finish();
-            let data = deflate(&content.finish());
-            pdf.stream(*content_ref, &data).filter(Filter::FlateDecode);
+            for (d, r) in data.iter().zip(content_refs) {
+                pdf.stream(*r, d).filter(Filter::FlateDecode);
+            }
         }
 
         for (font, refs) in self.fonts.iter().zip(&font_refs) {

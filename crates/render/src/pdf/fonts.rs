@@ -21,6 +21,12 @@ pub(super) struct FontState {
     /// The character each used glyph stands for, indexed by its new (subset) id.
     pub(super) unicode: Vec<Option<char>>,
     pub(super) fallback: GlyphId,
+    /// The glyph, the character it reads back as and the advance of U+0000 to U+00FF,
+    /// looked up once: a long report draws millions of characters, and a cmap lookup
+    /// and an `hmtx` read each were a good part of its time.
+    latin: Vec<(GlyphId, char, f32)>,
+    /// The subset's id of each of those glyphs once drawn (`u16::MAX`: not drawn yet).
+    latin_drawn: Vec<u16>,
 }
 
 impl FontState {
@@ -28,18 +34,26 @@ impl FontState {
         let face = Face::parse(data, 0).map_err(|e| PdfError(e.to_string()))?;
         let scale = 1000.0 / f32::from(face.units_per_em().max(1));
         let fallback = face.glyph_index('?').unwrap_or(GlyphId(0));
-        Ok(FontState {
+        let mut font = FontState {
             face,
             data,
             scale,
             remapper: GlyphRemapper::new(),
             unicode: vec![None],
             fallback,
-        })
+            latin: Vec::new(),
+            latin_drawn: vec![u16::MAX; 256],
+        };
+        font.latin = (0..=255u8)
+            .map(|b| {
+                let (g, c) = font.lookup(char::from(b));
+                (g, c, font.glyph_advance(g))
+            })
+            .collect();
+        Ok(font)
     }
 
-    /// The glyph for `c` and the character it will read back as (`?` when missing).
-    pub(crate) fn glyph(&self, c: char) -> (GlyphId, char) {
+    fn lookup(&self, c: char) -> (GlyphId, char) {
         let c = if c.is_control() { ' ' } else { c };
         match self.face.glyph_index(c) {
             Some(g) => (g, c),
@@ -47,10 +61,47 @@ impl FontState {
         }
     }
 
+    fn glyph_advance(&self, g: GlyphId) -> f32 {
+        f32::from(self.face.glyph_hor_advance(g).unwrap_or(0)) * self.scale
+    }
+
+    /// The glyph for `c` and the character it will read back as (`?` when missing).
+    pub(crate) fn glyph(&self, c: char) -> (GlyphId, char) {
+        match self.latin.get(c as usize) {
+            Some(&(g, c, _)) => (g, c),
+            None => self.lookup(c),
+        }
+    }
+
     /// Advance of `c` in thousandths of the text size.
     pub(crate) fn advance(&self, c: char) -> f32 {
-        let (g, _) = self.glyph(c);
-        f32::from(self.face.glyph_hor_advance(g).unwrap_or(0)) * self.scale
+        match self.latin.get(c as usize) {
+            Some(&(_, _, a)) => a,
+            None => self.glyph_advance(self.lookup(c).0),
+        }
+    }
+
+    /// Uses `c` in the subset: its glyph's id there and its advance (thousandths of the
+    /// text size); the ToUnicode map learns what the glyph reads back as.
+    pub(crate) fn draw(&mut self, c: char) -> (u16, f32) {
+        if let Some(&new) = self.latin_drawn.get(c as usize)
+            && new != u16::MAX
+        {
+            return (new, self.latin[c as usize].2);
+        }
+        let (g, ch) = self.glyph(c);
+        let new = self.remapper.remap(g.0);
+        let slot = usize::from(new);
+        if self.unicode.len() <= slot {
+            self.unicode.resize(slot + 1, None);
+        }
+        if g.0 != 0 && self.unicode[slot].is_none() {
+            self.unicode[slot] = Some(ch);
+        }
+        if let Some(d) = self.latin_drawn.get_mut(c as usize) {
+            *d = new;
+        }
+        (new, self.glyph_advance(g))
     }
 
     pub(crate) fn width(&self, size: f32, s: &str) -> f32 {
@@ -162,4 +213,14 @@ fn subset_tag(gids: &[u16]) -> String {
 
 pub(super) fn deflate(data: &[u8]) -> Vec<u8> {
     miniz_oxide::deflate::compress_to_vec_zlib(data, 6)
+}
+
+/// The deflate level of pages' content streams.
+const PAGE_LEVEL: u8 = 1;
+
+/// Deflate for pages' content streams, at level 1 rather than 6: deflate was about a
+/// tenth of a long report's time at 6; at 1 the 100,000-order report is 13.3 MB instead
+/// of 7.1 MB (docs/performance.md).
+pub(super) fn deflate_fast(data: &[u8]) -> Vec<u8> {
+    miniz_oxide::deflate::compress_to_vec_zlib(data, PAGE_LEVEL)
 }

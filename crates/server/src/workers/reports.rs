@@ -1,7 +1,7 @@
 //! getSales.php: the daily sales report in every format. The aggregates and the sales
-//! table are read and rendered on a blocking thread and streamed through a short channel
-//! (workers::stream), so memory holds one page of orders whatever the day's size and
-//! no connection is held while a slow client reads.
+//! table are read in one snapshot and rendered on a blocking thread, and streamed through
+//! a short channel (workers::stream), so memory holds one page of orders whatever the
+//! day's size and no connection waits on a slow client.
 
 use super::sales::opt_id;
 use super::stream::Stop;
@@ -101,43 +101,47 @@ pub(crate) async fn report_response(
     );
     let store = state.store.clone();
     let body = super::stream::stream("sales report", move |chunks| {
-        let failed = Stop::Failed;
+        let rates = format.needs_rates();
         let date = day.date;
-        let (a, fec, closing) = store
-            .read_blocking(|c| {
-                let fec = if format.needs_rates() {
+        // The aggregates, the closing and the sales table from one snapshot, so that they
+        // agree while sales are being recorded. The connection is held for the reading
+        // and rendering only: chunks a slow client has not taken wait in memory, then in
+        // a temporary file (workers::stream), and the PDF and workbook are assembled once
+        // it is back.
+        let w = store
+            .read_snapshot_blocking(|c| {
+                let fec = if rates {
                     fec_settings(c, query.shop_id)?
                 } else {
                     Vec::new()
                 };
                 // A closed day's report shows its closing (issue #11).
                 let closing = comptoir_store::closings::of_day(c, query.shop_id, date)?;
-                Ok::<_, StoreError>((aggregates(c, &query)?, FecSettings::new(fec), closing))
+                let a = aggregates(c, &query)?;
+                let mut report =
+                    Report::build(&shop, day, filters, comptoir_store::now_micros(), a);
+                report.closing = closing.and_then(|r| {
+                    let tz = shop.timezone.tz();
+                    let digits = shop.currency.digits();
+                    ReportClosing::of(&r.entry, &r.signature, &r.public_key, digits, &tz)
+                });
+                let mut w = start(format, &report, &FecSettings::new(fec), &mut chunks.out)
+                    .map_err(StoreError::Decode)?;
+                let mut after = Some(SaleCursor::START);
+                while let Some(cursor) = after {
+                    let (page, next) = sales_page(c, &query, rates, cursor)?;
+                    for s in &page {
+                        w.sale(s, &mut chunks.out);
+                        chunks.row_done()?;
+                    }
+                    after = next;
+                }
+                Ok::<_, StoreError>(w)
             })
-            .map_err(failed)?;
-        let mut report = Report::build(&shop, day, filters, comptoir_store::now_micros(), a);
-        report.closing = closing.and_then(|r| {
-            let tz = shop.timezone.tz();
-            let digits = shop.currency.digits();
-            ReportClosing::of(&r.entry, &r.signature, &r.public_key, digits, &tz)
-        });
-        let mut w = start(format, &report, &fec, &mut chunks.out)
-            .map_err(|e| failed(StoreError::Decode(e)))?;
-        let mut after = Some(SaleCursor::START);
-        while let Some(cursor) = after {
-            // The page is read on a connection of its own, released before it is written.
-            let (page, next) = store
-                .read_blocking(|c| sales_page(c, &query, format.needs_rates(), cursor))
-                .map_err(failed)?;
-            for s in &page {
-                w.sale(s, &mut chunks.out);
-                chunks.row_done().map_err(|_| Stop::Gone)?;
-            }
-            chunks.between_pages()?;
-            after = next;
-        }
+            .map_err(|e| chunks.stop(e))?;
+        chunks.between_pages()?;
         w.finish(&mut chunks.out)
-            .map_err(|e| failed(StoreError::Decode(e)))
+            .map_err(|e| Stop::Failed(StoreError::Decode(e)))
     })
     .await?;
     let mut res = Response::new(body);

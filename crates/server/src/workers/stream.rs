@@ -1,17 +1,30 @@
 //! Streaming a download: a blocking thread reads pages of rows (a pooled connection per
 //! page, never held while a slow client reads), writes them into chunks, and sends them
 //! through a short channel to the response body, so memory does not grow with the rows.
+//! A download read in one transaction (the daily report) keeps the chunks a slow client
+//! has not taken yet in a temporary file past [`SPILL_AFTER`], until the connection is
+//! back in the pool.
 
 use crate::error::{AppError, AppResult};
 use axum::body::{Body, Bytes};
 use comptoir_store::StoreError;
 use comptoir_store::lists::Page;
+use std::collections::VecDeque;
+use std::io::{Read, Seek, SeekFrom, Write};
 use tokio::sync::mpsc;
 
 /// Bytes gathered before a chunk goes to the socket.
 pub(super) const CHUNK: usize = 64 * 1024;
 /// Chunks in flight between the database thread and the socket.
 const CHANNEL_DEPTH: usize = 4;
+/// Bytes of chunks kept in memory while a connection is held and the channel is full;
+/// later ones go to a temporary file.
+const SPILL_AFTER: usize = 16 * CHUNK;
+
+/// The temporary file of waiting chunks could not be written or read.
+fn spill_failed(e: std::io::Error) -> Stop {
+    Stop::Failed(StoreError::Task(format!("download buffer file: {e}")))
+}
 
 /// What the reader thread sends to the response body.
 #[derive(Debug)]
@@ -36,7 +49,12 @@ pub(super) struct Chunks<'a> {
     tx: &'a mpsc::Sender<Message>,
     /// Chunks that did not fit in the channel while a connection was held; sent, waiting
     /// if need be, once the page is read and the connection is back in the pool.
-    waiting: Vec<Message>,
+    waiting: VecDeque<Message>,
+    /// The bytes of the chunks in `waiting`.
+    waiting_bytes: usize,
+    /// Chunks that came after `waiting` filled up, in a temporary file (deleted when
+    /// closed), sent after `waiting`.
+    spill: Option<std::fs::File>,
     sent_any: bool,
     gone: bool,
     /// The chunk being written: rows go here.
@@ -46,30 +64,105 @@ pub(super) struct Chunks<'a> {
 impl Chunks<'_> {
     /// Sends without waiting, keeping the message for later if the channel is full.
     fn offer(&mut self, message: Message) -> Result<(), Stop> {
+        if let Some(file) = &mut self.spill {
+            return match message {
+                Message::Chunk(bytes) => file.write_all(&bytes).map_err(spill_failed),
+                // The closing messages come when no connection is held any more.
+                other => {
+                    self.flush()?;
+                    self.offer(other)
+                }
+            };
+        }
+        self.pump()?;
         if !self.waiting.is_empty() {
-            self.waiting.push(message);
-            return Ok(());
+            return self.wait(message);
         }
         match self.tx.try_send(message) {
             Ok(()) => {
                 self.sent_any = true;
                 Ok(())
             }
-            Err(mpsc::error::TrySendError::Full(message)) => {
-                self.waiting.push(message);
-                Ok(())
-            }
+            Err(mpsc::error::TrySendError::Full(message)) => self.wait(message),
             Err(mpsc::error::TrySendError::Closed(_)) => Err(Stop::Gone),
         }
     }
 
-    /// Sends every waiting message, waiting for room in the channel.
+    /// Sends waiting messages while the channel has room, without waiting.
+    fn pump(&mut self) -> Result<(), Stop> {
+        while let Some(message) = self.waiting.pop_front() {
+            let len = match &message {
+                Message::Chunk(b) => b.len(),
+                _ => 0,
+            };
+            match self.tx.try_send(message) {
+                Ok(()) => {
+                    self.sent_any = true;
+                    self.waiting_bytes -= len;
+                }
+                Err(mpsc::error::TrySendError::Full(message)) => {
+                    self.waiting.push_front(message);
+                    break;
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => return Err(Stop::Gone),
+            }
+        }
+        Ok(())
+    }
+
+    /// Keeps a message for [`Chunks::flush`]: in memory, or past [`SPILL_AFTER`] in a
+    /// temporary file.
+    fn wait(&mut self, message: Message) -> Result<(), Stop> {
+        if let Message::Chunk(bytes) = &message
+            && self.waiting_bytes >= SPILL_AFTER
+        {
+            let mut file = tempfile::tempfile().map_err(spill_failed)?;
+            file.write_all(bytes).map_err(spill_failed)?;
+            self.spill = Some(file);
+            return Ok(());
+        }
+        if let Message::Chunk(bytes) = &message {
+            self.waiting_bytes += bytes.len();
+        }
+        self.waiting.push_back(message);
+        Ok(())
+    }
+
+    /// Sends every waiting message, then what went to the temporary file, waiting for
+    /// room in the channel.
     fn flush(&mut self) -> Result<(), Stop> {
         for message in self.waiting.drain(..) {
             self.tx.blocking_send(message).map_err(|_| Stop::Gone)?;
             self.sent_any = true;
         }
+        self.waiting_bytes = 0;
+        if let Some(mut file) = self.spill.take() {
+            file.seek(SeekFrom::Start(0)).map_err(spill_failed)?;
+            loop {
+                let mut chunk = Vec::with_capacity(CHUNK);
+                let read = (&mut file)
+                    .take(CHUNK as u64)
+                    .read_to_end(&mut chunk)
+                    .map_err(spill_failed)?;
+                if read == 0 {
+                    break;
+                }
+                self.tx
+                    .blocking_send(Message::Chunk(Bytes::from(chunk)))
+                    .map_err(|_| Stop::Gone)?;
+                self.sent_any = true;
+            }
+        }
         Ok(())
+    }
+
+    /// Why `produce` stopped on `e`: the client went away, or `e`.
+    pub(super) fn stop(&self, e: StoreError) -> Stop {
+        if self.gone {
+            Stop::Gone
+        } else {
+            Stop::Failed(e)
+        }
     }
 
     /// Call after each row written into `out` (a connection is held): a full chunk is
@@ -80,9 +173,13 @@ impl Chunks<'_> {
                 &mut self.out,
                 Vec::with_capacity(CHUNK + 4096),
             ));
-            if self.offer(Message::Chunk(chunk)).is_err() {
-                self.gone = true;
-                return Err(StoreError::Task("the client went away".into()));
+            match self.offer(Message::Chunk(chunk)) {
+                Ok(()) => {}
+                Err(Stop::Gone) => {
+                    self.gone = true;
+                    return Err(StoreError::Task("the client went away".into()));
+                }
+                Err(Stop::Failed(e)) => return Err(e),
             }
         }
         Ok(())
@@ -133,7 +230,9 @@ pub(super) async fn stream(
         let _entered = span.enter();
         let mut chunks = Chunks {
             tx: &tx,
-            waiting: Vec::new(),
+            waiting: VecDeque::new(),
+            waiting_bytes: 0,
+            spill: None,
             sent_any: false,
             gone: false,
             out: Vec::with_capacity(CHUNK + 4096),
