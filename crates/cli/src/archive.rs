@@ -25,7 +25,7 @@ pub(crate) struct ArchiveArgs {
     command: Option<ArchiveCommand>,
     #[arg(long, required = true)]
     shop: Option<i64>,
-    /// A month (YYYY-MM) or a year (YYYY) whose last day is closed.
+    /// A month (YYYY-MM) or a calendar year (YYYY) whose last month has its closing.
     #[arg(long, required = true)]
     period: Option<String>,
     /// The ZIP file to write; it must not exist yet.
@@ -255,6 +255,21 @@ pub(crate) async fn run(store: Store, key_file: PathBuf, args: ArchiveArgs) -> R
         }
     };
     std::fs::rename(&tmp, &output).map_err(|e| io_failure(&output, e))?;
+    // The archive is logged in the shop's events journal; an archive whose event cannot be
+    // written is not handed out (the file is removed), as a report is not.
+    let mut digest = FileDigest::default();
+    digest.update(&files.0.to_bytes());
+    let made = comptoir_core::event::Event::ArchiveCreated {
+        period: files.0.period.clone(),
+        manifest_sha256: digest.finish(MANIFEST).sha256,
+    };
+    if let Err(e) = store
+        .write(move |c| crate::events::append(c, shop, made))
+        .await
+    {
+        let _ = std::fs::remove_file(&output);
+        return Err(e.into());
+    }
     println!(
         "archive {}: shop {shop}, period {}",
         output.display(),

@@ -92,9 +92,23 @@ pub(crate) async fn settings(store: Store, cmd: FiscalCommand) -> Result<(), Fai
             .read(move |c| comptoir_store::closings::settings::get(c, shop))
             .await?
     } else {
+        // The change and its event (the settings as given) are written together.
+        let month_text = first_month.map(|m| m.to_string());
+        let hour_text = closing_minute.map(|m| format!("{:02}:{:02}", m / 60, m % 60));
+        let mut given = Vec::new();
+        if let Some(m) = &month_text {
+            given.push(("fiscal.first_month", Some(m.as_str())));
+        }
+        if let Some(h) = &hour_text {
+            given.push(("fiscal.closing_hour", Some(h.as_str())));
+        }
+        let changed = crate::events::config_changed(shop, &given);
         store
             .write(move |c| {
-                comptoir_store::closings::settings::set(c, shop, first_month, closing_minute)
+                let s =
+                    comptoir_store::closings::settings::set(c, shop, first_month, closing_minute)?;
+                comptoir_store::events::append(c, &changed)?;
+                Ok::<_, comptoir_store::StoreError>(s)
             })
             .await?
     };

@@ -308,6 +308,7 @@ fn a_closed_month_archives_and_both_verifiers_accept_it_and_refuse_each_tamperin
                 "payments.csv",
                 "closings.csv",
                 "journal.csv",
+                "events.csv",
                 "manifest.json",
                 "manifest.sig"
             ]
@@ -336,6 +337,16 @@ fn a_closed_month_archives_and_both_verifiers_accept_it_and_refuse_each_tamperin
             7,
             "{}",
             text("journal.csv")
+        );
+        // The shop's events of March: none here (its commands ran today), but the file and
+        // its header are there; making the archive is itself an event of today.
+        assert_eq!(text("events.csv"), "seq,kind,at,entry,seal\r\n");
+        let o = run(&db, &["events", "--shop", &shop, "--json"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let logged = stdout(&o);
+        assert!(
+            logged.contains("archive_created") && logged.contains("2026-03"),
+            "{logged}"
         );
         let manifest: serde_json::Value = serde_json::from_str(&text("manifest.json")).unwrap();
         assert_eq!(manifest["period"], "2026-03");

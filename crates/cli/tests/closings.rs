@@ -181,6 +181,19 @@ fn months_and_fiscal_years_close_after_their_days_with_the_shops_settings() {
             out.contains(&format!("month {first}, days close at 05:30")),
             "{out}"
         );
+        // The change is an event of the shop's journal; the refused ones above are not.
+        let events: Value =
+            serde_json::from_str(&ok(&db, &["events", "--shop", &id, "--json"])).unwrap();
+        let changes: Vec<&Value> = events
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["entry"]["kind"] == "config_changed")
+            .collect();
+        assert_eq!(changes.len(), 1, "{events}");
+        let set = &changes[0]["entry"]["detail"]["settings"];
+        assert_eq!(set["fiscal.first_month"], first.as_str(), "{events}");
+        assert_eq!(set["fiscal.closing_hour"], "05:30", "{events}");
         let year = if last_month_end.month() >= today.month() {
             last_month_end.year()
         } else {

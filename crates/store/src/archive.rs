@@ -43,7 +43,7 @@ pub struct Table {
 }
 
 /// The archive's files, in the order they are written. A new file is one more entry.
-pub const TABLES: &[Table] = &[ORDERS, LINES, PAYMENTS, CLOSINGS, JOURNAL];
+pub const TABLES: &[Table] = &[ORDERS, LINES, PAYMENTS, CLOSINGS, JOURNAL, EVENTS];
 
 /// What each order's journal entry seals (docs/inalterability.md), and the seal.
 const ORDERS: Table = Table {
@@ -160,6 +160,18 @@ const JOURNAL: Table = Table {
               or (c.value_from >= $2 and c.value_to <= $3))
             and j.seq > $4
           order by j.seq limit $5",
+};
+
+/// The shop's events journal (store::events) over the period's hours: sign-ins, keys,
+/// configuration changes, downloads, closings, duplicates. Each entry with its signed-off
+/// bytes and seal, so the chain can be re-verified from the archive alone.
+const EVENTS: Table = Table {
+    name: "events.csv",
+    columns: &["seq", "kind", "at", "entry", "seal"],
+    keys: 1,
+    sql: "select e.seq, e.kind, e.at, e.entry, e.seal from events e
+          where e.shop_id = $1 and e.at >= $2 and e.at < $3 and e.seq > $4
+          order by e.seq limit $5",
 };
 
 /// What [`Table::each_page`] hands each page of rows to.
