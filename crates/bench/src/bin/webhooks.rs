@@ -18,8 +18,9 @@
 //! delivery off and with delivery on (every shop's webhook set with the CLI; the order
 //! alternates between runs): at each steady rate, paid sales offered at that rate, with
 //! the achieved rate and each sale's latency p50/p99 (request to answer); then sales as
-//! fast as `--connections` clients go. The server's CPU per sale is printed beside each.
-//! After an "on" half, the backlog is left to drain before the next half. Last, the
+//! fast as `--connections` clients go. The server's CPU per sale is printed beside each
+//! (on PostgreSQL with the run's backends); with delivery on, it is read once the phase's
+//! events have reached the receivers, so it holds the whole cost of their delivery. Last, the
 //! latency phase: paid sales at `--rate` per second (one in 20 to the slow shop); for each
 //! event the time from the sale's answer (just after its commit) to its first arrival at
 //! the receiver. Targets: achieved rate with delivery ≥ 90 % of without at the steady
@@ -236,8 +237,6 @@ async fn sell(http: &reqwest::Client, base: &str, s: &Shop) -> Option<(i64, Inst
 }
 
 /// Sales as fast as `connections` clients go for `seconds`; sales per second.
-
-/// Sales as fast as `connections` clients go for `seconds`; sales per second.
 async fn flat_out(
     http: &reqwest::Client,
     base: &str,
@@ -405,21 +404,30 @@ struct Ctx<'a> {
     db: &'a BenchDb,
 }
 
-async fn half(x: &Ctx<'_>) -> Half {
+/// With delivery on (`delivered` counts the receivers' calls), each phase's CPU is read
+/// once its events are delivered, so that it holds their whole cost.
+async fn half(x: &Ctx<'_>, delivered: Option<&AtomicU64>) -> Half {
     let secs = x.args.seconds;
     let mut out = Half {
         steady: Vec::new(),
         flat: (0.0, 0.0),
     };
+    let settle = async || {
+        if let Some(count) = delivered {
+            drain(count).await;
+        }
+    };
     for &rate in &x.args.rates {
         let cpu = server_cpu(x.pid, x.db);
         let s = steady(&x.http, &x.base, &x.fast, rate, secs).await;
+        settle().await;
         let used = server_cpu(x.pid, x.db) - cpu;
         out.steady
             .push((s, used * 1000.0 / (s.achieved * secs as f64).max(1.0)));
     }
     let cpu = server_cpu(x.pid, x.db);
     let flat = flat_out(&x.http, &x.base, &x.fast, x.args.connections, secs).await;
+    settle().await;
     let used = server_cpu(x.pid, x.db) - cpu;
     out.flat = (flat, used * 1000.0 / (flat * secs as f64).max(1.0));
     out
@@ -448,11 +456,20 @@ fn print_half(label: &str, rates: &[u64], h: &Half) {
 }
 
 /// Sets (or turns off) every shop's webhook with the CLI.
-fn webhooks(bin: &std::path::Path, db: &str, shops: &[(i64, String)], on: bool) -> Result<(), String> {
+fn webhooks(
+    bin: &std::path::Path,
+    db: &str,
+    shops: &[(i64, String)],
+    on: bool,
+) -> Result<(), String> {
     for (id, url) in shops {
         let id = id.to_string();
         if on {
-            cli(bin, db, &["webhook", "set", "--shop", &id, url, "--allow-private"])?;
+            cli(
+                bin,
+                db,
+                &["webhook", "set", "--shop", &id, url, "--allow-private"],
+            )?;
         } else {
             cli(bin, db, &["webhook", "off", "--shop", &id])?;
         }
@@ -531,8 +548,11 @@ async fn measure(args: &Args, bin: &std::path::Path, bench_db: &BenchDb) -> Resu
         args.seconds
     );
     let _ = flat_out(&x.http, &x.base, &x.fast, args.connections, 1).await; // warm-up
-    let (mut steady_ratios, mut p99_ratios, mut flat_ratios) =
-        (vec![Vec::new(); args.rates.len()], vec![Vec::new(); args.rates.len()], Vec::new());
+    let (mut steady_ratios, mut p99_ratios, mut flat_ratios) = (
+        vec![Vec::new(); args.rates.len()],
+        vec![Vec::new(); args.rates.len()],
+        Vec::new(),
+    );
     let mut on = false;
     for run in 1..=args.runs {
         // Alternate which half comes first, so that a trend over the run (a growing
@@ -544,10 +564,7 @@ async fn measure(args: &Args, bin: &std::path::Path, bench_db: &BenchDb) -> Resu
                 webhooks(bin, db, &hooks, want_on)?;
                 on = want_on;
             }
-            let h = half(&x).await;
-            if want_on {
-                drain(&count).await;
-            }
+            let h = half(&x, want_on.then_some(&*count)).await;
             halves[usize::from(want_on)] = Some(h);
         }
         let [Some(off), Some(with)] = halves else {
