@@ -364,8 +364,23 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // The database is made (and dropped) outside the runtime: the PostgreSQL client used
+    // for the schema blocks.
+    let db = match &args.postgres {
+        Some(base) => match BenchDb::postgres(base) {
+            Ok(db) => db,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => BenchDb::sqlite(),
+    };
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    match runtime.block_on(run(args)) {
+    let result = runtime.block_on(measure(&args, &comptoir_bin(), &db));
+    drop(runtime);
+    drop(db);
+    match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(e) => {
@@ -375,17 +390,13 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(args: Args) -> Result<bool, String> {
-    let db = match &args.postgres {
-        Some(base) => BenchDb::postgres(base)?,
-        None => BenchDb::sqlite(),
-    };
-    measure(&args, &comptoir_bin(), &db).await
-}
-
 /// CPU seconds used so far by the server and, on PostgreSQL, the run's backends.
 fn server_cpu(pid: u32, db: &BenchDb) -> f64 {
-    let backends: f64 = db.backends_cpu().map_or(0.0, |m| m.values().sum());
+    // On a thread of its own: the PostgreSQL client blocks, which a runtime thread may not.
+    let backends: f64 = std::thread::scope(|s| s.spawn(|| db.backends_cpu()).join())
+        .ok()
+        .flatten()
+        .map_or(0.0, |m| m.values().sum());
     cpu_seconds(pid).unwrap_or(0.0) + backends
 }
 
