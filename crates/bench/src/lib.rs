@@ -1,6 +1,8 @@
 //! Shared pieces of the benchmark programs in `src/bin/`: starting the real `comptoir`
-//! binary, reading its peak memory, and printing figures.
+//! binary, reading its peak memory and CPU time, and the run's own database (a SQLite
+//! file in a temporary folder, or a PostgreSQL schema).
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
@@ -105,4 +107,105 @@ pub fn cli(bin: &std::path::Path, db: &str, args: &[&str]) -> Result<String, Str
         ));
     }
     String::from_utf8(out.stdout).map_err(|e| format!("comptoir {}: {e}", args.join(" ")))
+}
+
+/// A short random name part for the run's folder or schema.
+pub fn random_hex() -> String {
+    comptoir_store::hex(&comptoir_store::random_bytes::<6>())
+}
+
+/// The benchmark's own database, removed when dropped.
+pub enum BenchDb {
+    Sqlite {
+        url: String,
+        dir: std::path::PathBuf,
+    },
+    Postgres {
+        url: String,
+        base: String,
+        schema: String,
+    },
+}
+
+impl BenchDb {
+    pub fn sqlite() -> BenchDb {
+        let dir = std::env::temp_dir().join(format!("comptoir-bench-{}", random_hex()));
+        std::fs::create_dir_all(&dir).expect("temporary folder");
+        BenchDb::Sqlite {
+            url: format!("sqlite://{}", dir.join("comptoir.db").display()),
+            dir,
+        }
+    }
+
+    pub fn postgres(base: &str) -> Result<BenchDb, String> {
+        let schema = format!("bench_{}", random_hex());
+        let mut c = postgres::Client::connect(base, postgres::NoTls)
+            .map_err(|e| format!("cannot reach PostgreSQL: {e}"))?;
+        c.batch_execute(&format!("create schema {schema}"))
+            .map_err(|e| format!("create schema {schema}: {e}"))?;
+        let sep = if base.contains('?') { '&' } else { '?' };
+        Ok(BenchDb::Postgres {
+            url: format!("{base}{sep}options=-csearch_path%3D{schema}&application_name={schema}"),
+            base: base.to_string(),
+            schema,
+        })
+    }
+
+    pub fn url(&self) -> &str {
+        match self {
+            BenchDb::Sqlite { url, .. } | BenchDb::Postgres { url, .. } => url,
+        }
+    }
+
+    /// PostgreSQL's count of WAL flushes so far (cluster-wide, `pg_stat_wal`).
+    pub fn wal_flushes(&self) -> Option<i64> {
+        let BenchDb::Postgres { base, .. } = self else {
+            return None;
+        };
+        let mut c = postgres::Client::connect(base, postgres::NoTls).ok()?;
+        let row = c.query_one("select wal_sync from pg_stat_wal", &[]).ok()?;
+        row.try_get::<_, i64>(0).ok()
+    }
+
+    /// CPU seconds used so far by each PostgreSQL backend of this run, by process id.
+    pub fn backends_cpu(&self) -> Option<HashMap<u32, f64>> {
+        let BenchDb::Postgres { base, schema, .. } = self else {
+            return None;
+        };
+        let mut c = postgres::Client::connect(base, postgres::NoTls).ok()?;
+        let rows = c
+            .query(
+                "select pid from pg_stat_activity where application_name = $1",
+                &[schema],
+            )
+            .ok()?;
+        Some(
+            rows.iter()
+                .filter_map(|r| u32::try_from(r.get::<_, i32>(0)).ok())
+                .filter_map(|pid| Some((pid, cpu_seconds(pid)?)))
+                .collect(),
+        )
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self {
+            BenchDb::Sqlite { .. } => "SQLite (synchronous=FULL, WAL, group commit)",
+            BenchDb::Postgres { .. } => "PostgreSQL",
+        }
+    }
+}
+
+impl Drop for BenchDb {
+    fn drop(&mut self) {
+        match self {
+            BenchDb::Sqlite { dir, .. } => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            BenchDb::Postgres { base, schema, .. } => {
+                if let Ok(mut c) = postgres::Client::connect(base, postgres::NoTls) {
+                    let _ = c.batch_execute(&format!("drop schema if exists {schema} cascade"));
+                }
+            }
+        }
+    }
 }

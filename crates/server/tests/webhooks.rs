@@ -677,3 +677,54 @@ async fn forbidden_addresses_and_redirects_are_refused() {
         app.stop().await;
     }
 }
+
+#[tokio::test]
+async fn while_sales_keep_the_server_busy_delivery_yields_but_delivers_everything() {
+    for db in TestDb::all() {
+        // Always yielding (`sales: 0`): a look every 250 ms at most, two events a look.
+        let app = TestApp::spawn_with(&db, |c| {
+            c.webhooks.yielding = comptoir_server::webhooks::Yielding {
+                sales: 0,
+                interval: Duration::from_millis(250),
+                batch: 2,
+            };
+        })
+        .await;
+        let rx = Receiver::start().await;
+        let s = shop(&app, "Rush").await;
+        hook(&app, &s, &rx.url, "form").await;
+        for _ in 0..4 {
+            sell(&app, &s, true, &[]).await;
+        }
+        let got = rx.wait_for(20, "the eight events", |g| g.len() >= 8).await;
+        // Nothing was dropped, and each order's `validated` came before its `terminated`.
+        let mut seen: Vec<(String, String)> = Vec::new();
+        for r in &got {
+            let f = r.fields();
+            let order = f["orderInternalID"].as_str().unwrap_or("").to_string();
+            let kind = f["type"].as_str().unwrap_or("").to_string();
+            if kind == "terminated" {
+                assert!(
+                    seen.contains(&(order.clone(), "validated".into())),
+                    "{}: terminated before validated for order {order}",
+                    db.backend
+                );
+            }
+            seen.push((order, kind));
+        }
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), 8, "{}: {seen:?}", db.backend);
+        // The looks were paced: never more than a look's two events within 100 ms.
+        let mut at: Vec<Instant> = got.iter().map(|r| r.at).collect();
+        at.sort();
+        for (i, t) in at.iter().enumerate() {
+            let close = at[i..]
+                .iter()
+                .take_while(|u| u.duration_since(*t) < Duration::from_millis(100))
+                .count();
+            assert!(close <= 2, "{}: {close} events within 100 ms", db.backend);
+        }
+        app.stop().await;
+    }
+}

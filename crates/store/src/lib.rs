@@ -395,6 +395,30 @@ impl Store {
         spawn(move || store.write_blocking(f)).await
     }
 
+    /// [`Store::write`] for a write that changes no catalog rows, payment methods, users or
+    /// cash boxes (webhook delivery: the outbox and the attempt log). On SQLite the sales
+    /// committed in the same batch keep the lookups they remember
+    /// ([`db::Conn::query_cached`]) across it; elsewhere it is [`Store::write`].
+    pub async fn write_aside<T, E>(
+        &self,
+        f: impl FnOnce(&mut dyn Conn) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        if let Engine::Sqlite { writer, .. } = &*self.engine {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            writer.submit_aside(f, move |r| {
+                let _ = tx.send(r);
+            });
+            return rx.await.unwrap_or_else(|_| {
+                Err(StoreError::Task("the SQLite writer stopped".into()).into())
+            });
+        }
+        self.write(f).await
+    }
+
     /// [`Store::write`] for a write of shop `shop_id` that checks everything before its
     /// first change, as a sale does, and is committed with the other writes queued at the
     /// same time (group commit on both backends), without a savepoint of its own (on

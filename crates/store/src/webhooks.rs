@@ -243,27 +243,70 @@ pub fn claim(
             params![lease_until, now, *shop_id, *id],
         )?;
         for r in &rows {
-            claimed.push(Claimed {
-                shop_id: r.i64(0)?,
-                id: r.i64(1)?,
-                event_type: r.string(2)?,
-                order_id: r.i64(3)?,
-                created_at: r.i64(4)?,
-                attempt: r.i64(5)?,
-                failures: r.i64(6)?,
-                lease_until,
-                frozen: match (r.opt_string(7)?, r.opt_string(8)?, r.opt_string(9)?) {
-                    (Some(body), Some(format), Some(verify_token)) => Some(Frozen {
-                        body,
-                        format,
-                        verify_token,
-                    }),
-                    _ => None,
-                },
-            });
+            claimed.push(claimed_from_row(r, lease_until)?);
         }
     }
     Ok(claimed)
+}
+
+/// [`claim`] and [`freeze`] in one statement per event: leases each event of `picks` that
+/// is still pending and free at `now`, keeping the body given with it when the event has
+/// none yet (an event with a body kept already, by an earlier attempt or a worker killed
+/// after keeping it, keeps that one, and that one is returned). Returns what was taken.
+pub fn claim_keeping(
+    c: &mut dyn Conn,
+    picks: &[((i64, i64), Option<Frozen>)],
+    now: i64,
+    lease_until: i64,
+) -> Result<Vec<Claimed>, StoreError> {
+    let mut claimed = Vec::with_capacity(picks.len());
+    for ((shop_id, id), body) in picks {
+        // Every SET reads the row as it was, so the three columns are kept together or
+        // not at all; RETURNING gives them as they are now.
+        let rows = c.query(
+            "update outbox set lease_until = $1, attempts = attempts + 1,
+                 body = coalesce(body, $5),
+                 body_format = case when body is null then $6 else body_format end,
+                 verify_token = case when body is null then $7 else verify_token end
+             where shop_id = $3 and id = $4 and state = 'pending' and lease_until < $2
+             returning shop_id, id, event_type, order_id, created_at, attempts, failures,
+                       body, body_format, verify_token",
+            params![
+                lease_until,
+                now,
+                *shop_id,
+                *id,
+                body.as_ref().map(|b| b.body.as_str()),
+                body.as_ref().map(|b| b.format.as_str()),
+                body.as_ref().map(|b| b.verify_token.as_str())
+            ],
+        )?;
+        for r in &rows {
+            claimed.push(claimed_from_row(r, lease_until)?);
+        }
+    }
+    Ok(claimed)
+}
+
+fn claimed_from_row(r: &Row, lease_until: i64) -> Result<Claimed, StoreError> {
+    Ok(Claimed {
+        shop_id: r.i64(0)?,
+        id: r.i64(1)?,
+        event_type: r.string(2)?,
+        order_id: r.i64(3)?,
+        created_at: r.i64(4)?,
+        attempt: r.i64(5)?,
+        failures: r.i64(6)?,
+        lease_until,
+        frozen: match (r.opt_string(7)?, r.opt_string(8)?, r.opt_string(9)?) {
+            (Some(body), Some(format), Some(verify_token)) => Some(Frozen {
+                body,
+                format,
+                verify_token,
+            }),
+            _ => None,
+        },
+    })
 }
 
 /// Keeps the body of an event's first attempt; if one was kept already (a worker killed

@@ -107,6 +107,9 @@ struct Job {
     /// Runs inside a savepoint of its own, so that its failure undoes it alone. Without
     /// one, a write that fails after changing rows rolls back its whole batch.
     guarded: bool,
+    /// Changes none of the rows [`Conn::query_cached`] remembers (webhook delivery's
+    /// outbox and attempt log), so the memo survives it.
+    keeps_memo: bool,
 }
 
 /// The handle to the writer thread. Dropping every handle stops the thread.
@@ -165,7 +168,35 @@ impl Writer {
             answer,
             guarded: true,
         }));
-        self.queue(Job { run, guarded: true });
+        self.queue(Job {
+            run,
+            guarded: true,
+            keeps_memo: false,
+        });
+    }
+
+    /// [`Writer::submit`] for a write that changes none of the tables checked writes look
+    /// up through [`Conn::query_cached`] (catalog, payment methods, users, cash boxes):
+    /// the sales of its batch keep their memo. Webhook delivery writes beside every few
+    /// sales; emptying the memo each time made those sales read their lookups again.
+    pub(crate) fn submit_aside<T, E>(
+        &self,
+        f: impl FnOnce(&mut dyn Conn) -> Result<T, E> + Send + 'static,
+        answer: impl FnOnce(Result<T, E>) + Send + 'static,
+    ) where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let run = Run(Box::new(Write {
+            f: move |c: &mut dyn Conn, _: Lane<'_>| f(c),
+            answer,
+            guarded: true,
+        }));
+        self.queue(Job {
+            run,
+            guarded: true,
+            keeps_memo: true,
+        });
     }
 
     /// Queues `f` without a savepoint, for a write that checks everything before its first
@@ -183,6 +214,7 @@ impl Writer {
         self.queue(Job {
             run: unguarded(f, answer),
             guarded: false,
+            keeps_memo: false,
         });
     }
 
@@ -245,8 +277,8 @@ fn undo(c: &mut dyn Conn) {
 /// The writer's connection, with the answers of [`Conn::query_cached`] for the current
 /// batch. The batch holds SQLite's write lock, so no other connection changes anything
 /// meanwhile; the memo is emptied when a batch starts, after every guarded write (which
-/// may change anything) and after every write that failed. Checked writes (sales) do not
-/// change the tables it is used for.
+/// may change anything) but the aside ones ([`Writer::submit_aside`]), and after every
+/// write that failed. Checked writes (sales) do not change the tables it is used for.
 struct WriterConn {
     conn: SqliteConn,
     memo: HashMap<(String, Vec<Value>), Vec<Row>>,
@@ -323,7 +355,7 @@ fn run(conn: SqliteConn, rx: &mpsc::Receiver<Job>, commits: &crate::CommitCounte
                 in_transaction = true;
             }
             let changes = conn.conn.0.total_changes();
-            let guarded = job.guarded;
+            let (guarded, keeps_memo) = (job.guarded, job.keeps_memo);
             // A panicking write must not stop the writer; what it wrote is undone.
             let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 job.run.run(&mut conn, None)
@@ -331,7 +363,7 @@ fn run(conn: SqliteConn, rx: &mpsc::Receiver<Job>, commits: &crate::CommitCounte
             let undo_batch = match ran {
                 Ok(Some(d)) => {
                     delivers.push(d);
-                    if guarded {
+                    if guarded && !keeps_memo {
                         conn.memo.clear();
                     }
                     false
@@ -538,6 +570,51 @@ mod tests {
         }
         drop(tx);
         assert_eq!(seen.iter().collect::<Vec<_>>(), vec!["old", "new"]);
+        drop(w);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn cached_lookups_outlive_an_aside_write_of_the_same_batch() {
+        let (w, dir) = writer();
+        let setup = submit(&w, |c| {
+            c.batch(
+                "create table r (id integer primary key, v text); insert into r values (1, 'old')",
+            )
+        });
+        setup.recv().unwrap().unwrap();
+        let (held, go) = hold(&w);
+        let read = |c: &mut dyn Conn| -> Result<String, StoreError> {
+            c.query_cached("select v from r where id = $1", &[Value::I64(1)])?[0].string(0)
+        };
+        let (tx, seen) = channel::<String>();
+        let (t1, t2) = (tx.clone(), tx.clone());
+        let first = submit_checked(&w, move |c| {
+            let _ = t1.send(read(c)?);
+            Ok(())
+        });
+        // An aside write promises not to change remembered rows; this one breaks the
+        // promise only to show that the memo was kept (a later lookup still sees 'old').
+        let (atx, aside) = channel();
+        w.submit_aside(
+            |c| {
+                c.execute("update r set v = 'new' where id = 1", &[])
+                    .map(|_| ())
+            },
+            move |r: Result<(), StoreError>| {
+                let _ = atx.send(r);
+            },
+        );
+        let after = submit_checked(&w, move |c| {
+            let _ = t2.send(read(c)?);
+            Ok(())
+        });
+        go.send(()).unwrap();
+        for r in [held, first, aside, after] {
+            r.recv().unwrap().unwrap();
+        }
+        drop(tx);
+        assert_eq!(seen.iter().collect::<Vec<_>>(), vec!["old", "old"]);
         drop(w);
         let _ = std::fs::remove_dir_all(dir);
     }

@@ -311,3 +311,85 @@ async fn the_purge_removes_old_events_with_their_attempts() {
         assert_eq!(pending, 1);
     }
 }
+
+#[tokio::test]
+async fn a_claim_keeps_the_body_of_the_first_attempt_and_never_replaces_it() {
+    for db in TestDb::all() {
+        let store = db.store().await;
+        let (shop_id, item, _) = shop(&store, "Keep").await;
+        set(&store, shop_id).await;
+        sell(&store, shop_id, item, None).await;
+        let body = |b: &str| Frozen {
+            body: b.into(),
+            format: "form".into(),
+            verify_token: format!("token-{b}"),
+        };
+        // A worker leases the event with its body, then is killed: its lease runs out.
+        let first = store
+            .write(move |c| {
+                let t = now();
+                let due = webhooks::due(c, t, 10, 10)?;
+                assert!(!due[0].frozen);
+                let picks = vec![(due[0].key(), Some(body("first")))];
+                webhooks::claim_keeping(c, &picks, t, t + 300_000)
+            })
+            .await
+            .unwrap();
+        assert_eq!(first.len(), 1, "{}", db.backend);
+        assert_eq!(first[0].frozen, Some(body("first")));
+        let key = (first[0].shop_id, first[0].id);
+        // While leased, another claim takes nothing and changes nothing.
+        let t = now();
+        let leased = store
+            .write(move |c| {
+                webhooks::claim_keeping(c, &[(key, Some(body("leased")))], t, t + 30_000_000)
+            })
+            .await
+            .unwrap();
+        assert!(leased.is_empty(), "{}: leased", db.backend);
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        // The next worker made a body of its own before seeing the kept one: the kept one
+        // is what it gets, and what the verification URL answers.
+        let second = store
+            .write(move |c| {
+                let t = now();
+                let due = webhooks::due(c, t, 10, 10)?;
+                assert!(due[0].frozen, "the body was kept");
+                webhooks::claim_keeping(c, &[(key, Some(body("second")))], t, t + 30_000_000)
+            })
+            .await
+            .unwrap();
+        assert_eq!(second.len(), 1, "{}", db.backend);
+        assert_eq!(second[0].attempt, 2);
+        assert_eq!(second[0].frozen, Some(body("first")), "{}", db.backend);
+        finish(&store, &second[0], Outcome::RetryAt(0)).await;
+        // A retry without a body of its own gets the kept one.
+        let third = store
+            .write(move |c| {
+                let t = now();
+                webhooks::claim_keeping(c, &[(key, None)], t, t + 30_000_000)
+            })
+            .await
+            .unwrap();
+        assert_eq!(third[0].frozen, Some(body("first")), "{}", db.backend);
+        let v = store
+            .read(move |c| webhooks::verification(c, key.0, key.1))
+            .await
+            .unwrap()
+            .expect("kept");
+        assert_eq!(v.2, body("first"));
+        // An event without a body and none given is leased without one.
+        sell(&store, shop_id, item, None).await;
+        let bare = store
+            .write(move |c| {
+                let t = now();
+                let due = webhooks::due(c, t, 10, 10)?;
+                let keys: Vec<_> = due.iter().map(|d| (d.key(), None)).collect();
+                webhooks::claim_keeping(c, &keys, t, t + 30_000_000)
+            })
+            .await
+            .unwrap();
+        assert_eq!(bare.len(), 1, "{}", db.backend);
+        assert_eq!(bare[0].frozen, None);
+    }
+}

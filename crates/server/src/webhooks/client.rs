@@ -39,8 +39,14 @@ impl Resolve for CheckedResolver {
     }
 }
 
-/// The client every attempt of this process shares (its connections are kept alive).
-pub(super) fn build(allow_private: bool, timeout: Duration) -> reqwest::Result<reqwest::Client> {
+/// The client every attempt of this process shares (its connections are kept alive, up
+/// to `per_host` idle ones a receiver: as many as a shop's attempts in flight, so a busy
+/// shop reuses its connections instead of opening new ones).
+pub(super) fn build(
+    allow_private: bool,
+    timeout: Duration,
+    per_host: usize,
+) -> reqwest::Result<reqwest::Client> {
     reqwest::Client::builder()
         .user_agent(concat!("Comptoir-Webhook/", env!("CARGO_PKG_VERSION")))
         .redirect(reqwest::redirect::Policy::none())
@@ -48,7 +54,7 @@ pub(super) fn build(allow_private: bool, timeout: Duration) -> reqwest::Result<r
         .no_proxy()
         .timeout(timeout)
         .connect_timeout(timeout)
-        .pool_max_idle_per_host(8)
+        .pool_max_idle_per_host(per_host)
         .dns_resolver(Arc::new(CheckedResolver { allow_private }))
         .build()
 }

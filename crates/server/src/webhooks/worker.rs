@@ -11,6 +11,8 @@ use comptoir_store::webhooks::{
 };
 use comptoir_store::{Store, StoreError};
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc, watch};
@@ -32,6 +34,8 @@ struct Inner {
     allow_private: bool,
     settings: Settings,
     wake: Arc<Notify>,
+    /// Sales being recorded in this process (see [`super::Yielding`]).
+    recording: Arc<AtomicUsize>,
     http: reqwest::Client,
     /// Attempts in flight in this process, by shop.
     in_flight: Mutex<HashMap<i64, usize>>,
@@ -60,11 +64,12 @@ impl Worker {
     pub fn start(state: &AppState) -> Worker {
         let settings = state.config.webhooks.clone();
         let allow_private = state.config.webhook_allow_private;
-        let http = client::build(allow_private, settings.timeout).unwrap_or_else(|e| {
-            // Building fails only when TLS cannot initialise: attempts then fail and log it.
-            tracing::error!(error = %e, "webhook client");
-            reqwest::Client::new()
-        });
+        let http = client::build(allow_private, settings.timeout, settings.per_shop)
+            .unwrap_or_else(|e| {
+                // Building fails only when TLS cannot initialise: attempts then fail and log it.
+                tracing::error!(error = %e, "webhook client");
+                reqwest::Client::new()
+            });
         let (results, finished) = mpsc::channel(4096);
         let inner = Arc::new(Inner {
             store: state.store.clone(),
@@ -73,6 +78,7 @@ impl Worker {
             allow_private,
             settings,
             wake: state.webhooks.wake.clone(),
+            recording: state.webhooks.recording.clone(),
             http,
             in_flight: Mutex::new(HashMap::new()),
             results,
@@ -100,7 +106,8 @@ async fn run(
     let recorder = tokio::spawn(recorder(Arc::clone(&inner), finished, stop.clone()));
     let mut last_look: Option<Instant> = None;
     loop {
-        if let Some(wait) = last_look.and_then(|t| MIN_LOOK_INTERVAL.checked_sub(t.elapsed())) {
+        let (interval, batch) = pace(&inner);
+        if let Some(wait) = last_look.and_then(|t| interval.checked_sub(t.elapsed())) {
             tokio::time::sleep(wait).await;
         }
         last_look = Some(Instant::now());
@@ -108,7 +115,7 @@ async fn run(
         let free = inner.settings.concurrency.saturating_sub(tasks.len());
         let mut more = false;
         if free > 0 {
-            match claim(&inner, free.min(CLAIM_BATCH)).await {
+            match claim(&inner, free.min(batch)).await {
                 Ok((jobs, full)) => {
                     more = full;
                     for job in jobs {
@@ -140,6 +147,17 @@ async fn run(
     tasks.abort_all();
     housekeeping.abort();
     let _ = tokio::time::timeout(Duration::from_secs(2), recorder).await;
+}
+
+/// The least time between two looks at the outbox and the most events a look leases:
+/// ordinary, or yielding to the sales while they keep the process busy.
+fn pace(inner: &Inner) -> (Duration, usize) {
+    let y = &inner.settings.yielding;
+    if inner.recording.load(Ordering::Relaxed) >= y.sales {
+        (y.interval, y.batch.max(1))
+    } else {
+        (MIN_LOOK_INTERVAL, CLAIM_BATCH)
+    }
 }
 
 /// Records finished attempts, many per write (one commit for a batch), and wakes the
@@ -182,7 +200,7 @@ async fn record(inner: &Inner, batch: Vec<Finished>) {
     let n = batch.len();
     if let Err(e) = inner
         .store
-        .write(move |c| store_wh::record_many(c, &batch))
+        .write_aside(move |c| store_wh::record_many(c, &batch))
         .await
     {
         // Their leases run out and the events are tried again: at least once.
@@ -191,8 +209,10 @@ async fn record(inner: &Inner, batch: Vec<Finished>) {
 }
 
 /// Leases what is due, within the per-shop room, with the body of each first attempt
-/// made and kept in the same write; whether the claim was full (more may be due).
-/// Per claim: one read (the due events, their orders, the shops' settings) and one write.
+/// made beforehand and kept by the lease's own statement; whether the claim was full
+/// (more may be due). Per claim: one read (the due events, their orders, the shops'
+/// settings; an order read once for both its events) and one write, beside the sales
+/// (it changes nothing they remember).
 async fn claim(inner: &Arc<Inner>, limit: usize) -> Result<(Vec<Job>, bool), StoreError> {
     let now = comptoir_store::now_micros();
     let per_shop = inner.settings.per_shop;
@@ -204,7 +224,7 @@ async fn claim(inner: &Arc<Inner>, limit: usize) -> Result<(Vec<Job>, bool), Sto
         .unwrap_or_else(|p| p.into_inner())
         .clone();
     let base_url = inner.base_url.clone();
-    let (picked, endpoints, mut bodies, full) = inner
+    let (picks, endpoints, mut errors, full) = inner
         .store
         .read(move |c| {
             let due = store_wh::due(c, now, per_shop_i, fetch)?;
@@ -221,70 +241,65 @@ async fn claim(inner: &Arc<Inner>, limit: usize) -> Result<(Vec<Job>, bool), Sto
                 }
             }
             let mut endpoints: HashMap<i64, Endpoint> = HashMap::new();
-            let mut bodies: HashMap<(i64, i64), Result<Frozen, String>> = HashMap::new();
+            let mut subjects: HashMap<(i64, i64), Option<Subject>> = HashMap::new();
+            let mut picks = Vec::with_capacity(picked.len());
+            let mut errors = HashMap::new();
             for d in &picked {
                 if !endpoints.contains_key(&d.shop_id)
                     && let Some(e) = store_wh::endpoint(c, d.shop_id)?
                 {
                     endpoints.insert(d.shop_id, e);
                 }
-                if d.frozen {
-                    continue;
-                }
-                let Some(endpoint) = endpoints.get(&d.shop_id) else {
-                    continue;
+                let endpoint = endpoints.get(&d.shop_id);
+                let body = match endpoint {
+                    Some(endpoint) if !d.frozen && d.event_type == EventType::Closing.as_str() => {
+                        super::closing::body(c, &base_url, d, &endpoint.format)?.map(Some)
+                    }
+                    Some(endpoint) if !d.frozen => {
+                        let subject = match subjects.entry((d.shop_id, d.order_id)) {
+                            Entry::Occupied(o) => o.into_mut(),
+                            Entry::Vacant(v) => {
+                                v.insert(store_wh::event_subject(c, d.shop_id, d.order_id)?)
+                            }
+                        };
+                        match subject.as_ref() {
+                            Some((shop, order, client)) => make_body(
+                                &base_url,
+                                d,
+                                &endpoint.format,
+                                shop,
+                                order,
+                                client.as_ref(),
+                            ),
+                            None => Err(format!("order {} is gone", d.order_id)),
+                        }
+                    }
+                    _ => Ok(None),
                 };
-                if d.event_type == EventType::Closing.as_str() {
-                    let body = super::closing::body(c, &base_url, d, &endpoint.format)?;
-                    bodies.insert(d.key(), body);
-                    continue;
+                match body {
+                    Ok(body) => picks.push((d.key(), body)),
+                    Err(why) => {
+                        errors.insert(d.key(), why);
+                        picks.push((d.key(), None));
+                    }
                 }
-                let body = match store_wh::event_subject(c, d.shop_id, d.order_id)? {
-                    Some((shop, order, client)) => make_body(
-                        &base_url,
-                        d,
-                        &endpoint.format,
-                        &shop,
-                        &order,
-                        client.as_ref(),
-                    ),
-                    None => Err(format!("order {} is gone", d.order_id)),
-                };
-                bodies.insert(d.key(), body);
             }
-            Ok::<_, StoreError>((picked, endpoints, bodies, full))
+            Ok::<_, StoreError>((picks, endpoints, errors, full))
         })
         .await?;
-    if picked.is_empty() {
+    if picks.is_empty() {
         return Ok((Vec::new(), false));
     }
     let lease_until = now + i64::try_from(LEASE.as_micros()).unwrap_or(i64::MAX);
-    let ids: Vec<(i64, i64)> = picked.iter().map(Due::key).collect();
-    let (claimed, errors) = inner
+    let claimed = inner
         .store
-        .write(move |c| {
-            let mut claimed = store_wh::claim(c, &ids, now, lease_until)?;
-            let mut errors = HashMap::new();
-            for e in &mut claimed {
-                if e.frozen.is_some() {
-                    continue;
-                }
-                match bodies.remove(&(e.shop_id, e.id)) {
-                    Some(Ok(f)) => e.frozen = Some(store_wh::freeze(c, e.shop_id, e.id, f)?),
-                    Some(Err(why)) => {
-                        errors.insert((e.shop_id, e.id), why);
-                    }
-                    None => {}
-                }
-            }
-            Ok::<_, StoreError>((claimed, errors))
-        })
+        .write_aside(move |c| store_wh::claim_keeping(c, &picks, now, lease_until))
         .await?;
     let mut jobs = Vec::with_capacity(claimed.len());
     let mut busy = inner.in_flight.lock().unwrap_or_else(|p| p.into_inner());
     for e in claimed {
         *busy.entry(e.shop_id).or_default() += 1;
-        let why = errors.get(&(e.shop_id, e.id)).cloned();
+        let why = errors.remove(&(e.shop_id, e.id));
         match (e.frozen.clone(), endpoints.get(&e.shop_id), why) {
             (Some(frozen), Some(endpoint), None) => jobs.push(Job {
                 event: e,
@@ -302,6 +317,13 @@ async fn claim(inner: &Arc<Inner>, limit: usize) -> Result<(Vec<Job>, bool), Sto
     }
     Ok((jobs, full))
 }
+
+/// What an event's body is made of: the shop, the order and its client.
+type Subject = (
+    comptoir_core::model::Shop,
+    comptoir_core::order::OrderView,
+    Option<comptoir_core::model::Client>,
+);
 
 /// One attempt of one event: send, then hand the result to the recorder.
 async fn attempt(inner: Arc<Inner>, job: Job) {
@@ -468,7 +490,7 @@ fn make_body(
     shop: &comptoir_core::model::Shop,
     order: &comptoir_core::order::OrderView,
     client: Option<&comptoir_core::model::Client>,
-) -> Result<Frozen, String> {
+) -> Result<Option<Frozen>, String> {
     let event_type = EventType::parse(&due.event_type).map_err(|e| format!("event type: {e}"))?;
     let format = Format::parse(format).unwrap_or_default();
     let token = comptoir_store::hex(&comptoir_store::random_bytes::<16>());
@@ -486,11 +508,11 @@ fn make_body(
         &shop.timezone.tz(),
         base_url,
     );
-    Ok(Frozen {
+    Ok(Some(Frozen {
         body: webhook::body(&fields, format),
         format: format.as_str().to_string(),
         verify_token: token,
-    })
+    }))
 }
 
 /// A random draw in [0, 1) for the jitter.
