@@ -269,7 +269,7 @@ pub fn claim_keeping(
                  body_format = case when body is null then $6 else body_format end,
                  verify_token = case when body is null then $7 else verify_token end
              where shop_id = $3 and id = $4 and state = 'pending' and lease_until < $2
-             returning shop_id, id, event_type, order_id, created_at, attempts, failures,
+             returning shop_id, id, event_type, coalesce(order_id, 0), created_at, attempts, failures,
                        body, body_format, verify_token",
             params![
                 lease_until,
