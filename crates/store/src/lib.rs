@@ -12,6 +12,7 @@ pub mod journal;
 mod lane;
 pub mod lists;
 mod migrate;
+pub mod pg_connect;
 mod pg_writer;
 mod pool;
 pub mod report;
@@ -25,6 +26,7 @@ pub mod webhooks;
 mod writer;
 
 use db::{Backend, Conn, PgConn, SqliteConn};
+pub use pg_connect::ConnectionBudget;
 use pool::Pool;
 use std::sync::Arc;
 use std::time::Duration;
@@ -152,9 +154,6 @@ enum Engine {
     },
 }
 
-/// PostgreSQL writer threads for sales (each shop always uses the same one).
-const PG_WRITER_LANES: usize = 4;
-
 /// The database, shared by every request. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
@@ -207,6 +206,12 @@ const POOL_WAIT: Duration = Duration::from_secs(10);
 impl Store {
     /// Opens (creating a SQLite file if needed) and migrates the database.
     pub fn open_blocking(url: &DbUrl) -> Result<Store, StoreError> {
+        Store::open_with_blocking(url, ConnectionBudget::default())
+    }
+
+    /// [`Store::open_blocking`] with, on PostgreSQL, `budget` connections (SQLite's own
+    /// are fixed: one writer and up to 8 readers).
+    pub fn open_with_blocking(url: &DbUrl, budget: ConnectionBudget) -> Result<Store, StoreError> {
         let store = match url {
             DbUrl::Sqlite(path) => {
                 let open = {
@@ -226,25 +231,16 @@ impl Store {
                 }
             }
             DbUrl::Postgres(u) => {
-                let config: postgres::Config = u
-                    .parse()
-                    .map_err(|e| StoreError::Open(format!("invalid PostgreSQL URL: {e}")))?;
-                let connect = move || -> Result<PgConn, StoreError> {
-                    let mut cfg = config.clone();
-                    cfg.connect_timeout(Duration::from_secs(5));
-                    let client = cfg
-                        .connect(postgres::NoTls)
-                        .map_err(|e| StoreError::Open(e.to_string()))?;
-                    Ok(PgConn::new(client))
-                };
+                let target = pg_connect::PgTarget::parse(u)?;
+                let connect = move || target.connect().map(PgConn::new);
                 let mut first = connect()?;
                 migrate::run(&mut first)?;
                 statistics::refresh(&mut first)?;
-                let pool = Arc::new(Pool::new(16, Box::new(connect)));
+                let pool = Arc::new(Pool::new(budget.pool(), Box::new(connect)));
                 pool.put(first);
                 statistics::start(&pool);
                 let commits = Arc::new(CommitCounters::default());
-                let writers = pg_writer::PgWriters::start(&pool, PG_WRITER_LANES, &commits);
+                let writers = pg_writer::PgWriters::start(&pool, budget.lanes(), &commits);
                 Store {
                     commits,
                     engine: Arc::new(Engine::Postgres { pool, writers }),
@@ -256,8 +252,13 @@ impl Store {
 
     /// [`Store::open_blocking`] off the async workers.
     pub async fn open(url: &DbUrl) -> Result<Store, StoreError> {
+        Store::open_with(url, ConnectionBudget::default()).await
+    }
+
+    /// [`Store::open_with_blocking`] off the async workers.
+    pub async fn open_with(url: &DbUrl, budget: ConnectionBudget) -> Result<Store, StoreError> {
         let url = url.clone();
-        spawn(move || Store::open_blocking(&url)).await
+        spawn(move || Store::open_with_blocking(&url, budget)).await
     }
 
     /// Analyses, on PostgreSQL, those of a sale's tables that grew past the threshold
