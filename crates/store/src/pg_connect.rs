@@ -173,7 +173,16 @@ impl PgTarget {
 
     /// The driver's message, and for a refused certificate what it was checked against.
     fn explain(&self, e: &postgres::Error) -> String {
-        let text = e.to_string();
+        // The driver's own text leaves out the cause ("error performing TLS handshake").
+        let mut text = e.to_string();
+        let mut cause = std::error::Error::source(e);
+        while let Some(c) = cause {
+            let more = c.to_string();
+            if !text.contains(&more) {
+                text = format!("{text}: {more}");
+            }
+            cause = c.source();
+        }
         if !text.contains("TLS") {
             return text;
         }
