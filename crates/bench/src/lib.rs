@@ -1,6 +1,8 @@
 //! Shared pieces of the benchmark programs in `src/bin/`: starting the real `comptoir`
 //! binary, reading its peak memory, and printing figures.
 
+pub mod keepalive;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
