@@ -37,7 +37,7 @@ use std::time::Duration;
 pub enum StoreError {
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    #[error("postgres: {0}")]
+    #[error("postgres: {}", pg_connect::error_text(.0))]
     Postgres(#[from] postgres::Error),
     #[error("cannot decode a row: {0}")]
     Decode(String),

@@ -139,7 +139,7 @@ impl PgTarget {
         };
         let mut config: postgres::Config = driver_url
             .parse()
-            .map_err(|e| StoreError::Open(format!("invalid PostgreSQL URL: {e}")))?;
+            .map_err(|e| StoreError::Open(format!("invalid PostgreSQL URL: {}", error_text(&e))))?;
         config.connect_timeout(Duration::from_secs(5));
         config.ssl_mode(match mode {
             SslMode::Disable => postgres::config::SslMode::Disable,
@@ -173,16 +173,7 @@ impl PgTarget {
 
     /// The driver's message, and for a refused certificate what it was checked against.
     fn explain(&self, e: &postgres::Error) -> String {
-        // The driver's own text leaves out the cause ("error performing TLS handshake").
-        let mut text = e.to_string();
-        let mut cause = std::error::Error::source(e);
-        while let Some(c) = cause {
-            let more = c.to_string();
-            if !text.contains(&more) {
-                text = format!("{text}: {more}");
-            }
-            cause = c.source();
-        }
+        let text = error_text(e);
         if !text.contains("TLS") {
             return text;
         }
@@ -197,6 +188,21 @@ impl PgTarget {
             _ => text,
         }
     }
+}
+
+/// The driver's error with its causes: its own text leaves them out ("db error", "error
+/// performing TLS handshake"), and they say what went wrong.
+pub(crate) fn error_text(e: &postgres::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        cause = c.source();
+    }
+    text
 }
 
 /// The rustls settings for `mode`: which certificates the server may show.
@@ -396,6 +402,11 @@ mod tests {
     fn bad_tls_settings_are_refused_naming_the_setting() {
         let e = error("postgres://u@h/db?sslmode=verify-everything");
         assert!(e.contains("sslmode: expected disable, prefer"), "{e}");
+        let e = error("postgres://u@h/db?sslmode=require&sslcert=%2Fclient.pem");
+        assert!(
+            e.contains("invalid PostgreSQL URL") && e.contains("sslcert"),
+            "{e}"
+        );
         let e = error("postgres://u@h/db?sslmode=verify-full");
         assert!(
             e.contains("sslmode=verify-full needs sslrootcert=PATH"),
