@@ -14,7 +14,8 @@
 //! pending orders of one line each, added by two set-based statements of
 //! `comptoir_store::sales::seed`, then analysed as the store's own upkeep would; with
 //! several shops, each holds N), `--shops N` (default 1: the load is spread over N shops,
-//! each with its own catalog and key, connection i selling in shop i mod N), `--servers K`
+//! each with its own catalog and key, each connection selling in every shop in turn from
+//! shop i mod N, so each shop gets its share), `--servers K`
 //! (default 1: K `comptoir serve` processes on the one database, connection i talking to
 //! server i mod K; PostgreSQL only). The servers inherit the environment, so
 //! `COMPTOIR_PG_POOL_SIZE` and `COMPTOIR_PG_WRITER_LANES` size their connections.
@@ -298,8 +299,8 @@ struct Phase {
     elapsed: Duration,
     /// Answers that passed the check, warm-up included.
     ok_total: u64,
-    /// The same, by connection (in the order of the phase's targets).
-    ok_per_connection: Vec<u64>,
+    /// The same, by request (for sales: by shop), over every connection.
+    ok_by_request: Vec<u64>,
     failures: u64,
     first_failure: Option<String>,
 }
@@ -321,17 +322,26 @@ impl Phase {
 struct TaskResult {
     latencies: Vec<u32>,
     ok_total: u64,
+    ok_by_request: Vec<u64>,
     failures: u64,
     first_failure: Option<String>,
 }
 
-/// Keeps one connection per target busy with its request (to its server) for `warmup`
-/// then `measure`; every connection finishes its request in flight before stopping.
-#[allow(clippy::too_many_arguments)]
+/// One connection of a phase: its server, and the requests it sends in turn (for sales,
+/// one per shop), starting at `first`.
+#[derive(Clone)]
+struct Target {
+    addr: SocketAddr,
+    requests: Arc<Vec<Vec<u8>>>,
+    first: usize,
+}
+
+/// Keeps one connection per target busy with its requests for `warmup` then `measure`;
+/// every connection finishes its request in flight before stopping.
 async fn run_phase(
     name: &'static str,
     server_pids: &[u32],
-    targets: &[(SocketAddr, Arc<Vec<u8>>)],
+    targets: &[Target],
     warmup: Duration,
     measure: Duration,
     check: fn(&Answer) -> bool,
@@ -341,7 +351,13 @@ async fn run_phase(
     let measure_from = start + warmup;
     let deadline = measure_from + measure;
     let mut tasks = Vec::with_capacity(targets.len());
-    for (addr, request) in targets.iter().cloned() {
+    let kinds = targets.first().map_or(0, |t| t.requests.len());
+    for Target {
+        addr,
+        requests,
+        first,
+    } in targets.iter().cloned()
+    {
         tasks.push(tokio::spawn(async move {
             let mut conn = Conn::open(addr)
                 .await
@@ -350,21 +366,23 @@ async fn run_phase(
             let mut r = TaskResult {
                 latencies: Vec::with_capacity(64 * 1024),
                 ok_total: 0,
+                ok_by_request: vec![0; requests.len()],
                 failures: 0,
                 first_failure: None,
             };
-            loop {
+            for k in (first..).map(|k| k % requests.len()) {
                 let t0 = Instant::now();
                 if t0 >= deadline {
                     break;
                 }
                 let answer = conn
-                    .call(&request)
+                    .call(&requests[k])
                     .await
                     .map_err(|e| format!("{name}: {e}"))?;
                 let t1 = Instant::now();
                 if check(&answer) {
                     r.ok_total += 1;
+                    r.ok_by_request[k] += 1;
                 } else {
                     r.failures += 1;
                     if r.first_failure.is_none() {
@@ -413,7 +431,7 @@ async fn run_phase(
         latencies: Vec::new(),
         elapsed: Duration::ZERO,
         ok_total: 0,
-        ok_per_connection: Vec::with_capacity(targets.len()),
+        ok_by_request: vec![0; kinds],
         failures: 0,
         first_failure: None,
     };
@@ -423,20 +441,16 @@ async fn run_phase(
             Ok(Ok(r)) => {
                 phase.latencies.extend(r.latencies);
                 phase.ok_total += r.ok_total;
-                phase.ok_per_connection.push(r.ok_total);
+                for (sum, ok) in phase.ok_by_request.iter_mut().zip(r.ok_by_request) {
+                    *sum += ok;
+                }
                 phase.failures += r.failures;
                 if phase.first_failure.is_none() {
                     phase.first_failure = r.first_failure;
                 }
             }
-            Ok(Err(e)) => {
-                phase.ok_per_connection.push(0);
-                error = error.or(Some(e));
-            }
-            Err(e) => {
-                phase.ok_per_connection.push(0);
-                error = error.or(Some(format!("{name}: task failed: {e}")));
-            }
+            Ok(Err(e)) => error = error.or(Some(e)),
+            Err(e) => error = error.or(Some(format!("{name}: task failed: {e}"))),
         }
     }
     // The measured window ends at the deadline plus the last answers still in flight.
@@ -586,15 +600,12 @@ fn run() -> Result<bool, String> {
         })
         .collect::<Result<Vec<_>, _>>()?;
 
-    // Connection i talks to server i mod K and sells in shop i mod N.
+    // Connection i talks to server i mod K and sells in every shop in turn, from shop
+    // i mod N, so that each shop gets its share whatever N and the connections.
     let n = args.connections;
-    let health: Vec<Arc<Vec<u8>>> = addrs
-        .iter()
-        .map(|a| Arc::new(get_request(&a.to_string(), "/healthz")))
-        .collect();
     let sale_request = |addr: &SocketAddr, s: &Setup| {
         let [a, b, c] = s.items;
-        Arc::new(post_form_request(
+        post_form_request(
             &addr.to_string(),
             "/workers/webapp.php",
             &[
@@ -605,17 +616,26 @@ fn run() -> Result<bool, String> {
                 ("itemsList[]", format!("{b}_1")),
                 ("itemsList[]", format!("{c}_1")),
             ],
-        ))
+        )
     };
-    let health_targets: Vec<(SocketAddr, Arc<Vec<u8>>)> = (0..n)
-        .map(|i| (addrs[i % addrs.len()], health[i % addrs.len()].clone()))
+    let health: Vec<Arc<Vec<Vec<u8>>>> = addrs
+        .iter()
+        .map(|a| Arc::new(vec![get_request(&a.to_string(), "/healthz")]))
         .collect();
-    let sale_targets: Vec<(SocketAddr, Arc<Vec<u8>>)> = (0..n)
-        .map(|i| {
-            let addr = addrs[i % addrs.len()];
-            (addr, sale_request(&addr, &shops[i % shops.len()]))
-        })
+    let sales_by_server: Vec<Arc<Vec<Vec<u8>>>> = addrs
+        .iter()
+        .map(|a| Arc::new(shops.iter().map(|s| sale_request(a, s)).collect()))
         .collect();
+    let targets = |requests: &[Arc<Vec<Vec<u8>>>]| -> Vec<Target> {
+        (0..n)
+            .map(|i| Target {
+                addr: addrs[i % addrs.len()],
+                requests: requests[i % addrs.len()].clone(),
+                first: i,
+            })
+            .collect()
+    };
+    let (health_targets, sale_targets) = (targets(&health), targets(&sales_by_server));
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(args.client_threads)
@@ -667,11 +687,11 @@ fn run() -> Result<bool, String> {
     drop(servers);
     let shop_ids: Vec<i64> = shops.iter().map(|s| s.shop_id).collect();
     let counted = count_orders(db.url(), &shop_ids)?;
-    // Acknowledged sales by shop, from the connections that sold in it.
-    let mut acked_by_shop = vec![0i64; shops.len()];
-    for (i, ok) in sales.ok_per_connection.iter().enumerate() {
-        acked_by_shop[i % shops.len()] += i64::try_from(*ok).unwrap_or(i64::MAX);
-    }
+    let acked_by_shop: Vec<i64> = sales
+        .ok_by_request
+        .iter()
+        .map(|&ok| i64::try_from(ok).unwrap_or(i64::MAX))
+        .collect();
 
     let cpus = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
     println!();
