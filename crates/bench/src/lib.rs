@@ -2,6 +2,7 @@
 //! binary, reading its peak memory, and printing figures.
 
 pub mod keepalive;
+pub mod shop_setup;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
