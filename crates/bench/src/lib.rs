@@ -3,6 +3,9 @@
 //! file in a temporary folder, or a PostgreSQL schema).
 
 use std::collections::HashMap;
+pub mod keepalive;
+pub mod shop_setup;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 

@@ -18,7 +18,7 @@ use comptoir_core::model::{Country, Licence, Name, TimeZoneName};
 use comptoir_core::money::Currency;
 use comptoir_store::journal::{self, Verification};
 use comptoir_store::shops::{self, NewPassword, NewShop};
-use comptoir_store::{DbUrl, Store, StoreError};
+use comptoir_store::{ConnectionBudget, DbUrl, Store, StoreError};
 use serde_json::json;
 use std::io::Write;
 use std::path::PathBuf;
@@ -149,6 +149,16 @@ struct ServeArgs {
     /// the schedule of the spec (10 s, 1 min, … 24 h).
     #[arg(long, env = "COMPTOIR_WEBHOOK_TEST_SCHEDULE", hide = true)]
     webhook_test_schedule: Option<String>,
+    /// PostgreSQL: most pooled connections of this process (requests, reports, webhooks).
+    /// The process holds at most this plus --pg-writer-lanes connections.
+    #[arg(long, env = "COMPTOIR_PG_POOL_SIZE", default_value_t = 16,
+          value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pg_pool_size: u16,
+    /// PostgreSQL: sales writer lanes of this process, one connection each; a shop's
+    /// sales always go to the same lane.
+    #[arg(long, env = "COMPTOIR_PG_WRITER_LANES", default_value_t = 4,
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    pg_writer_lanes: u16,
 }
 
 #[derive(Subcommand)]
@@ -315,12 +325,12 @@ fn init_logging(format: LogFormat, serving: bool) {
     }
 }
 
-async fn open(db: &str) -> Result<Store, Failure> {
+async fn open(db: &str, budget: ConnectionBudget) -> Result<Store, Failure> {
     let url = DbUrl::parse(db).map_err(|m| Failure {
         code: 3,
         message: m,
     })?;
-    Store::open(&url).await.map_err(|e| Failure {
+    Store::open_with(&url, budget).await.map_err(|e| Failure {
         code: 3,
         message: match e {
             StoreError::Open(m) => format!("cannot open the database {url:?}: {m}"),
@@ -340,7 +350,13 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     {
         return done;
     }
-    let store = open(&cli.db).await?;
+    // Only a server sizes its connections; other commands use one or two.
+    let budget = match &cli.command {
+        Command::Serve(a) => ConnectionBudget::new(a.pg_pool_size.into(), a.pg_writer_lanes.into())
+            .map_err(|e| Failure::usage(format!("--pg-pool-size/--pg-writer-lanes: {e}")))?,
+        _ => ConnectionBudget::default(),
+    };
+    let store = open(&cli.db, budget).await?;
     match cli.command {
         Command::Serve(args) => serve(store, args, key_file).await,
         Command::Migrate => {

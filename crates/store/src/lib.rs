@@ -15,6 +15,7 @@ pub mod journal;
 mod lane;
 pub mod lists;
 mod migrate;
+pub mod pg_connect;
 mod pg_writer;
 mod pool;
 pub mod report;
@@ -29,6 +30,7 @@ pub mod webhooks;
 mod writer;
 
 use db::{Backend, Conn, PgConn, SqliteConn};
+pub use pg_connect::ConnectionBudget;
 use pool::Pool;
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,7 +41,7 @@ use std::time::Duration;
 pub enum StoreError {
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    #[error("postgres: {0}")]
+    #[error("postgres: {}", pg_connect::error_text(.0))]
     Postgres(#[from] postgres::Error),
     #[error("cannot decode a row: {0}")]
     Decode(String),
@@ -156,9 +158,6 @@ enum Engine {
     },
 }
 
-/// PostgreSQL writer threads for sales (each shop always uses the same one).
-const PG_WRITER_LANES: usize = 4;
-
 /// The database, shared by every request. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
@@ -211,6 +210,12 @@ const POOL_WAIT: Duration = Duration::from_secs(10);
 impl Store {
     /// Opens (creating a SQLite file if needed) and migrates the database.
     pub fn open_blocking(url: &DbUrl) -> Result<Store, StoreError> {
+        Store::open_with_blocking(url, ConnectionBudget::default())
+    }
+
+    /// [`Store::open_blocking`] with, on PostgreSQL, `budget` connections (SQLite's own
+    /// are fixed: one writer and up to 8 readers).
+    pub fn open_with_blocking(url: &DbUrl, budget: ConnectionBudget) -> Result<Store, StoreError> {
         let store = match url {
             DbUrl::Sqlite(path) => {
                 let open = {
@@ -230,25 +235,16 @@ impl Store {
                 }
             }
             DbUrl::Postgres(u) => {
-                let config: postgres::Config = u
-                    .parse()
-                    .map_err(|e| StoreError::Open(format!("invalid PostgreSQL URL: {e}")))?;
-                let connect = move || -> Result<PgConn, StoreError> {
-                    let mut cfg = config.clone();
-                    cfg.connect_timeout(Duration::from_secs(5));
-                    let client = cfg
-                        .connect(postgres::NoTls)
-                        .map_err(|e| StoreError::Open(e.to_string()))?;
-                    Ok(PgConn::new(client))
-                };
+                let target = pg_connect::PgTarget::parse(u)?;
+                let connect = move || target.connect().map(PgConn::new);
                 let mut first = connect()?;
                 migrate::run(&mut first)?;
                 statistics::refresh(&mut first)?;
-                let pool = Arc::new(Pool::new(16, Box::new(connect)));
+                let pool = Arc::new(Pool::new(budget.pool(), Box::new(connect)));
                 pool.put(first);
                 statistics::start(&pool);
                 let commits = Arc::new(CommitCounters::default());
-                let writers = pg_writer::PgWriters::start(&pool, PG_WRITER_LANES, &commits);
+                let writers = pg_writer::PgWriters::start(&pool, budget.lanes(), &commits);
                 Store {
                     commits,
                     engine: Arc::new(Engine::Postgres { pool, writers }),
@@ -260,8 +256,13 @@ impl Store {
 
     /// [`Store::open_blocking`] off the async workers.
     pub async fn open(url: &DbUrl) -> Result<Store, StoreError> {
+        Store::open_with(url, ConnectionBudget::default()).await
+    }
+
+    /// [`Store::open_with_blocking`] off the async workers.
+    pub async fn open_with(url: &DbUrl, budget: ConnectionBudget) -> Result<Store, StoreError> {
         let url = url.clone();
-        spawn(move || Store::open_blocking(&url)).await
+        spawn(move || Store::open_with_blocking(&url, budget)).await
     }
 
     /// Analyses, on PostgreSQL, those of a sale's tables that grew past the threshold

@@ -11,6 +11,8 @@ use comptoir_store::{DbUrl, Store, StoreError, params};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+pub mod cluster;
+
 /// True under `COMPTOIR_TEST_STRICT=1` (CI): a missing outside program fails the test.
 pub fn strict() -> bool {
     std::env::var("COMPTOIR_TEST_STRICT").is_ok_and(|v| v == "1")

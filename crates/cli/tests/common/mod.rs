@@ -2,9 +2,15 @@
 // Each test file uses a different subset of these helpers.
 #![allow(dead_code)]
 
+use comptoir_store::{StoreError, params};
 use comptoir_testkit::TestDb;
+use serde_json::Value;
 use std::io::{BufRead, BufReader};
+use std::io::{Read, Write};
 use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/demo-shop.json");
 
 /// The binary cargo built for these tests.
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_comptoir");
@@ -86,5 +92,88 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// One HTTP/1.1 request written by hand; `(status, body)`, or an error when the server
+/// is gone or cut the answer.
+pub(crate) fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> std::io::Result<(u16, String)> {
+    let mut s = std::net::TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(20)))?;
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf)?;
+    let cut = || std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "answer cut");
+    let status = buf
+        .get(9..12)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(cut)?;
+    let (head, body) = buf.split_once("\r\n\r\n").ok_or_else(cut)?;
+    let length = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse::<usize>().ok())?
+        })
+        .ok_or_else(cut)?;
+    if body.len() != length {
+        return Err(cut());
+    }
+    Ok((status, body.to_string()))
+}
+
+pub(crate) struct Shop {
+    pub(crate) id: String,
+    pub(crate) key: String,
+    pub(crate) cash: i64,
+    pub(crate) espresso: i64,
+}
+
+impl Shop {
+    pub(crate) fn auth(&self) -> String {
+        format!("idboutique={}&key={}", self.id, self.key)
+    }
+}
+
+/// A shop with the demo catalog, created with the CLI: its id, key, Cash and Espresso ids.
+pub(crate) fn setup(db: &TestDb) -> Shop {
+    let created: Value = serde_json::from_str(&ok(
+        db,
+        &["shop", "create", "--name", "Crash", "--extended", "--json"],
+    ))
+    .expect("shop create --json prints JSON");
+    let id = created["shop_id"].as_str().expect("shop_id").to_string();
+    let key = created["api_key"].as_str().expect("api_key").to_string();
+    ok(db, &["catalog", "import", "--shop", &id, DEMO]);
+    let shop_id: i64 = id.parse().unwrap();
+    let store = comptoir_store::Store::open_blocking(&db.db_url()).expect("open");
+    let (cash, espresso) = store
+        .read_blocking(|c| {
+            let mut id = |table: &str, name: &str| -> Result<i64, StoreError> {
+                c.query_one(
+                    &format!("select id from {table} where shop_id = $1 and name = $2"),
+                    params![shop_id, name],
+                )?
+                .i64(0)
+            };
+            Ok::<_, StoreError>((id("payment_methods", "Cash")?, id("items", "Espresso")?))
+        })
+        .expect("ids");
+    Shop {
+        id,
+        key,
+        cash,
+        espresso,
     }
 }
