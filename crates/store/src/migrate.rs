@@ -52,6 +52,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0008_closings.sql"),
         postgres: include_str!("../migrations/postgres/0008_closings.sql"),
     },
+    Migration {
+        version: 13,
+        sqlite: include_str!("../migrations/sqlite/0013_redundant_shop_keys.sql"),
+        postgres: include_str!("../migrations/postgres/0013_redundant_shop_keys.sql"),
+    },
 ];
 
 /// Applies every migration not yet applied. Safe to run from several processes at once.

@@ -1,0 +1,3 @@
+-- Nothing on SQLite: PostgreSQL drops two foreign keys to shops that others imply
+-- (orders through users, outbox through orders), for the cost of their checks per row.
+-- SQLite checks a key without a trigger, and dropping one rebuilds the table.
