@@ -302,3 +302,50 @@ async fn an_order_or_an_event_of_a_shop_that_does_not_exist_is_refused() {
         }
     }
 }
+
+/// The foreign-key check PostgreSQL runs for each line, payment and event of a sale,
+/// planned on the connection that writes them: a new shop's few orders fit in a page,
+/// where the planner would rather read the table whole (a pooled connection does) and
+/// keep that plan while the table grows. A writer lane never scans a whole table.
+#[tokio::test]
+async fn a_lane_checks_a_sales_keys_through_their_index_even_on_a_tiny_table() {
+    let Some(db) = TestDb::postgres() else {
+        eprintln!("skipped: COMPTOIR_TEST_POSTGRES is not set");
+        return;
+    };
+    let store = db.store().await;
+    let (shop, item, cash) = demo(&store, "Tiny").await;
+    for i in 0..3 {
+        sale(store.clone(), shop.clone(), item, cash, i)
+            .await
+            .expect("a sale");
+    }
+    let shop_id = shop.id;
+    let explain = move |c: &mut dyn Conn| -> Result<String, StoreError> {
+        let order = c
+            .query_one(
+                "select min(id) from orders where shop_id = $1",
+                params![shop_id],
+            )?
+            .i64(0)?;
+        let plan = c.query(
+            "explain select 1 from only orders x where shop_id = $1 and id = $2
+             for key share of x",
+            params![shop_id, order],
+        )?;
+        plan.iter()
+            .map(|r| r.string(0))
+            .collect::<Result<Vec<_>, _>>()
+            .map(|lines| lines.join("\n"))
+    };
+    let pooled = store.read(explain).await.unwrap();
+    assert!(
+        pooled.contains("Seq Scan"),
+        "a tiny table, read whole elsewhere: {pooled}"
+    );
+    let lane = store.write_checked(shop_id, explain).await.unwrap();
+    assert!(
+        lane.contains("Index") && !lane.contains("Seq Scan"),
+        "the lane: {lane}"
+    );
+}
