@@ -113,13 +113,25 @@ pub fn list(c: &mut dyn Conn, shop_id: i64) -> Result<Vec<ClosingRow>, StoreErro
 
 /// Refuses (`period_closed`) a sale about to be validated whose value date falls in a
 /// closed day. Reads only: callers run it after taking the shop's counters (the lock a
-/// closing takes too) and before writing anything.
-pub(crate) fn refuse_if_closed(
+/// closing takes too) and before writing anything. In a PostgreSQL lane the closed
+/// period is read once per transaction: holding that row, no closing commits meanwhile.
+pub(crate) fn refuse_if_closed_in(
     c: &mut dyn Conn,
+    lane: &mut crate::lane::Lane<'_>,
     shop_id: i64,
     value_date: i64,
 ) -> Result<(), crate::sales::SaleFailure> {
-    let to = closed_until(c, shop_id)?;
+    let to = match lane.as_deref_mut() {
+        None => closed_until(c, shop_id)?,
+        Some(lane) => match lane.closed_until(shop_id) {
+            Some(to) => to,
+            None => {
+                let to = closed_until(c, shop_id)?;
+                lane.hold_closed_until(shop_id, to);
+                to
+            }
+        },
+    };
     comptoir_core::closing::check_value_date(value_date, to)?;
     Ok(())
 }

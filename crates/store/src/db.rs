@@ -20,6 +20,9 @@ pub enum Value {
     Bool(bool),
     Text(String),
     Bytes(Vec<u8>),
+    /// A PostgreSQL array parameter of integers, booleans or texts (elements of one kind,
+    /// or null), such as `unnest($1::bigint[])` takes; SQLite has no arrays.
+    Array(Vec<Value>),
 }
 
 /// `From<$t> for Value`, each by the conversion given.
@@ -266,6 +269,11 @@ impl rusqlite::types::ToSql for Value {
             Value::Bool(b) => ToSqlOutput::Borrowed(ValueRef::Integer(i64::from(*b))),
             Value::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
             Value::Bytes(b) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
+            Value::Array(_) => {
+                return Err(rusqlite::Error::ToSqlConversionFailure(
+                    "SQLite takes no array parameters".into(),
+                ));
+            }
         })
     }
 }
@@ -418,6 +426,7 @@ impl ToSql for Value {
             (Value::Bool(b), &Type::INT8) => i64::from(*b).to_sql(ty, out),
             (Value::Text(s), t) if is_text(t) => s.as_str().to_sql(&Type::TEXT, out),
             (Value::Bytes(b), &Type::BYTEA) => b.as_slice().to_sql(ty, out),
+            (Value::Array(items), t) => array_to_sql(items, t, out),
             (v, t) => Err(format!("cannot bind {v:?} to a parameter of type {t}").into()),
         }
     }
@@ -427,6 +436,48 @@ impl ToSql for Value {
     }
 
     to_sql_checked!();
+}
+
+/// An array parameter, bound as PostgreSQL's array of its elements' type.
+fn array_to_sql(
+    items: &[Value],
+    ty: &Type,
+    out: &mut postgres::types::private::BytesMut,
+) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+    let postgres::types::Kind::Array(member) = ty.kind() else {
+        return Err(format!("cannot bind an array to a parameter of type {ty}").into());
+    };
+    let bad = |v: &Value| format!("cannot bind {v:?} in an array of {member}");
+    match *member {
+        Type::INT8 => items
+            .iter()
+            .map(|v| match v {
+                Value::Null => Ok(None),
+                Value::I64(i) => Ok(Some(*i)),
+                v => Err(bad(v)),
+            })
+            .collect::<Result<Vec<Option<i64>>, _>>()?
+            .to_sql(ty, out),
+        Type::BOOL => items
+            .iter()
+            .map(|v| match v {
+                Value::Null => Ok(None),
+                Value::Bool(b) => Ok(Some(*b)),
+                v => Err(bad(v)),
+            })
+            .collect::<Result<Vec<Option<bool>>, _>>()?
+            .to_sql(ty, out),
+        ref m if is_text(m) => items
+            .iter()
+            .map(|v| match v {
+                Value::Null => Ok(None),
+                Value::Text(s) => Ok(Some(s.as_str())),
+                v => Err(bad(v)),
+            })
+            .collect::<Result<Vec<Option<&str>>, _>>()?
+            .to_sql(ty, out),
+        _ => Err(format!("cannot bind an array of {member}").into()),
+    }
 }
 
 fn is_text(t: &Type) -> bool {

@@ -1,5 +1,6 @@
 //! What a PostgreSQL writer lane keeps beside its connection for the sales it runs: the
-//! counters its open transaction holds, and ids drawn ahead. The ledger alone reads it.
+//! counters its open transaction holds, the end of the shop's closed period read under
+//! them, the rows its group deferred, and ids drawn ahead. The sales' ledger alone reads it.
 
 use crate::StoreError;
 use crate::db::{Conn, Value};
@@ -13,6 +14,12 @@ const IDS_AHEAD: i64 = 64;
 pub(crate) struct LaneState {
     /// Counters of the shops whose row the open transaction holds, as it last wrote them.
     counters: HashMap<i64, (i64, i64, String)>,
+    /// The end of each shop's last closed day (`closings::closed_until`), read while the
+    /// open transaction holds the shop's counter row, which a closing takes: it cannot
+    /// change before that transaction ends.
+    closed_until: HashMap<i64, Option<i64>>,
+    /// Rows and counters of the group's writes, written by one statement.
+    deferred: crate::sales::Deferred,
     /// Ids drawn ahead from the `orders` and `payments` sequences. A drawn id is never
     /// handed out again, committed or not, so they outlive transactions.
     order_ids: Vec<i64>,
@@ -26,6 +33,29 @@ impl LaneState {
     /// Forgets the counters: they belong to one transaction.
     pub(crate) fn clear_counters(&mut self) {
         self.counters.clear();
+        self.closed_until.clear();
+    }
+
+    /// Forgets what the transaction held and deferred: it was rolled back.
+    pub(crate) fn rolled_back(&mut self) {
+        self.clear_counters();
+        self.deferred.discard();
+    }
+
+    /// The rows and counters deferred by the group's writes.
+    pub(crate) fn deferred(&mut self) -> &mut crate::sales::Deferred {
+        &mut self.deferred
+    }
+
+    /// The end of `shop_id`'s closed period as read earlier in the open transaction,
+    /// which holds the shop's counter row; `None` when not read yet.
+    pub(crate) fn closed_until(&self, shop_id: i64) -> Option<Option<i64>> {
+        self.closed_until.get(&shop_id).copied()
+    }
+
+    /// Notes the end of `shop_id`'s closed period, read under its counter row.
+    pub(crate) fn hold_closed_until(&mut self, shop_id: i64, to: Option<i64>) {
+        self.closed_until.insert(shop_id, to);
     }
 
     /// The counters of `shop_id` (`next_order_number`, `journal_seq`, `journal_head`) as

@@ -439,7 +439,7 @@ impl Store {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        self.write_in_lane(shop_id, move |c, lane| {
+        self.write_in_lane(shop_id, pg_writer::JobKind::Other, move |c, lane| {
             // `f` may record sales without the lane: later writes of its group must read
             // the shop's counters again rather than trust what the lane holds.
             if let Some(lane) = lane {
@@ -451,10 +451,12 @@ impl Store {
     }
 
     /// [`Store::write_checked`] handing `f` the lane it runs in, if any: the sales'
-    /// ledger keeps a PostgreSQL lane's held counters and drawn ids there.
+    /// ledger keeps a PostgreSQL lane's held counters and drawn ids there, and defers its
+    /// rows to the group's one statement. `kind`: how the lane may group `f` with others.
     pub(crate) async fn write_in_lane<T, E>(
         &self,
         shop_id: i64,
+        kind: pg_writer::JobKind,
         f: impl FnOnce(&mut dyn Conn, lane::Lane<'_>) -> Result<T, E> + Send + 'static,
     ) -> Result<T, E>
     where
@@ -467,7 +469,7 @@ impl Store {
         };
         match &*self.engine {
             Engine::Sqlite { writer, .. } => writer.submit_checked(f, answer),
-            Engine::Postgres { writers, .. } => writers.submit(shop_id, f, answer),
+            Engine::Postgres { writers, .. } => writers.submit(shop_id, kind, f, answer),
         }
         rx.await
             .unwrap_or_else(|_| Err(StoreError::Task("the writer stopped".into()).into()))

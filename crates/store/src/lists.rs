@@ -345,6 +345,8 @@ impl Store {
                                 Value::Bool(b) => Field::Bool(*b),
                                 Value::Text(s) => Field::Text(Cow::Borrowed(s)),
                                 Value::Bytes(b) => Field::Text(String::from_utf8_lossy(b)),
+                                // No column is read as an array.
+                                Value::Array(_) => Field::Null,
                             };
                         }
                         seen(&fields[..n])

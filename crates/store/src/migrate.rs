@@ -62,6 +62,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0010_events.sql"),
         postgres: include_str!("../migrations/postgres/0010_events.sql"),
     },
+    Migration {
+        version: 11,
+        sqlite: include_str!("../migrations/sqlite/0011_redundant_shop_keys.sql"),
+        postgres: include_str!("../migrations/postgres/0011_redundant_shop_keys.sql"),
+    },
 ];
 
 /// Applies every migration not yet applied. Safe to run from several processes at once.

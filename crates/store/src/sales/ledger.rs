@@ -1,5 +1,4 @@
-//! The shop's counters, journal and outbox for the length of one write (`Ledger`), and
-//! the statements of a write gathered to run together (`Writes`).
+//! The shop's counters, journal and outbox for the length of one write (`Ledger`).
 
 use super::*;
 
@@ -160,7 +159,7 @@ impl Ledger {
         at: i64,
     ) {
         w.insert(
-            "insert into payments (id, shop_id, order_id, payment_method_id, name, amount, at)",
+            &PAYMENTS,
             vec![
                 Value::I64(payment_id),
                 Value::I64(order.shop_id),
@@ -170,7 +169,6 @@ impl Ledger {
                 Value::I64(amount.minor()),
                 Value::I64(at),
             ],
-            7,
         );
         self.append("payment", order.id, Some(payment_id), at, |seq| {
             PaymentEntry {
@@ -195,7 +193,9 @@ impl Ledger {
 
     /// Adds the journal entries, the outbox events and the counters to `w`, runs it, and
     /// notes the counters in the lane, if the write runs in one (see
-    /// [`crate::lane::LaneState::held_counters`]).
+    /// [`crate::lane::LaneState::held_counters`]). In a lane, rows and counters alone are
+    /// deferred to the group's one statement ([`Deferred`]); a write with any other
+    /// statement runs at once, after what the group deferred.
     pub(super) fn write(
         self,
         c: &mut dyn Conn,
@@ -207,7 +207,15 @@ impl Ledger {
             (self.next_number, self.seq, self.head.clone()),
         );
         let changed = self.close(&mut w);
-        w.run(c)?;
+        match lane.as_deref_mut() {
+            Some(lane) => {
+                if let Err(w) = lane.deferred().take(w) {
+                    lane.deferred().flush(c)?;
+                    w.run(c)?;
+                }
+            }
+            None => w.run(c)?,
+        }
         if changed && let Some(lane) = lane.as_deref_mut() {
             lane.hold_counters(shop_id, counters);
         }
@@ -232,11 +240,7 @@ impl Ledger {
                 Value::Text(j.seal),
             ]);
         }
-        w.insert(
-            "insert into journal (shop_id, seq, kind, order_id, payment_id, at, seal)",
-            values,
-            7,
-        );
+        w.insert(&JOURNAL, values);
         let mut values = Vec::with_capacity(self.events.len() * 4);
         for (event, order_id, at) in &self.events {
             values.extend([
@@ -246,21 +250,8 @@ impl Ledger {
                 Value::I64(*at),
             ]);
         }
-        w.insert(
-            "insert into outbox (shop_id, event_type, order_id, created_at)",
-            values,
-            4,
-        );
-        w.statement(
-            "update shop_counters set next_order_number = ?, journal_seq = ?, journal_head = ?
-             where shop_id = ?",
-            vec![
-                Value::I64(self.next_number),
-                Value::I64(self.seq),
-                Value::Text(self.head),
-                Value::I64(self.shop_id),
-            ],
-        );
+        w.insert(&OUTBOX, values);
+        w.counters(self.shop_id, self.next_number, self.seq, self.head);
         true
     }
 }
@@ -276,117 +267,5 @@ pub(super) fn settle_in_memory(
     order.change = order.change + settlement.change;
     if settlement.status == SaleStatus::Terminated {
         ledger.terminate(order, at);
-    }
-}
-
-/// The statements of a write, gathered to run together at its end: one after the other
-/// on SQLite; on PostgreSQL as one statement, every part but the last in a `with` clause,
-/// so that a sale's rows cost one round trip while it holds the shop's counter row.
-/// Parts only refer to one another through foreign keys, which PostgreSQL checks once the
-/// whole statement has run. Each part's text marks its parameters with `?`.
-#[derive(Default)]
-pub(super) struct Writes {
-    parts: Vec<(String, Vec<Value>)>,
-}
-
-/// Most parameters in one part: PostgreSQL takes at most 65,535 in a statement.
-pub(super) const MAX_PART_VALUES: usize = 11 * 100;
-
-impl Writes {
-    /// `values` as rows of `width` columns: `head` is `insert into TABLE (COLUMNS)`.
-    pub(super) fn insert(&mut self, head: &str, values: Vec<Value>, width: usize) {
-        let mut values = values;
-        while !values.is_empty() {
-            let rest = values.split_off(values.len().min(MAX_PART_VALUES / width * width));
-            let rows = values.len() / width;
-            let mut sql = String::with_capacity(head.len() + 8 + rows * (width * 3 + 4));
-            sql.push_str(head);
-            sql.push_str(" values ");
-            for r in 0..rows {
-                sql.push_str(if r == 0 { "(" } else { ", (" });
-                for col in 0..width {
-                    sql.push_str(if col == 0 { "?" } else { ", ?" });
-                }
-                sql.push(')');
-            }
-            self.parts.push((sql, values));
-            values = rest;
-        }
-    }
-
-    pub(super) fn statement(&mut self, sql: &str, values: Vec<Value>) {
-        self.parts.push((sql.to_string(), values));
-    }
-
-    pub(super) fn run(self, c: &mut dyn Conn) -> Result<(), StoreError> {
-        match c.backend() {
-            Backend::Sqlite => {
-                for (sql, values) in self.parts {
-                    c.execute(&numbered(&[&sql]), &values)?;
-                }
-            }
-            Backend::Postgres => {
-                let Some(((last, _), rest)) = self.parts.split_last() else {
-                    return Ok(());
-                };
-                let mut texts: Vec<String> = rest
-                    .iter()
-                    .enumerate()
-                    .map(|(i, (sql, _))| {
-                        format!("{}w{i} as ({sql})", if i == 0 { "with " } else { ", " })
-                    })
-                    .collect();
-                texts.push(format!(" {last}"));
-                let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
-                let values: Vec<Value> = self.parts.into_iter().flat_map(|(_, v)| v).collect();
-                c.execute(&numbered(&texts), &values)?;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// The texts joined, each `?` replaced by `$1`, `$2`… in order.
-pub(super) fn numbered(texts: &[&str]) -> String {
-    let mut out = String::with_capacity(texts.iter().map(|t| t.len() * 2).sum());
-    let mut n = 0u32;
-    let mut digits = [0u8; 10];
-    for t in texts {
-        // `?` is ASCII: the pieces between them are whole characters.
-        let mut pieces = t.split('?');
-        if let Some(first) = pieces.next() {
-            out.push_str(first);
-        }
-        for piece in pieces {
-            n += 1;
-            out.push('$');
-            let mut i = digits.len();
-            let mut v = n;
-            loop {
-                i -= 1;
-                digits[i] = b'0' + (v % 10) as u8;
-                v /= 10;
-                if v == 0 {
-                    break;
-                }
-            }
-            out.push_str(std::str::from_utf8(&digits[i..]).unwrap_or("0"));
-            out.push_str(piece);
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parameters_are_numbered_across_parts() {
-        assert_eq!(numbered(&["a ? b ?", "(?)", "none"]), "a $1 b $2($3)none");
-        let many = "?,".repeat(12);
-        assert_eq!(numbered(&[&many]).matches('$').count(), 12);
-        assert!(numbered(&[&many]).ends_with("$11,$12,"));
-        assert_eq!(numbered(&["é?ü"]), "é$1ü");
     }
 }

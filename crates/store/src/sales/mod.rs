@@ -32,6 +32,7 @@ mod orders;
 mod refunds;
 pub mod seed;
 mod steps;
+mod writes;
 
 pub use idempotency::{check_idempotency, lock_shop, save_idempotency};
 use ledger::*;
@@ -45,6 +46,8 @@ pub use refunds::{refund_order, refund_order_paying};
 use steps::not_found;
 pub use steps::{add_payment, validate_order};
 use steps::{add_payment_in, validate_order_in};
+pub(crate) use writes::Deferred;
+use writes::*;
 
 /// How long an idempotency key is remembered (spec: 7 days).
 pub const IDEMPOTENCY_WINDOW_MICROS: i64 = 7 * 24 * 3600 * 1_000_000;
@@ -197,7 +200,8 @@ fn write_sale_in(
     let (mut ledger, id, payment_id) = Ledger::open(c, lane, shop.id, true, method.is_some())?;
     let id = id.ok_or_else(|| StoreError::Decode("no order id drawn".into()))?;
     if settlement.status != SaleStatus::Pending {
-        crate::closings::refuse_if_closed(c, shop.id, input.value_date.unwrap_or_else(now_micros))?;
+        let value_date = input.value_date.unwrap_or_else(now_micros);
+        crate::closings::refuse_if_closed_in(c, lane, shop.id, value_date)?;
     }
     let user_id = match checked.user_id {
         Some(id) => id,

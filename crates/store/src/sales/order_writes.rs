@@ -150,31 +150,23 @@ impl Store {
                 Ok(c) => checked = Some(c),
             }
         }
-        let (shop_w, idem_w) = (shop.clone(), idem.clone());
-        let result = self
-            .write_in_lane(shop.id, move |c, mut lane| {
-                if let Some(i) = &idem_w {
-                    // Another process may be recording this key: its commit comes first,
-                    // then the key is seen here and replayed instead of failing on the
-                    // unique key.
-                    lock_shop(c, shop_w.id)?;
-                    if let Some(first) = check_idempotency(c, shop_w.id, i, "idempotencyKey")? {
-                        return Ok(Answer::Replayed(first));
-                    }
-                }
-                let checked = match checked {
-                    Some(checked) => checked,
-                    None => what.check(c, &shop_w)?,
-                };
-                let order = what.write(c, &mut lane, &shop_w, checked)?;
-                let Some(i) = &idem_w else {
-                    return Ok(Answer::Order(Box::new(order)));
-                };
-                let body = shape(&order);
-                save_idempotency(c, shop_w.id, i, &body)?;
-                Ok(Answer::Recorded(body))
-            })
-            .await;
+        use crate::pg_writer::{JobKind, rolled_back_with_its_group};
+        // A sale reads only the catalog, users, cash boxes, closings, idempotency records
+        // and the counters its lane holds: never rows its group's other sales deferred.
+        let kind = match what {
+            OrderWrite::Sale(_) => JobKind::Sale,
+            _ => JobKind::Other,
+        };
+        let first_try = in_lane(shop, &idem, &what, checked, &shape);
+        let mut result = self.write_in_lane(shop.id, kind, first_try).await;
+        // Rolled back for another write of its group (PostgreSQL): nothing of it was
+        // committed. Once more, in a transaction of its own, checked anew there.
+        if let Err(SaleFailure::Store(e)) = &result
+            && rolled_back_with_its_group(e)
+        {
+            let again = in_lane(shop, &idem, &what, None, &shape);
+            result = self.write_in_lane(shop.id, JobKind::Alone, again).await;
+        }
         match (result, idem) {
             // Another process recorded this key between our check and our insert: replay it.
             (Err(SaleFailure::Store(e)), Some(i)) if e.is_unique_violation() => {
@@ -189,5 +181,39 @@ impl Store {
             }
             (result, _) => result,
         }
+    }
+}
+
+/// The write of `what` in a lane, under its idempotency key: replays the first answer,
+/// or writes (checking first unless `checked`) and records the answer with the write.
+fn in_lane(
+    shop: &Shop,
+    idem: &Option<IdempotencyInput>,
+    what: &OrderWrite,
+    checked: Option<Checked>,
+    shape: &Shape,
+) -> impl FnOnce(&mut dyn Conn, Lane<'_>) -> Result<Answer, SaleFailure> + Send + 'static {
+    let (shop, idem, what, shape) = (shop.clone(), idem.clone(), what.clone(), shape.clone());
+    move |c, mut lane| {
+        if let Some(i) = &idem {
+            // Another process may be recording this key: its commit comes first,
+            // then the key is seen here and replayed instead of failing on the
+            // unique key.
+            lock_shop(c, shop.id)?;
+            if let Some(first) = check_idempotency(c, shop.id, i, "idempotencyKey")? {
+                return Ok(Answer::Replayed(first));
+            }
+        }
+        let checked = match checked {
+            Some(checked) => checked,
+            None => what.check(c, &shop)?,
+        };
+        let order = what.write(c, &mut lane, &shop, checked)?;
+        let Some(i) = &idem else {
+            return Ok(Answer::Order(Box::new(order)));
+        };
+        let body = shape(&order);
+        save_idempotency(c, shop.id, i, &body)?;
+        Ok(Answer::Recorded(body))
     }
 }

@@ -66,10 +66,7 @@ pub(super) fn new_order(
 /// Writes a new order's row, in the state it has in memory, and its lines.
 pub(super) fn insert_order(w: &mut Writes, o: &OrderView) {
     w.insert(
-        "insert into orders (id, shop_id, number, status, is_refund, refund_of, created_at,
-             validated_at, terminated_at, value_date, user_id, cash_box_id, client_id,
-             delivery_method, table_id, covers, pager_num, public_comment, private_comment,
-             total, vat, paid, change_given, invoice_token, seal)",
+        &ORDERS,
         vec![
             Value::I64(o.id),
             Value::I64(o.shop_id),
@@ -97,7 +94,6 @@ pub(super) fn insert_order(w: &mut Writes, o: &OrderView) {
             Value::from(o.invoice_token.as_str()),
             Value::from(o.seal.as_deref()),
         ],
-        25,
     );
     let mut values = Vec::with_capacity(o.lines.len() * 11);
     for l in &o.lines {
@@ -115,12 +111,7 @@ pub(super) fn insert_order(w: &mut Writes, o: &OrderView) {
             Value::Text(variations_text(&l.variations)),
         ]);
     }
-    w.insert(
-        "insert into order_lines (shop_id, order_id, line_no, item_id, department_id, title,
-             quantity, unit_price, total, vat_rate, variations)",
-        values,
-        11,
-    );
+    w.insert(&ORDER_LINES, values);
 }
 
 /// Adds what validation and payments changed on an existing order's row to `w`.

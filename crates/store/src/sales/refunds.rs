@@ -121,12 +121,7 @@ pub(super) fn refund_in(
             Value::I64(-order.lines[i].quantity.thousandths()),
         ]);
     }
-    w.insert(
-        "insert into refund_lines (shop_id, original_order, original_line, refund_order,
-             refund_line, quantity)",
-        values,
-        6,
-    );
+    w.insert(&REFUND_LINES, values);
     if settlement.records_payment() {
         ledger.record_payment(
             &mut w,

@@ -19,7 +19,7 @@ pub(super) fn validate_order_in(
     let (mut ledger, _, _) = Ledger::open(c, lane, shop_id, false, false)?;
     let mut o = get_order(c, shop_id, id)?.ok_or_else(|| not_found(id))?;
     if o.status == SaleStatus::Pending {
-        crate::closings::refuse_if_closed(c, shop_id, o.value_date)?;
+        crate::closings::refuse_if_closed_in(c, lane, shop_id, o.value_date)?;
         let now = now_micros();
         ledger.validate(&mut o, now);
         if o.total == Money::ZERO {
@@ -74,7 +74,7 @@ pub(super) fn add_payment_in(
         .into());
     }
     if o.status == SaleStatus::Pending {
-        crate::closings::refuse_if_closed(c, shop.id, o.value_date)?;
+        crate::closings::refuse_if_closed_in(c, lane, shop.id, o.value_date)?;
     }
     let method = payment_method(c, shop.id, method_id, "payment")?;
     let digits = shop.currency.digits();

@@ -1,0 +1,3 @@
+-- Nothing on SQLite: PostgreSQL drops a foreign key to shops that another implies
+-- (orders through users), for the cost of its check per row.
+-- SQLite checks a key without a trigger, and dropping one rebuilds the table.
