@@ -240,6 +240,7 @@ fn field(v: Value) -> Result<Field, StoreError> {
         Value::Bool(b) => Field::Int(i64::from(b)),
         Value::Text(t) => Field::Text(t),
         Value::Bytes(_) => return Err(StoreError::Decode("archive: a binary column".into())),
+        Value::Array(_) => return Err(StoreError::Decode("archive: an array column".into())),
     })
 }
 
