@@ -1,9 +1,11 @@
 //! PostgreSQL group commit for sales. Every write of a shop goes to the same one of a few
-//! writer threads ("lanes"). A lane takes everything queued, groups it by shop, and runs
-//! each shop's group in one transaction, with one commit. A sale holds its shop's counter row from its number to the commit, so without
-//! this one shop would record one sale per WAL flush; with it, one flush (and one lock
-//! hold) covers the whole group. Shops of different lanes, and other processes, proceed
-//! in parallel; each transaction locks a single shop's counters, so two processes never
+//! writer threads ("lanes"). A lane takes everything queued and runs all its sales, of
+//! whatever shops, in one transaction with one commit; any other write runs in a
+//! transaction per shop. A sale holds its shop's counter row from its number to the
+//! commit, so without this one shop would record one sale per WAL flush; with it, one
+//! flush (and one lock hold) covers the whole group, and many small shops share it.
+//! A transaction of several shops locks their counter rows at once, in the order of their
+//! ids, and every other transaction locks a single shop's, so two processes never
 //! deadlock on them. Each lane keeps a connection of its own, so that it never waits for
 //! the pool behind the requests it is to serve.
 
@@ -144,11 +146,11 @@ fn run(pool: &Pool<PgConn>, rx: &mpsc::Receiver<Job>, commits: &crate::CommitCou
     }
 }
 
-/// Runs writes in one transaction, without savepoints (a round trip each): one shop's,
-/// or sales of any number of shops, whose counter rows the transaction then locks all at
-/// once, in the order of their ids, before the first sale runs
-/// ([`crate::lane::LaneState::lock_shops`]), so that two processes never deadlock on them.
-/// a write that failed without writing leaves the transaction as it was. One that failed
+/// Runs writes in one transaction: one shop's, or sales of any number of shops, whose
+/// counter rows the transaction then locks all at once, in the order of their ids, before
+/// the first sale runs ([`crate::lane::LaneState::lock_shops`]), so that two processes
+/// never deadlock on them. Without savepoints (a round trip each): a write that failed
+/// without writing leaves the transaction as it was. One that failed
 /// after writing (or deferring rows), or left the transaction failed, rolls the group
 /// back: the group's earlier writes are answered [`ROLLED_BACK`], and the rest run in a
 /// new transaction. The rows the writes deferred are written by one statement before
