@@ -18,6 +18,12 @@ pub(crate) struct LaneState {
     /// open transaction holds the shop's counter row, which a closing takes: it cannot
     /// change before that transaction ends.
     closed_until: HashMap<i64, Option<i64>>,
+    /// The end of each shop's closed period as a transaction of this lane read it, and
+    /// the chain head the shop's counters had when that transaction committed. A closing
+    /// always moves the head (it appends to the journal, under the counter row): while a
+    /// later transaction finds the same head under its lock, the closed period is the
+    /// same, and it is not read again.
+    known_closed: HashMap<i64, (String, Option<i64>)>,
     /// Rows and counters of the group's writes, written by one statement.
     deferred: crate::sales::Deferred,
     /// Ids drawn ahead from the `orders` and `payments` sequences. A drawn id is never
@@ -40,6 +46,56 @@ impl LaneState {
     pub(crate) fn rolled_back(&mut self) {
         self.clear_counters();
         self.deferred.discard();
+    }
+
+    /// Locks the counter rows of `shops` (sorted, without repeats) in one statement, in
+    /// the order of their ids, and holds their counters; then reads the end of the
+    /// closed period of those whose chain head moved since this lane last committed (see
+    /// `known_closed`), in one statement. Two transactions that each lock their shops in
+    /// id order never wait on each other in a cycle, so a lane may record the sales of
+    /// several shops in one transaction without risking a deadlock with another process.
+    pub(crate) fn lock_shops(&mut self, c: &mut dyn Conn, shops: &[i64]) -> Result<(), StoreError> {
+        let ids = Value::Array(shops.iter().map(|s| Value::I64(*s)).collect());
+        let rows = c.query(
+            "select shop_id, next_order_number, journal_seq, journal_head from shop_counters
+             where shop_id = any($1::bigint[]) order by shop_id for update",
+            &[ids],
+        )?;
+        let mut unknown = Vec::new();
+        for r in rows {
+            let (shop_id, head) = (r.i64(0)?, r.string(3)?);
+            match self.known_closed.get(&shop_id) {
+                Some((h, to)) if *h == head => {
+                    self.closed_until.insert(shop_id, *to);
+                }
+                _ => unknown.push(Value::I64(shop_id)),
+            }
+            self.counters.insert(shop_id, (r.i64(1)?, r.i64(2)?, head));
+        }
+        if unknown.is_empty() {
+            return Ok(());
+        }
+        // A new statement: its snapshot sees every closing committed before the locks.
+        for r in c.query(
+            "select s.id, (select value_to from closings
+                           where shop_id = s.id and period = 'day'
+                           order by number desc limit 1)
+             from unnest($1::bigint[]) as s(id)",
+            &[Value::Array(unknown)],
+        )? {
+            self.closed_until.insert(r.i64(0)?, r.opt_i64(1)?);
+        }
+        Ok(())
+    }
+
+    /// Notes, once the open transaction has committed, each shop's closed period with
+    /// the chain head the transaction left (see `known_closed`).
+    pub(crate) fn committed(&mut self) {
+        for (shop_id, (_, _, head)) in &self.counters {
+            if let Some(to) = self.closed_until.get(shop_id) {
+                self.known_closed.insert(*shop_id, (head.clone(), *to));
+            }
+        }
     }
 
     /// The rows and counters deferred by the group's writes.

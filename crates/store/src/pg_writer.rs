@@ -1,9 +1,11 @@
 //! PostgreSQL group commit for sales. Every write of a shop goes to the same one of a few
-//! writer threads ("lanes"). A lane takes everything queued, groups it by shop, and runs
-//! each shop's group in one transaction, with one commit. A sale holds its shop's counter row from its number to the commit, so without
-//! this one shop would record one sale per WAL flush; with it, one flush (and one lock
-//! hold) covers the whole group. Shops of different lanes, and other processes, proceed
-//! in parallel; each transaction locks a single shop's counters, so two processes never
+//! writer threads ("lanes"). A lane takes everything queued and runs all its sales, of
+//! whatever shops, in one transaction with one commit; any other write runs in a
+//! transaction per shop. A sale holds its shop's counter row from its number to the
+//! commit, so without this one shop would record one sale per WAL flush; with it, one
+//! flush (and one lock hold) covers the whole group, and many small shops share it.
+//! A transaction of several shops locks their counter rows at once, in the order of their
+//! ids, and every other transaction locks a single shop's, so two processes never
 //! deadlock on them. Each lane keeps a connection of its own, so that it never waits for
 //! the pool behind the requests it is to serve.
 
@@ -122,12 +124,18 @@ fn run(pool: &Pool<PgConn>, rx: &mpsc::Receiver<Job>, commits: &crate::CommitCou
                 Err(_) => break,
             }
         }
-        // One transaction per shop, in arrival order within each shop; a write tried
-        // again runs alone.
-        let (alone, mut jobs): (Vec<Job>, Vec<Job>) =
+        // The sales of every shop in one transaction (one commit, one WAL flush); any
+        // other write in one transaction per shop, in arrival order within each shop; a
+        // write tried again alone.
+        let (alone, jobs): (Vec<Job>, Vec<Job>) =
             jobs.into_iter().partition(|j| j.kind == JobKind::Alone);
         for job in alone {
             run_group(pool, &mut conn, &mut state, vec![job], commits);
+        }
+        let (sales, mut jobs): (Vec<Job>, Vec<Job>) =
+            jobs.into_iter().partition(|j| j.kind == JobKind::Sale);
+        if !sales.is_empty() {
+            run_group(pool, &mut conn, &mut state, sales, commits);
         }
         while let Some(shop_id) = jobs.first().map(|j| j.shop_id) {
             let (group, rest): (Vec<Job>, Vec<Job>) =
@@ -138,8 +146,11 @@ fn run(pool: &Pool<PgConn>, rx: &mpsc::Receiver<Job>, commits: &crate::CommitCou
     }
 }
 
-/// Runs one shop's writes in one transaction, without savepoints (a round trip each):
-/// a write that failed without writing leaves the transaction as it was. One that failed
+/// Runs writes in one transaction: one shop's, or sales of any number of shops, whose
+/// counter rows the transaction then locks all at once, in the order of their ids, before
+/// the first sale runs ([`crate::lane::LaneState::lock_shops`]), so that two processes
+/// never deadlock on them. Without savepoints (a round trip each): a write that failed
+/// without writing leaves the transaction as it was. One that failed
 /// after writing (or deferring rows), or left the transaction failed, rolls the group
 /// back: the group's earlier writes are answered [`ROLLED_BACK`], and the rest run in a
 /// new transaction. The rows the writes deferred are written by one statement before
@@ -155,6 +166,13 @@ fn run_group(
 ) {
     // Held counters belong to one transaction.
     state.clear_counters();
+    // Sales alone: their shops' counter rows, locked up front in id order.
+    let mut shops: Vec<i64> = Vec::new();
+    if jobs.iter().all(|j| j.kind == JobKind::Sale) {
+        shops = jobs.iter().map(|j| j.shop_id).collect();
+        shops.sort_unstable();
+        shops.dedup();
+    }
     let mut delivers: Vec<Deliver> = Vec::with_capacity(jobs.len());
     // Whether `conn` is inside this group's transaction.
     let mut open = false;
@@ -168,7 +186,7 @@ fn run_group(
             abort(c, state, &mut delivers, &rolled_back(Some(&e)));
             open = false;
         }
-        if !open && let Err(e) = begin(pool, conn) {
+        if !open && let Err(e) = begin(pool, conn, state, &shops) {
             job.run.fail(&e);
             continue;
         }
@@ -217,6 +235,7 @@ fn run_group(
         let _ = c.batch("rollback");
         state.rolled_back();
     } else {
+        state.committed();
         commits.record(delivers.len());
     }
     for d in delivers {
@@ -248,9 +267,32 @@ fn abort(
 /// by `refund_of`, reads the shop's orders through an index leading with `shop_id`.)
 const LANE_SETTINGS: &str = "set enable_seqscan = off";
 
+/// Opens a transaction on the lane's connection and locks the counter rows of `shops`
+/// (if any) in it; the transaction is rolled back when the locks fail.
+fn begin(
+    pool: &Pool<PgConn>,
+    conn: &mut Option<PgConn>,
+    state: &mut crate::lane::LaneState,
+    shops: &[i64],
+) -> Result<(), StoreError> {
+    begin_transaction(pool, conn)?;
+    if shops.is_empty() {
+        return Ok(());
+    }
+    let Some(c) = conn.as_mut() else {
+        return Err(StoreError::Task("no lane connection".into()));
+    };
+    let locked = state.lock_shops(c, shops);
+    if locked.is_err() {
+        let _ = c.batch("rollback");
+        state.rolled_back();
+    }
+    locked
+}
+
 /// Opens a transaction on the lane's connection, connecting first if it has none or it
 /// broke; a connection that went stale while idle gets one more try on a fresh one.
-fn begin(pool: &Pool<PgConn>, conn: &mut Option<PgConn>) -> Result<(), StoreError> {
+fn begin_transaction(pool: &Pool<PgConn>, conn: &mut Option<PgConn>) -> Result<(), StoreError> {
     let mut tries = 0;
     loop {
         tries += 1;

@@ -9,7 +9,7 @@ use comptoir_core::sale::PaymentParam;
 use comptoir_store::db::{Backend, Conn};
 use comptoir_store::journal::{self, Verification};
 use comptoir_store::sales::{Answer, IdempotencyInput, OrderWrite, SaleInput, Shape};
-use comptoir_store::{Store, StoreError, params, shops};
+use comptoir_store::{ConnectionBudget, Store, StoreError, params, shops};
 use comptoir_testkit::{TestDb, create_shop, import_demo, item_and_payment_method};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -79,14 +79,21 @@ async fn sale(store: Store, shop: Shop, item: i64, cash: i64, i: i64) -> Result<
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sale_failing_in_its_groups_statement_fails_cleanly_and_the_books_stay_whole() {
     for db in TestDb::all() {
-        let store = db.store().await;
-        let (shop, item, cash) = demo(&store, "Groups").await;
+        // One lane: on PostgreSQL the three shops' sales share its transactions.
+        let store = Store::open_with(&db.db_url(), ConnectionBudget::new(16, 1).unwrap())
+            .await
+            .unwrap();
+        let mut shops = Vec::new();
+        for name in ["Groups A", "Groups B", "Groups C"] {
+            shops.push(demo(&store, name).await);
+        }
         let trigger = refusing_trigger(db.backend);
         store.write(move |c| c.batch(trigger)).await.unwrap();
         let mut tasks = Vec::new();
         for i in 0..210i64 {
-            let (store, shop) = (store.clone(), shop.clone());
-            tasks.push((i, tokio::spawn(sale(store, shop, item, cash, i))));
+            // A key's two sales (see `sale`) go to the same shop.
+            let (shop, item, cash) = shops[(i / 7 % 3) as usize].clone();
+            tasks.push((i, tokio::spawn(sale(store.clone(), shop, item, cash, i))));
         }
         let mut acknowledged = BTreeSet::new();
         let mut refused = 0;
@@ -112,35 +119,39 @@ async fn a_sale_failing_in_its_groups_statement_fails_cleanly_and_the_books_stay
             assert_eq!(answered, 210 - 21, "{}: sales answered Ok", db.backend);
         }
         assert!(!acknowledged.is_empty(), "{}: nothing stood", db.backend);
-        let shop_id = shop.id;
-        let (stored, numbers, verdict) = store
-            .read(move |c| {
-                let rows = c.query(
-                    "select id, number from orders where shop_id = $1 order by number",
-                    params![shop_id],
-                )?;
-                let stored: BTreeMap<i64, i64> = rows
-                    .iter()
-                    .map(|r| Ok((r.i64(0)?, r.i64(1)?)))
-                    .collect::<Result<_, StoreError>>()?;
-                let numbers: Vec<i64> = rows.iter().map(|r| r.i64(1)).collect::<Result<_, _>>()?;
-                Ok::<_, StoreError>((stored, numbers, journal::verify(c, shop_id)?))
-            })
-            .await
-            .unwrap();
+        let mut stored_ids = BTreeSet::new();
+        for (shop, _, _) in &shops {
+            let shop_id = shop.id;
+            let (stored, numbers, verdict) = store
+                .read(move |c| {
+                    let rows = c.query(
+                        "select id, number from orders where shop_id = $1 order by number",
+                        params![shop_id],
+                    )?;
+                    let stored: BTreeMap<i64, i64> = rows
+                        .iter()
+                        .map(|r| Ok((r.i64(0)?, r.i64(1)?)))
+                        .collect::<Result<_, StoreError>>()?;
+                    let numbers: Vec<i64> =
+                        rows.iter().map(|r| r.i64(1)).collect::<Result<_, _>>()?;
+                    Ok::<_, StoreError>((stored, numbers, journal::verify(c, shop_id)?))
+                })
+                .await
+                .unwrap();
+            stored_ids.extend(stored.keys().copied());
+            let expected: Vec<i64> = (1..=numbers.len() as i64).collect();
+            assert_eq!(numbers, expected, "{}: numbers without a gap", db.backend);
+            assert!(
+                matches!(verdict, Verification::Intact { .. }),
+                "{}: {verdict:?}",
+                db.backend
+            );
+        }
         // Every answer names a stored order (a replay names the first one), and every
         // stored order was acknowledged.
-        let stored_ids: BTreeSet<i64> = stored.keys().copied().collect();
         assert_eq!(
             stored_ids, acknowledged,
             "{}: stored = acknowledged",
-            db.backend
-        );
-        let expected: Vec<i64> = (1..=numbers.len() as i64).collect();
-        assert_eq!(numbers, expected, "{}: numbers without a gap", db.backend);
-        assert!(
-            matches!(verdict, Verification::Intact { .. }),
-            "{}: {verdict:?}",
             db.backend
         );
     }
@@ -371,4 +382,77 @@ async fn a_lane_checks_a_sales_keys_through_the_primary_key_even_on_a_tiny_table
         lane.contains("Index Scan using orders_pkey"),
         "the lane: {lane}"
     );
+}
+
+/// Sales of three shops queued together behind a slow write, on a store with a single
+/// writer lane: on PostgreSQL the lane records them in one transaction (one commit), the
+/// shops' counter rows locked together; each shop's numbers run 1..N and its chain
+/// verifies. On SQLite the single writer batches them as well.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sales_of_several_shops_queued_together_share_one_commit() {
+    for db in TestDb::all() {
+        let store = Store::open_with(&db.db_url(), ConnectionBudget::new(8, 1).unwrap())
+            .await
+            .unwrap();
+        let mut shops = Vec::new();
+        for name in ["Several A", "Several B", "Several C"] {
+            shops.push(demo(&store, name).await);
+        }
+        let first = shops[0].0.id;
+        let slow = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .write_checked(first, |_| {
+                        std::thread::sleep(std::time::Duration::from_millis(2000));
+                        Ok::<_, StoreError>(())
+                    })
+                    .await
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let before = store.commit_stats();
+        let mut tasks = Vec::new();
+        for i in 0..30i64 {
+            let (shop, item, cash) = shops[(i % 3) as usize].clone();
+            tasks.push(tokio::spawn(sale(store.clone(), shop, item, cash, i * 10)));
+        }
+        slow.await.unwrap().unwrap();
+        for t in tasks {
+            t.await.unwrap().expect("a sale");
+        }
+        let after = store.commit_stats();
+        if db.backend == Backend::Postgres {
+            // The slow write's commit, then one for the thirty sales.
+            assert_eq!(
+                after.commits - before.commits,
+                2,
+                "{after:?} after {before:?}"
+            );
+            assert_eq!(after.writes - before.writes, 31);
+        }
+        for (shop, _, _) in &shops {
+            let shop_id = shop.id;
+            let (numbers, verdict) = store
+                .read(move |c| {
+                    let numbers: Vec<i64> = c
+                        .query(
+                            "select number from orders where shop_id = $1 order by number",
+                            params![shop_id],
+                        )?
+                        .iter()
+                        .map(|r| r.i64(0))
+                        .collect::<Result<_, _>>()?;
+                    Ok::<_, StoreError>((numbers, journal::verify(c, shop_id)?))
+                })
+                .await
+                .unwrap();
+            assert_eq!(numbers, (1..=10).collect::<Vec<_>>(), "{}", db.backend);
+            assert!(
+                matches!(verdict, Verification::Intact { entries: 20, .. }),
+                "{}: {verdict:?}",
+                db.backend
+            );
+        }
+    }
 }

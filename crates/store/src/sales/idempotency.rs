@@ -10,20 +10,33 @@ pub fn check_idempotency(
     idem: &IdempotencyInput,
     field: &str,
 ) -> Result<Option<String>, SaleFailure> {
-    let Some(row) = c.query_opt(
-        "select request_hash, response, created_at from idempotency_keys
-         where shop_id = $1 and idem_key = $2",
-        params![shop_id, idem.key.as_str()],
-    )?
-    else {
+    let record = c
+        .query_opt(
+            "select request_hash, response, created_at from idempotency_keys
+             where shop_id = $1 and idem_key = $2",
+            params![shop_id, idem.key.as_str()],
+        )?
+        .map(|r| Ok::<_, StoreError>((r.string(0)?, r.string(1)?, r.i64(2)?)))
+        .transpose()?;
+    judge_idempotency(record, idem, field)
+}
+
+/// What the key's `record` (`request_hash, response, created_at`), if any, says of
+/// request `idem`: `Some(answer)` to replay, an error for a conflict, `None` to go on.
+pub(super) fn judge_idempotency(
+    record: Option<(String, String, i64)>,
+    idem: &IdempotencyInput,
+    field: &str,
+) -> Result<Option<String>, SaleFailure> {
+    let Some((request_hash, response, created_at)) = record else {
         return Ok(None);
     };
     // An expired key is as good as unused: reading writes nothing, so that a request
     // refused afterwards leaves its batch alone; the record is replaced when saved.
-    if row.i64(2)? < now_micros() - IDEMPOTENCY_WINDOW_MICROS {
+    if created_at < now_micros() - IDEMPOTENCY_WINDOW_MICROS {
         return Ok(None);
     }
-    if row.str(0)? != idem.request_hash {
+    if request_hash != idem.request_hash {
         return Err(SaleError::new(
             ErrorCode::IdempotencyConflict,
             field,
@@ -31,7 +44,7 @@ pub fn check_idempotency(
         )
         .into());
     }
-    Ok(Some(row.string(1)?))
+    Ok(Some(response))
 }
 
 /// Waits for the shop's writes in other transactions to commit (PostgreSQL: the shop's

@@ -1,5 +1,5 @@
-//! What a sale reads before it writes: the catalog rows its lines name, the payment
-//! method, the user, the cash box, and whether a row exists.
+//! What a sale reads before it writes, one lookup at a time: the catalog rows its lines
+//! name, the payment method, the user, and whether a row exists (`SaleRows` gathers them).
 
 use super::*;
 
@@ -82,11 +82,7 @@ pub fn payment_method(
     field: &str,
 ) -> Result<PaymentMethod, SaleFailure> {
     let row = c
-        .query_opt_cached(
-            "select name, kind, min_amount, max_amount from payment_methods
-             where shop_id = $1 and id = $2",
-            params![shop_id, id],
-        )?
+        .query_opt_cached(METHOD, params![shop_id, id])?
         .ok_or_else(|| {
             SaleError::new(
                 ErrorCode::UnknownPaymentMethod,
@@ -94,14 +90,7 @@ pub fn payment_method(
                 format!("payment method {id} does not exist in this shop"),
             )
         })?;
-    Ok(PaymentMethod {
-        id,
-        name: row.string(0)?,
-        kind: PaymentKind::parse(row.str(1)?)
-            .map_err(|_| StoreError::Decode("invalid stored payment kind".into()))?,
-        min_amount: row.opt_i64(2)?.map(Money::from_minor),
-        max_amount: row.opt_i64(3)?.map(Money::from_minor),
-    })
+    Ok(method_of(id, &row, 0)?)
 }
 
 /// A row a sale names by id, with the field that names it.
@@ -112,27 +101,18 @@ pub(super) enum Named {
     Client,
 }
 
-/// `id`, when the shop has that row; else the `unknown_*` refusal of its field.
-pub(super) fn must_exist(
-    c: &mut dyn Conn,
-    what: Named,
-    shop_id: i64,
-    id: i64,
-) -> Result<i64, SaleFailure> {
-    let (table, code, field, noun) = match what {
-        Named::User => ("users", ErrorCode::UnknownUser, "idUser", "user"),
-        Named::Table => ("dining_tables", ErrorCode::UnknownTable, "idtable", "table"),
-        Named::Client => ("clients", ErrorCode::UnknownClient, "idClient", "client"),
+/// The `unknown_*` refusal of the field that names row `id`, which the shop lacks.
+pub(super) fn unknown(what: Named, id: i64) -> SaleError {
+    let (code, field, noun) = match what {
+        Named::User => (ErrorCode::UnknownUser, "idUser", "user"),
+        Named::Table => (ErrorCode::UnknownTable, "idtable", "table"),
+        Named::Client => (ErrorCode::UnknownClient, "idClient", "client"),
     };
-    if exists(c, table, shop_id, id)? {
-        return Ok(id);
-    }
-    Err(SaleError::new(
+    SaleError::new(
         code,
         field,
         format!("{noun} {id} does not exist in this shop"),
     )
-    .into())
 }
 
 pub(super) fn exists(
@@ -185,43 +165,6 @@ pub(super) fn webservice_user(c: &mut dyn Conn, shop_id: i64) -> Result<i64, Sto
         params![shop_id, login.as_str()],
     )?
     .i64(0)
-}
-
-/// The cash box of a sale: the rows [`choose_cash_box`] needs, loaded, then its rule.
-pub(super) fn cash_box(
-    c: &mut dyn Conn,
-    shop_id: i64,
-    asked: Option<i64>,
-) -> Result<i64, SaleFailure> {
-    let rows = match asked {
-        Some(id) => c.query_cached(
-            "select id, is_open, name = 'Web', is_virtual from cash_boxes
-             where shop_id = $1 and id = $2",
-            params![shop_id, id],
-        )?,
-        None => c.query_cached(
-            "select id, is_open, name = 'Web', is_virtual from cash_boxes where shop_id = $1",
-            params![shop_id],
-        )?,
-    };
-    // Decoded as the rule reads them, without collecting: the first bad row stops it.
-    let mut bad = None;
-    let boxes = rows.iter().map_while(|r| {
-        let decoded = (|| {
-            Ok::<_, StoreError>(CashBoxRow {
-                id: r.i64(0)?,
-                is_open: r.bool(1)?,
-                is_web: r.bool(2)?,
-                is_virtual: r.bool(3)?,
-            })
-        })();
-        decoded.map_err(|e| bad = Some(e)).ok()
-    });
-    let chosen = choose_cash_box(asked, boxes);
-    if let Some(e) = bad {
-        return Err(e.into());
-    }
-    Ok(chosen?)
 }
 
 /// The money of order `id` and its refunds (see [`Balance`]): its own row as `original`,

@@ -30,10 +30,12 @@ mod lookups;
 mod order_writes;
 mod orders;
 mod refunds;
+mod sale_rows;
 pub mod seed;
 mod steps;
 mod writes;
 
+use idempotency::judge_idempotency;
 pub use idempotency::{check_idempotency, lock_shop, save_idempotency};
 use ledger::*;
 pub use lookups::payment_method;
@@ -43,6 +45,7 @@ use orders::*;
 pub use orders::{OrderFilter, each_order, get_order, order_by_invoice_token, orders_page};
 use refunds::{RefundAsk, refund_in};
 pub use refunds::{refund_order, refund_order_paying};
+use sale_rows::*;
 use steps::not_found;
 pub use steps::{add_payment, validate_order};
 use steps::{add_payment_in, validate_order_in};
@@ -125,13 +128,67 @@ pub fn check_sale(
     shop: &Shop,
     input: &SaleInput,
 ) -> Result<CheckedSale, SaleFailure> {
+    let specs = items_list::parse_list(&input.entries, shop.currency).map_err(rejected_all)?;
+    let rows = SaleRows::load(c, shop, input, &specs, None)?;
+    check_loaded(shop, input, &specs, rows)
+}
+
+/// [`check_sale`] under the request's idempotency key: `Err(first answer)` when the key
+/// was used before by the same request (its answer is replayed, whatever the checks say
+/// now), a conflict when by another. On PostgreSQL the key's record is read by the same
+/// statement as the sale's rows.
+pub(super) fn check_sale_keyed(
+    c: &mut dyn Conn,
+    shop: &Shop,
+    input: &SaleInput,
+    idem: Option<&IdempotencyInput>,
+) -> Result<Result<CheckedSale, String>, SaleFailure> {
+    const FIELD: &str = "idempotencyKey";
+    let specs = match items_list::parse_list(&input.entries, shop.currency) {
+        Ok(specs) => specs,
+        Err(errors) => {
+            if let Some(i) = idem
+                && let Some(first) = check_idempotency(c, shop.id, i, FIELD)?
+            {
+                return Ok(Err(first));
+            }
+            return Err(rejected_all(errors));
+        }
+    };
+    let key = idem.map(|i| i.key.as_str());
+    let mut rows = SaleRows::load(c, shop, input, &specs, key)?;
+    if let Some(i) = idem {
+        // SQLite reads no record with the rows: the key is looked up on its own.
+        let first = match (c.backend(), rows.key_record.take()) {
+            (Backend::Postgres, record) => judge_idempotency(record, i, FIELD)?,
+            (Backend::Sqlite, _) => check_idempotency(c, shop.id, i, FIELD)?,
+        };
+        if let Some(first) = first {
+            return Ok(Err(first));
+        }
+    }
+    check_loaded(shop, input, &specs, rows).map(Ok)
+}
+
+/// The rules of a sale over the rows [`SaleRows::load`] read, in the order a refusal is
+/// reported: lines, payment method, payment, user, cash box, table, client.
+fn check_loaded(
+    shop: &Shop,
+    input: &SaleInput,
+    specs: &[items_list::LineSpec],
+    rows: SaleRows,
+) -> Result<CheckedSale, SaleFailure> {
     let currency = shop.currency;
-    let specs = items_list::parse_list(&input.entries, currency).map_err(rejected_all)?;
-    let catalog = load_catalog(c, shop, &specs)?;
-    let mut lines = build_lines(&specs, &catalog).map_err(rejected_all)?;
+    let mut lines = build_lines(specs, &rows.catalog).map_err(rejected_all)?;
 
     let method = match input.payment {
-        PaymentParam::Method(id) => Some(payment_method(c, shop.id, id, "payment")?),
+        PaymentParam::Method(id) => Some(rows.method.ok_or_else(|| {
+            SaleError::new(
+                ErrorCode::UnknownPaymentMethod,
+                "payment",
+                format!("payment method {id} does not exist in this shop"),
+            )
+        })?),
         _ => None,
     };
     if method
@@ -153,16 +210,19 @@ pub fn check_sale(
         m.check_limits(settlement.paid, currency.digits())?;
     }
     let user_id = match input.user_id {
-        Some(id) => Some(must_exist(c, Named::User, shop.id, id)?),
-        None => find_webservice_user(c, shop.id)?,
+        Some(id) => Some(rows.user.ok_or_else(|| unknown(Named::User, id))?),
+        None => rows.user,
     };
-    let cash_box_id = cash_box(c, shop.id, input.cash_box_id)?;
-    if let Some(t) = input.table_id {
-        must_exist(c, Named::Table, shop.id, t)?;
+    let cash_box_id = choose_cash_box(input.cash_box_id, rows.cash_boxes)?;
+    if let Some(t) = input.table_id
+        && !rows.table
+    {
+        return Err(unknown(Named::Table, t).into());
     }
     let client_id = match &input.client {
         ClientInput::None | ClientInput::New(_) => None,
-        ClientInput::Existing(id) => Some(must_exist(c, Named::Client, shop.id, *id)?),
+        ClientInput::Existing(id) if rows.client => Some(*id),
+        ClientInput::Existing(id) => return Err(unknown(Named::Client, *id).into()),
     };
     Ok(CheckedSale {
         lines,

@@ -72,6 +72,25 @@ impl OrderWrite {
         }
     }
 
+    /// [`OrderWrite::check`] under the request's idempotency key: `Err(first answer)`
+    /// to replay it. A sale's checks read the key's record with their own rows.
+    fn check_keyed(
+        &self,
+        c: &mut dyn Conn,
+        shop: &Shop,
+        idem: Option<&IdempotencyInput>,
+    ) -> Result<Result<Checked, String>, SaleFailure> {
+        if let OrderWrite::Sale(input) = self {
+            return Ok(check_sale_keyed(c, shop, input, idem)?.map(Checked::Sale));
+        }
+        if let Some(i) = idem
+            && let Some(first) = check_idempotency(c, shop.id, i, "idempotencyKey")?
+        {
+            return Ok(Err(first));
+        }
+        self.check(c, shop).map(Ok)
+    }
+
     fn write(
         &self,
         c: &mut dyn Conn,
@@ -136,14 +155,7 @@ impl Store {
             let (shop_r, idem_r, what_r) = (shop.clone(), idem.clone(), what.clone());
             // A replay answers what the first request got, whatever the checks say now.
             let found = self
-                .read(move |c| {
-                    if let Some(i) = &idem_r
-                        && let Some(first) = check_idempotency(c, shop_r.id, i, "idempotencyKey")?
-                    {
-                        return Ok(Err(first));
-                    }
-                    what_r.check(c, &shop_r).map(Ok)
-                })
+                .read(move |c| what_r.check_keyed(c, &shop_r, idem_r.as_ref()))
                 .await?;
             match found {
                 Err(first) => return Ok(Answer::Replayed(first)),

@@ -191,7 +191,7 @@ fn run_as_one(c: &mut dyn Conn, parts: Vec<(String, Vec<Value>)>) -> Result<(), 
 
 /// The rows and counters that the writes of a PostgreSQL lane's group deferred, written
 /// together by [`Deferred::flush`] in one statement whose text depends only on which
-/// tables have rows: each table's rows as one `insert … select * from unnest(…)` of one
+/// tables have rows (the counters of all its shops are one part too): each table's rows as one `insert … select * from unnest(…)` of one
 /// array per column, so that a group of sales costs one statement (one round trip, one
 /// executor start, one prepared plan reused) rather than one per sale. The lane flushes
 /// before its transaction commits and before any write that is not a sale (which might
@@ -256,11 +256,32 @@ impl Deferred {
         for (table, values) in rows {
             parts.push(unnest_part(table, values));
         }
-        for (_, values) in counters {
-            parts.push((COUNTERS.to_string(), values));
+        if !counters.is_empty() {
+            parts.push(counters_part(counters));
         }
         run_as_one(c, parts)
     }
+}
+
+/// The counters of every shop of a group in one `update … from unnest(…)`, so that the
+/// statement's text is the same however many shops the group has.
+fn counters_part(counters: Vec<(i64, Vec<Value>)>) -> (String, Vec<Value>) {
+    // Each shop's values are those of `COUNTERS`: next number, seq, head, shop.
+    let mut columns: [Vec<Value>; 4] = Default::default();
+    for (_, values) in counters {
+        for (column, v) in columns.iter_mut().zip(values) {
+            column.push(v);
+        }
+    }
+    let sql = "update shop_counters s set next_order_number = u.next_number,
+         journal_seq = u.seq, journal_head = u.head
+         from unnest(?::bigint[], ?::bigint[], ?::text[], ?::bigint[])
+             as u(next_number, seq, head, shop_id)
+         where s.shop_id = u.shop_id";
+    (
+        sql.to_string(),
+        columns.into_iter().map(Value::Array).collect(),
+    )
 }
 
 /// `insert … select * from unnest(?::bigint[], ?::text[], …)`: `values` (row after row)
