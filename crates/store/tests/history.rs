@@ -120,3 +120,104 @@ async fn a_sale_reads_a_handful_of_rows_in_a_shop_with_a_long_history() {
          in a shop of {EXISTING} orders (at most {HANDFUL} expected)"
     );
 }
+
+/// Items a large import adds.
+const IMPORTED_ITEMS: i64 = 5_000;
+
+#[tokio::test]
+async fn an_upkeep_pass_during_a_large_import_waits_for_its_commit_and_counts_its_items() {
+    let Some(db) = TestDb::postgres() else {
+        eprintln!("skipped: COMPTOIR_TEST_POSTGRES is not set");
+        return;
+    };
+    let store = db.store().await;
+    let shop_id = create_shop(&store, "Big catalog", Licence::Extended)
+        .await
+        .shop_id;
+    // The demo catalog with thousands of items more, in a shop whose catalog is empty.
+    let mut doc: serde_json::Value =
+        serde_json::from_str(comptoir_testkit::DEMO_CATALOG).expect("the demo catalog");
+    let items = doc["items"].as_array_mut().expect("items");
+    for i in 0..IMPORTED_ITEMS {
+        items.push(serde_json::json!({
+            "id": 1000 + i, "department_id": 1, "name": format!("Item {i}"), "price": 2.5,
+            "barcode": format!("{:013}", 3_000_000_000_000_i64 + i), "position": i,
+        }));
+    }
+    let cat = comptoir_core::catalog::parse_document(&doc.to_string(), 2, &[])
+        .expect("the catalog parses");
+    // The store's tables are analysed (empty) when it opens: the state an ANALYZE beside
+    // the import would leave `items` in, over all the pages the import fills.
+    let s = store.clone();
+    tokio::task::spawn_blocking(move || s.refresh_statistics_blocking())
+        .await
+        .unwrap()
+        .unwrap();
+    let aside = store.clone();
+    let (pass, done_mid_import) = store
+        .write(move |c| {
+            comptoir_store::catalog::import(c, shop_id, &cat)?;
+            // An upkeep pass while the import is not committed, as the store's thread may
+            // run at any second.
+            let (tx, rx) = std::sync::mpsc::channel();
+            let pass = std::thread::spawn(move || {
+                let r = aside.refresh_statistics_blocking();
+                let _ = tx.send(());
+                r
+            });
+            let done = rx.recv_timeout(Duration::from_millis(1500)).is_ok();
+            Ok::<_, StoreError>((pass, done))
+        })
+        .await
+        .expect("the import");
+    let analysed = pass.join().expect("the pass").expect("the pass's ANALYZE");
+    assert!(
+        !done_mid_import,
+        "an ANALYZE of the catalog ran beside the uncommitted import"
+    );
+    assert!(
+        analysed.iter().any(|t| t == "items"),
+        "the pass did not analyse items after the import: {analysed:?}"
+    );
+    let (tuples, sampled) = store
+        .read(|c| {
+            let r = c.query_one(
+                "select cast(c.reltuples as bigint),
+                     (select count(*) from pg_stats s where s.schemaname = current_schema()
+                      and s.tablename = 'items')
+                 from pg_class c
+                 where c.relname = 'items' and c.relnamespace = current_schema()::regnamespace",
+                &[],
+            )?;
+            Ok::<_, StoreError>((r.i64(0)?, r.i64(1)?))
+        })
+        .await
+        .unwrap();
+    assert!(
+        tuples >= IMPORTED_ITEMS,
+        "items recorded with {tuples} rows after importing {IMPORTED_ITEMS}"
+    );
+    assert!(sampled > 0, "no column statistics for items");
+    // A sale of an imported item reads its own few rows, not the catalog.
+    let (shop, item) = store
+        .read(move |c| {
+            let shop = shops::get_shop(c, shop_id)?.expect("the shop");
+            let item = c
+                .query_one(
+                    "select max(id) from items where shop_id = $1",
+                    params![shop_id],
+                )?
+                .i64(0)?;
+            Ok::<_, StoreError>((shop, item))
+        })
+        .await
+        .unwrap();
+    let before = reads(&store, shop_id).await;
+    sell(&store, &shop, item, MEASURED).await;
+    let per_sale = (reads(&store, shop_id).await - before) / MEASURED;
+    assert!(
+        per_sale <= HANDFUL,
+        "a sale read {per_sale} rows or index entries of orders/order_lines/items/clients \
+         after an import of {IMPORTED_ITEMS} items (at most {HANDFUL} expected)"
+    );
+}
