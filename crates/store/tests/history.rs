@@ -1,9 +1,12 @@
 //! A sale's lookups stay a handful of index entries however many orders its shop holds
 //! (PostgreSQL; skipped without `COMPTOIR_TEST_POSTGRES`): the foreign-key checks into
-//! `orders` and the catalog lookups must not scan the shop's history, autovacuum or not.
+//! `orders` and the catalog lookups must not scan the shop's history, autovacuum or not;
+//! nor the catalog after a large import that an upkeep pass met before its commit.
 
-use comptoir_core::model::Licence;
+use comptoir_core::model::{Item, Licence, Name};
+use comptoir_core::money::Money;
 use comptoir_store::db::Conn;
+use comptoir_store::item_rows::ItemRow;
 use comptoir_store::sales::{self, SaleInput};
 use comptoir_store::{Store, StoreError, params, shops};
 use comptoir_testkit::{TestDb, create_shop};
@@ -124,30 +127,15 @@ async fn a_sale_reads_a_handful_of_rows_in_a_shop_with_a_long_history() {
 /// Items a large import adds.
 const IMPORTED_ITEMS: i64 = 5_000;
 
-#[tokio::test]
-async fn an_upkeep_pass_during_a_large_import_waits_for_its_commit_and_counts_its_items() {
-    let Some(db) = TestDb::postgres() else {
-        eprintln!("skipped: COMPTOIR_TEST_POSTGRES is not set");
-        return;
-    };
-    let store = db.store().await;
-    let shop_id = create_shop(&store, "Big catalog", Licence::Extended)
-        .await
-        .shop_id;
-    // The demo catalog with thousands of items more, in a shop whose catalog is empty.
-    let mut doc: serde_json::Value =
-        serde_json::from_str(comptoir_testkit::DEMO_CATALOG).expect("the demo catalog");
-    let items = doc["items"].as_array_mut().expect("items");
-    for i in 0..IMPORTED_ITEMS {
-        items.push(serde_json::json!({
-            "id": 1000 + i, "department_id": 1, "name": format!("Item {i}"), "price": 2.5,
-            "barcode": format!("{:013}", 3_000_000_000_000_i64 + i), "position": i,
-        }));
-    }
-    let cat = comptoir_core::catalog::parse_document(&doc.to_string(), 2, &[])
-        .expect("the catalog parses");
-    // The store's tables are analysed (empty) when it opens: the state an ANALYZE beside
-    // the import would leave `items` in, over all the pages the import fills.
+/// Runs `import` in one transaction and, while it is not committed, an upkeep pass (as the
+/// store's thread may run at any second); then checks that the pass waited for the commit,
+/// that `items` is recorded with the imported rows, and that a sale of an imported item
+/// reads a handful of rows, not the catalog.
+async fn import_beside_an_upkeep_pass(
+    store: &Store,
+    shop_id: i64,
+    import: impl FnOnce(&mut dyn Conn) -> Result<(), StoreError> + Send + 'static,
+) {
     let s = store.clone();
     tokio::task::spawn_blocking(move || s.refresh_statistics_blocking())
         .await
@@ -156,9 +144,7 @@ async fn an_upkeep_pass_during_a_large_import_waits_for_its_commit_and_counts_it
     let aside = store.clone();
     let (pass, done_mid_import) = store
         .write(move |c| {
-            comptoir_store::catalog::import(c, shop_id, &cat)?;
-            // An upkeep pass while the import is not committed, as the store's thread may
-            // run at any second.
+            import(c)?;
             let (tx, rx) = std::sync::mpsc::channel();
             let pass = std::thread::spawn(move || {
                 let r = aside.refresh_statistics_blocking();
@@ -198,7 +184,6 @@ async fn an_upkeep_pass_during_a_large_import_waits_for_its_commit_and_counts_it
         "items recorded with {tuples} rows after importing {IMPORTED_ITEMS}"
     );
     assert!(sampled > 0, "no column statistics for items");
-    // A sale of an imported item reads its own few rows, not the catalog.
     let (shop, item) = store
         .read(move |c| {
             let shop = shops::get_shop(c, shop_id)?.expect("the shop");
@@ -212,12 +197,86 @@ async fn an_upkeep_pass_during_a_large_import_waits_for_its_commit_and_counts_it
         })
         .await
         .unwrap();
-    let before = reads(&store, shop_id).await;
-    sell(&store, &shop, item, MEASURED).await;
-    let per_sale = (reads(&store, shop_id).await - before) / MEASURED;
+    let before = reads(store, shop_id).await;
+    sell(store, &shop, item, MEASURED).await;
+    let per_sale = (reads(store, shop_id).await - before) / MEASURED;
     assert!(
         per_sale <= HANDFUL,
         "a sale read {per_sale} rows or index entries of orders/order_lines/items/clients \
          after an import of {IMPORTED_ITEMS} items (at most {HANDFUL} expected)"
     );
+}
+
+#[tokio::test]
+async fn an_upkeep_pass_during_a_large_import_waits_for_its_commit_and_counts_its_items() {
+    let Some(db) = TestDb::postgres() else {
+        eprintln!("skipped: COMPTOIR_TEST_POSTGRES is not set");
+        return;
+    };
+    let store = db.store().await;
+    let shop_id = create_shop(&store, "Big catalog", Licence::Extended)
+        .await
+        .shop_id;
+    // The demo catalog with thousands of items more, in a shop whose catalog is empty
+    // (analysed empty when the store opened).
+    let mut doc: serde_json::Value =
+        serde_json::from_str(comptoir_testkit::DEMO_CATALOG).expect("the demo catalog");
+    let items = doc["items"].as_array_mut().expect("items");
+    for i in 0..IMPORTED_ITEMS {
+        items.push(serde_json::json!({
+            "id": 1000 + i, "department_id": 1, "name": format!("Item {i}"), "price": 2.5,
+            "barcode": format!("{:013}", 3_000_000_000_000_i64 + i), "position": i,
+        }));
+    }
+    let cat = comptoir_core::catalog::parse_document(&doc.to_string(), 2, &[])
+        .expect("the catalog parses");
+    import_beside_an_upkeep_pass(&store, shop_id, move |c| {
+        comptoir_store::catalog::import(c, shop_id, &cat).map(drop)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_upkeep_pass_during_a_large_items_csv_waits_for_its_commit_and_counts_its_items() {
+    let Some(db) = TestDb::postgres() else {
+        eprintln!("skipped: COMPTOIR_TEST_POSTGRES is not set");
+        return;
+    };
+    let store = db.store().await;
+    let shop_id = create_shop(&store, "Big CSV", Licence::Extended)
+        .await
+        .shop_id;
+    comptoir_testkit::import_demo(&store, shop_id).await;
+    let department = store
+        .read(move |c| {
+            c.query_one(
+                "select min(id) from departments where shop_id = $1",
+                params![shop_id],
+            )?
+            .i64(0)
+        })
+        .await
+        .unwrap();
+    let rows: Vec<ItemRow> = (0..IMPORTED_ITEMS)
+        .map(|i| ItemRow {
+            line: u64::try_from(i + 2).unwrap(),
+            item: Item {
+                id: 0,
+                department_id: department,
+                name: Name::parse(&format!("Item {i}")).unwrap(),
+                price: Money::from_minor(250),
+                vat_rate: None,
+                barcode: Some(format!("{:013}", 3_000_000_000_000_i64 + i)),
+                reference: None,
+                position: i,
+                active: true,
+                stock: None,
+            },
+            present: [true; 10],
+        })
+        .collect();
+    import_beside_an_upkeep_pass(&store, shop_id, move |c| {
+        comptoir_store::item_rows::apply(c, shop_id, &rows)
+    })
+    .await;
 }
