@@ -7,25 +7,23 @@ mod events;
 mod fec;
 mod fiscal;
 mod items_csv;
+mod serve;
 mod users;
+mod verify;
 mod webhook;
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 use comptoir_core::catalog::{self, Catalog};
 use comptoir_core::event::{Event, Via};
 use comptoir_core::model::{Country, Licence, Name, TimeZoneName};
 use comptoir_core::money::Currency;
-use comptoir_store::journal::{self, Verification};
 use comptoir_store::shops::{self, NewPassword, NewShop};
 use comptoir_store::{ConnectionBudget, DbUrl, Store, StoreError};
 use serde_json::json;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-
-/// The demo catalog, kept as data in the repository (spec/demo-shop.md).
-const DEMO_CATALOG: &str = include_str!("../../../data/demo-shop.json");
 
 #[derive(Parser)]
 #[command(
@@ -62,7 +60,7 @@ enum LogFormat {
 #[derive(Subcommand)]
 enum Command {
     /// Run the HTTP server.
-    Serve(ServeArgs),
+    Serve(serve::ServeArgs),
     /// Apply database migrations and exit.
     Migrate,
     /// Create, list and license shops.
@@ -99,66 +97,7 @@ enum Command {
     Events(events::EventsArgs),
     /// Recompute a shop's seal chain from its orders, lines and payments, and the shop's
     /// and the server's events chains.
-    Verify {
-        #[arg(long)]
-        shop: i64,
-        #[arg(long)]
-        json: bool,
-        /// The fiscal key's public half (`comptoir fiscal key`, 64 hex digits) that every
-        /// closing must be signed by; without it, each closing's own recorded key is used.
-        #[arg(long, value_name = "HEX")]
-        public_key: Option<String>,
-        /// An archive (`comptoir archive`) whose rows the database must still hold, unchanged.
-        #[arg(long, value_name = "ARCHIVE")]
-        against: Option<PathBuf>,
-    },
-}
-
-#[derive(Args)]
-struct ServeArgs {
-    /// Address to bind; port 0 picks a free port.
-    #[arg(long, env = "COMPTOIR_LISTEN", default_value = "127.0.0.1:8080")]
-    listen: std::net::SocketAddr,
-    /// Public URL used in the links the server hands out.
-    #[arg(long, env = "COMPTOIR_BASE_URL")]
-    base_url: Option<String>,
-    /// Create the demo shop if no shop named "Demo" exists.
-    #[arg(long)]
-    demo: bool,
-    /// Allow webhook URLs on loopback and private addresses.
-    #[arg(long)]
-    webhook_allow_private: bool,
-    /// A reverse proxy (address or CIDR block) whose Forwarded / X-Forwarded-For headers
-    /// name the client; repeatable. Headers from any other peer are ignored.
-    #[arg(
-        long = "trusted-proxy",
-        value_name = "CIDR",
-        env = "COMPTOIR_TRUSTED_PROXIES",
-        value_delimiter = ','
-    )]
-    trusted_proxies: Vec<comptoir_server::client_address::Cidr>,
-    /// Days webhook events and their attempts are kept (at least 3: retries last 2 days).
-    #[arg(long, env = "COMPTOIR_WEBHOOK_RETENTION_DAYS", default_value_t = 30,
-          value_parser = clap::value_parser!(u64).range(3..=3650))]
-    webhook_retention_days: u64,
-    /// Do not close days, months and years automatically (at each shop's closing hour,
-    /// and at start for the days the server was down for); `comptoir close` still works.
-    #[arg(long, env = "COMPTOIR_NO_AUTO_CLOSE")]
-    no_auto_close: bool,
-    /// FOR TESTS ONLY: the webhook retry waits in milliseconds (`100,200,400`) instead of
-    /// the schedule of the spec (10 s, 1 min, … 24 h).
-    #[arg(long, env = "COMPTOIR_WEBHOOK_TEST_SCHEDULE", hide = true)]
-    webhook_test_schedule: Option<String>,
-    /// PostgreSQL: most pooled connections of this process (requests, reports, webhooks).
-    /// The process holds at most this plus --pg-writer-lanes connections.
-    #[arg(long, env = "COMPTOIR_PG_POOL_SIZE", default_value_t = 16,
-          value_parser = clap::value_parser!(u16).range(1..=1000))]
-    pg_pool_size: u16,
-    /// PostgreSQL: sales writer lanes of this process, one connection each; a shop's
-    /// sales always go to the same lane.
-    #[arg(long, env = "COMPTOIR_PG_WRITER_LANES", default_value_t = 4,
-          value_parser = clap::value_parser!(u16).range(1..=64))]
-    pg_writer_lanes: u16,
+    Verify(verify::VerifyArgs),
 }
 
 #[derive(Subcommand)]
@@ -352,13 +291,12 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     }
     // Only a server sizes its connections; other commands use one or two.
     let budget = match &cli.command {
-        Command::Serve(a) => ConnectionBudget::new(a.pg_pool_size.into(), a.pg_writer_lanes.into())
-            .map_err(|e| Failure::usage(format!("--pg-pool-size/--pg-writer-lanes: {e}")))?,
+        Command::Serve(a) => a.budget()?,
         _ => ConnectionBudget::default(),
     };
     let store = open(&cli.db, budget).await?;
     match cli.command {
-        Command::Serve(args) => serve(store, args, key_file).await,
+        Command::Serve(args) => serve::run(store, args, key_file).await,
         Command::Migrate => {
             println!("migrations applied ({})", store.backend());
             Ok(())
@@ -368,16 +306,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Key(cmd) => key(store, cmd).await,
         Command::User(cmd) => users::run(store, cmd).await,
         Command::Webhook(cmd) => webhook::run(store, cmd).await,
-        Command::Verify {
-            shop,
-            json,
-            public_key,
-            against,
-        } => {
-            let against =
-                archive::report_against(&store, shop, against, &public_key, &key_file).await?;
-            verify(store, shop, json, public_key, against).await
-        }
+        Command::Verify(args) => verify::run(store, args, &key_file).await,
         Command::Archive(args) => archive::run(store, key_file, args).await,
         Command::Fec(cmd) => fec::fec(store, cmd).await,
         Command::Close(args) => closings::close(store, key_file, args).await,
@@ -385,97 +314,6 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Events(args) => events::run(store, args).await,
         Command::Fiscal(cmd) => fiscal::settings(store, cmd).await,
     }
-}
-
-async fn serve(store: Store, args: ServeArgs, key_file: PathBuf) -> Result<(), Failure> {
-    let mut webhooks = comptoir_server::webhooks::Settings {
-        retention: std::time::Duration::from_secs(args.webhook_retention_days * 24 * 3600),
-        ..Default::default()
-    };
-    if let Some(text) = &args.webhook_test_schedule {
-        webhooks.retry_schedule = comptoir_core::webhook::retry::parse_schedule(text)
-            .map_err(|e| Failure::usage(format!("--webhook-test-schedule: expected {e}")))?;
-    }
-    let config = comptoir_server::Config {
-        listen: args.listen,
-        base_url: args.base_url,
-        webhook_allow_private: args.webhook_allow_private,
-        trusted_proxies: args.trusted_proxies,
-        login_delay_step: comptoir_server::workers::login_limiter::DEFAULT_DELAY_STEP,
-        webhooks,
-        closings: comptoir_server::closings::Settings {
-            key: (!args.no_auto_close)
-                .then_some(comptoir_server::closings::KeySource::File(key_file)),
-            ..Default::default()
-        },
-    };
-    // Bind first: if the address is taken, nothing (not even the demo shop) is created.
-    let app = comptoir_server::Application::build(config, store.clone())
-        .await
-        .map_err(|e| Failure::usage(format!("--listen {}: {e}", args.listen)))?;
-    if store.autovacuum_off().await.unwrap_or(false) {
-        tracing::warn!(
-            "PostgreSQL runs with autovacuum off: Comptoir analyses a sale's tables itself, \
-             but nothing vacuums them (see docs/operations.md)"
-        );
-    }
-    let demo = if args.demo {
-        ensure_demo(&store).await?
-    } else {
-        None
-    };
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "listening on http://{}", app.local_addr());
-    if let Some(d) = demo {
-        let _ = writeln!(
-            out,
-            "demo shop: id={} login={} password={} api_key={}",
-            d.shop_id, d.admin_login, d.admin_password, d.api_key
-        );
-    }
-    let _ = out.flush();
-    drop(out);
-    tracing::info!(addr = %app.local_addr(), "serving");
-    app.run(comptoir_server::shutdown_signal())
-        .await
-        .context("server failed")?;
-    tracing::info!("stopped");
-    Ok(())
-}
-
-/// Creates the demo shop unless a shop named "Demo" exists; `Some` when it was created.
-async fn ensure_demo(store: &Store) -> Result<Option<shops::CreatedShop>, Failure> {
-    let exists = store.read(|c| shops::find_shop_by_name(c, "Demo")).await?;
-    if let Some(id) = exists {
-        tracing::info!(
-            shop_id = id,
-            "demo shop already exists; its credentials were shown when it was created"
-        );
-        return Ok(None);
-    }
-    let new = NewShop {
-        name: Name::parse("Demo").map_err(Failure::usage)?,
-        currency: Currency::EUR,
-        timezone: TimeZoneName::parse("Europe/Paris").map_err(Failure::usage)?,
-        country: Country::FR,
-        licence: Licence::Extended,
-    };
-    // The demo catalog is checked before anything is written, against the French
-    // defaults every new shop gets; then shop and catalog are written in one transaction.
-    let known = shops::default_vat_rates(new.country);
-    let catalog = catalog::parse_document(DEMO_CATALOG, new.currency.digits(), &known)
-        .map_err(|e| Failure::usage(format!("data/demo-shop.json: {e}")))?;
-    let password = tokio::task::spawn_blocking(NewPassword::generate)
-        .await
-        .context("hashing the admin password")?;
-    let created = store
-        .write(move |c| {
-            let created = shops::create_shop(c, &new, password)?;
-            comptoir_store::catalog::import(c, created.shop_id, &catalog)?;
-            Ok::<_, StoreError>(created)
-        })
-        .await?;
-    Ok(Some(created))
 }
 
 async fn create_shop(store: &Store, new: NewShop) -> Result<shops::CreatedShop, Failure> {
@@ -800,84 +638,4 @@ async fn key(store: Store, cmd: KeyCommand) -> Result<(), Failure> {
 
 fn micros_to_rfc3339(t: i64) -> String {
     jiff::Timestamp::from_microsecond(t).map_or_else(|_| t.to_string(), |ts| ts.to_string())
-}
-
-/// `verify`: exit 0 and `chain ok: N entries, head SEAL`, or exit 1 naming the first
-/// entry (or counter) found wrong. `--json` prints one object on stdout either way.
-async fn verify(
-    store: Store,
-    shop: i64,
-    json: bool,
-    public_key: Option<String>,
-    against: Option<archive::AgainstLines>,
-) -> Result<(), Failure> {
-    if let Some(k) = &public_key
-        && comptoir_core::hex::unhex(k.trim()).is_none_or(|b| b.len() != 32)
-    {
-        return Err(Failure::usage(format!(
-            "--public-key: expected 64 hexadecimal digits (comptoir fiscal key), got {k:?}"
-        )));
-    }
-    require_shop(&store, shop).await?;
-    let public_key = public_key.map(|k| k.trim().to_ascii_lowercase());
-    let outcome = store
-        .read(move |c| journal::verify_snapshot_pinned(c, shop, public_key.as_deref()))
-        .await?;
-    // `--against`: the archive's comparison is reported beside the chain's verdict.
-    let against_ok = archive::print_against(json, against.as_ref());
-    let with_against = |v| archive::with_against(v, against.as_ref());
-    match outcome {
-        // The events chains are checked once the sales journal holds.
-        Verification::Intact { entries, head } => {
-            let chains = match events::verify(&store, shop).await? {
-                events::Outcome::Intact(chains) => chains,
-                events::Outcome::Broken { json: v, message } => {
-                    if json {
-                        println!("{}", with_against(v));
-                    }
-                    return Err(Failure { code: 1, message });
-                }
-            };
-            if json {
-                let mut v = json!({"ok": against_ok, "shop_id": shop.to_string(), "entries": entries, "head": head});
-                events::add_json(&mut v, &chains);
-                println!("{}", with_against(v));
-            } else {
-                println!("chain ok: {entries} entries, head {head}");
-                events::print_lines(&chains);
-            }
-            if against_ok {
-                Ok(())
-            } else {
-                Err(Failure {
-                    code: 1,
-                    message:
-                        "the database no longer holds, unchanged, everything the archive holds"
-                            .into(),
-                })
-            }
-        }
-        Verification::Broken(b) => {
-            let message = b.to_string();
-            if json {
-                let entry = b.entry.as_ref().map(|e| {
-                    json!({
-                        "seq": e.seq, "kind": e.kind.as_str(),
-                        "orderInternalID": e.order_internal_id, "orderID": e.order_number,
-                        "paymentID": e.payment_id,
-                    })
-                });
-                let (stored, recomputed) = b.problem.seals().unzip();
-                println!(
-                    "{}",
-                    with_against(json!({
-                        "ok": false, "shop_id": shop.to_string(), "problem": b.problem.code(),
-                        "entry": entry, "stored": stored.flatten(), "recomputed": recomputed,
-                        "entries_checked": b.entries_checked, "message": message,
-                    }))
-                );
-            }
-            Err(Failure { code: 1, message })
-        }
-    }
 }

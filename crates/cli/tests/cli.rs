@@ -224,6 +224,53 @@ fn an_unusable_database_exits_3_with_a_message() {
 }
 
 #[test]
+fn serve_gives_up_on_a_database_that_accepts_and_never_answers_naming_the_host() {
+    // A "PostgreSQL" that accepts connections and never says a word.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming() {
+            held.push(conn);
+        }
+    });
+    let url = format!("postgres://comptoir@127.0.0.1:{port}/x?connect_timeout=1");
+    let started = std::time::Instant::now();
+    let mut child = Command::new(BIN)
+        .args(["--db", &url, "serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("serve was still waiting for the database after 20 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let took = started.elapsed();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(3), "{err}");
+    assert!(
+        took < Duration::from_secs(5),
+        "exited after {took:?}: {err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "connecting to PostgreSQL at 127.0.0.1:{port} timed out after 1 s (connect_timeout, \
+             which bounds TCP, TLS, startup and authentication together): the server accepted \
+             the TCP connection but did not answer the login"
+        )),
+        "{err}"
+    );
+}
+
+#[test]
 fn keys_are_shown_once_listed_by_prefix_and_revocable() {
     for db in TestDb::all() {
         let shop = shop_id(&create_shop(&db, "S"));

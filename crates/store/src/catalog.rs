@@ -38,9 +38,26 @@ fn opt_money(m: Option<Money>) -> Option<i64> {
     m.map(Money::minor)
 }
 
+/// The tables a sale reads that an import fills: their planner statistics wait for its
+/// commit ([`crate::statistics::hold_off`]).
+const IMPORTED: &[&str] = &[
+    "departments",
+    "items",
+    "variations",
+    "cash_boxes",
+    "payment_methods",
+    "users",
+    "clients",
+    "dining_tables",
+];
+
 /// Writes a checked catalog into a shop. Matching rules: VAT rates by rate, cash boxes
 /// and payment methods by name, users by login, clients by e-mail; everything else is new.
+/// On PostgreSQL, an ANALYZE of the tables it fills waits for the caller's commit.
 pub fn import(c: &mut dyn Conn, shop_id: i64, cat: &Catalog) -> Result<ImportReport, StoreError> {
+    // A catalog of thousands of items takes a while; analysed meanwhile, `items` would be
+    // recorded empty and a sale's lookup could read the whole catalog.
+    crate::statistics::hold_off(c, IMPORTED)?;
     let mut report = ImportReport::default();
     import_shop_settings(c, shop_id, &cat.shop)?;
 

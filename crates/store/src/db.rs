@@ -2,6 +2,7 @@
 //! Queries are written once with `$1` placeholders and run through [`Conn`].
 
 use crate::StoreError;
+use crate::pg_client::PgClient;
 use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use std::fmt;
 
@@ -343,7 +344,7 @@ impl Conn for SqliteConn {
 }
 
 pub(crate) struct PgConn {
-    client: Option<postgres::Client>,
+    client: Option<PgClient>,
     /// Statements prepared on this connection, by SQL text: a query then costs one round
     /// trip instead of two (prepare, execute).
     statements: std::collections::HashMap<String, postgres::Statement>,
@@ -353,9 +354,9 @@ pub(crate) struct PgConn {
 }
 
 impl PgConn {
-    pub(crate) fn new(client: postgres::Client) -> PgConn {
+    pub(crate) fn new(client: impl Into<PgClient>) -> PgConn {
         PgConn {
-            client: Some(client),
+            client: Some(client.into()),
             statements: std::collections::HashMap::new(),
             broken: false,
         }
@@ -374,7 +375,7 @@ impl PgConn {
         StoreError::Postgres(e)
     }
 
-    fn client(&mut self) -> &mut postgres::Client {
+    fn client(&mut self) -> &mut PgClient {
         self.client.as_mut().expect("present until dropped")
     }
 
@@ -393,7 +394,7 @@ impl PgConn {
     }
 
     pub(crate) fn is_closed(&self) -> bool {
-        self.broken || self.client.as_ref().is_none_or(postgres::Client::is_closed)
+        self.broken || self.client.as_ref().is_none_or(PgClient::is_closed)
     }
 }
 

@@ -22,8 +22,10 @@ pub struct ItemRow {
 
 /// Writes parsed rows in the caller's transaction: an id of 0 is a new item, another id
 /// updates that item's columns the file has. A missing reference names its line, and then
-/// the caller's transaction must be rolled back (the error is `Invalid`).
+/// the caller's transaction must be rolled back (the error is `Invalid`). On PostgreSQL,
+/// an ANALYZE of `items` waits for the caller's commit, as with [`crate::catalog::import`].
 pub fn apply(c: &mut dyn Conn, shop_id: i64, lines: &[ItemRow]) -> Result<(), StoreError> {
+    crate::statistics::hold_off(c, &["items"])?;
     let mut errors = Vec::new();
     for l in lines {
         let it = &l.item;

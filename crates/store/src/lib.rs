@@ -15,6 +15,7 @@ pub mod journal;
 mod lane;
 pub mod lists;
 mod migrate;
+mod pg_client;
 pub mod pg_connect;
 mod pg_writer;
 mod pool;

@@ -5,6 +5,7 @@
 //! SCRAM channel binding (`channel_binding=require` in the URL makes it mandatory).
 
 use crate::StoreError;
+use crate::pg_client::{Bounded, PgClient};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
@@ -12,6 +13,8 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio_postgres::NoTls;
+use tokio_postgres::config::Host;
 
 /// How many connections one process keeps to PostgreSQL: a pool for requests, reports and
 /// background work, and one connection per sales writer lane beside it.
@@ -99,9 +102,17 @@ impl SslMode {
     }
 }
 
+/// How long a connection may take as a whole (TCP, TLS, startup and authentication) when
+/// the URL sets no `connect_timeout` (or 0, libpq's "forever").
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// A parsed PostgreSQL URL: the driver's settings and the TLS connector, if any.
 pub(crate) struct PgTarget {
-    config: postgres::Config,
+    config: tokio_postgres::Config,
+    /// What bounds a whole connect: the URL's `connect_timeout`, or the default.
+    timeout: Duration,
+    /// The server's `host:port`s, for messages.
+    hosts: String,
     mode: SslMode,
     /// The `sslrootcert` file, for error messages.
     root_cert: Option<String>,
@@ -137,17 +148,23 @@ impl PgTarget {
         } else {
             format!("{base}?{}", rest.join("&"))
         };
-        let mut config: postgres::Config = driver_url
+        let mut config: tokio_postgres::Config = driver_url
             .parse()
             .map_err(|e| StoreError::Open(format!("invalid PostgreSQL URL: {}", error_text(&e))))?;
-        config.connect_timeout(Duration::from_secs(5));
+        // The driver bounds only the TCP connect by it; `connect` bounds the whole.
+        let timeout = config
+            .get_connect_timeout()
+            .copied()
+            .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+        config.connect_timeout(timeout);
         config.ssl_mode(match mode {
-            SslMode::Disable => postgres::config::SslMode::Disable,
-            SslMode::Prefer => postgres::config::SslMode::Prefer,
+            SslMode::Disable => tokio_postgres::config::SslMode::Disable,
+            SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
             SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => {
-                postgres::config::SslMode::Require
+                tokio_postgres::config::SslMode::Require
             }
         });
+        let hosts = hosts_text(&config);
         let tls = match mode {
             SslMode::Disable => None,
             _ => Some(tokio_postgres_rustls::MakeRustlsConnect::new(
@@ -156,23 +173,27 @@ impl PgTarget {
         };
         Ok(PgTarget {
             config,
+            timeout,
+            hosts,
             mode,
             root_cert,
             tls,
         })
     }
 
-    /// A new connection.
-    pub(crate) fn connect(&self) -> Result<postgres::Client, StoreError> {
+    /// A new connection, made within the connect timeout as a whole.
+    pub(crate) fn connect(&self) -> Result<PgClient, StoreError> {
         let connected = match &self.tls {
-            None => self.config.connect(postgres::NoTls),
-            Some(tls) => self.config.connect(tls.clone()),
+            None => Bounded::connect(&self.config, NoTls, self.timeout, &self.hosts)?,
+            Some(tls) => Bounded::connect(&self.config, tls.clone(), self.timeout, &self.hosts)?,
         };
-        connected.map_err(|e| StoreError::Open(self.explain(&e)))
+        connected
+            .map(PgClient::from)
+            .map_err(|e| StoreError::Open(self.explain(&e)))
     }
 
     /// The driver's message, and for a refused certificate what it was checked against.
-    fn explain(&self, e: &postgres::Error) -> String {
+    fn explain(&self, e: &tokio_postgres::Error) -> String {
         let text = error_text(e);
         if !text.contains("TLS") {
             return text;
@@ -190,9 +211,36 @@ impl PgTarget {
     }
 }
 
+/// `host:port` of each server the URL names, comma-separated.
+fn hosts_text(config: &tokio_postgres::Config) -> String {
+    let ports = config.get_ports();
+    let port = |i: usize| ports.get(i).or(ports.first()).copied().unwrap_or(5432);
+    let mut names: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .map(|h| match h {
+            Host::Tcp(name) => name.clone(),
+            Host::Unix(path) => path.display().to_string(),
+        })
+        .collect();
+    if names.is_empty() {
+        names = config
+            .get_hostaddrs()
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+    }
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| format!("{name}:{}", port(i)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The driver's error with its causes: its own text leaves them out ("db error", "error
 /// performing TLS handshake"), and they say what went wrong.
-pub(crate) fn error_text(e: &postgres::Error) -> String {
+pub(crate) fn error_text(e: &tokio_postgres::Error) -> String {
     let mut text = e.to_string();
     let mut cause = std::error::Error::source(e);
     while let Some(c) = cause {
@@ -386,7 +434,10 @@ mod tests {
         assert!(t.tls.is_none());
         let t = PgTarget::parse("postgres://u@h/db?application_name=x&sslmode=require").unwrap();
         assert_eq!(t.mode, SslMode::Require);
-        assert_eq!(t.config.get_ssl_mode(), postgres::config::SslMode::Require);
+        assert_eq!(
+            t.config.get_ssl_mode(),
+            tokio_postgres::config::SslMode::Require
+        );
         assert_eq!(t.config.get_application_name(), Some("x"));
         assert!(t.tls.is_some());
         assert_eq!(
@@ -394,8 +445,22 @@ mod tests {
                 .unwrap()
                 .config
                 .get_ssl_mode(),
-            postgres::config::SslMode::Prefer
+            tokio_postgres::config::SslMode::Prefer
         );
+    }
+
+    #[test]
+    fn the_connect_timeout_is_the_urls_or_the_default() {
+        let t = PgTarget::parse("postgres://u@h/db").unwrap();
+        assert_eq!(t.timeout, DEFAULT_CONNECT_TIMEOUT);
+        assert_eq!(t.hosts, "h:5432");
+        let t = PgTarget::parse("postgres://u@h:6000/db?connect_timeout=3").unwrap();
+        assert_eq!(t.timeout, Duration::from_secs(3));
+        assert_eq!(t.hosts, "h:6000");
+        // libpq's 0 is "wait forever": the default bounds it all the same.
+        let t = PgTarget::parse("postgres://u@a:7,b:8/db?connect_timeout=0").unwrap();
+        assert_eq!(t.timeout, DEFAULT_CONNECT_TIMEOUT);
+        assert_eq!(t.hosts, "a:7, b:8");
     }
 
     #[test]

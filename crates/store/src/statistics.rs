@@ -3,7 +3,7 @@
 //! shop's history").
 
 use crate::StoreError;
-use crate::db::{Conn, PgConn};
+use crate::db::{Backend, Conn, PgConn};
 use crate::pool::Pool;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -52,6 +52,27 @@ pub(crate) fn refresh(c: &mut dyn Conn) -> Result<Vec<String>, StoreError> {
         done.push(table);
     }
     Ok(done)
+}
+
+/// Makes any ANALYZE of `tables` (the upkeep's, autovacuum's, another process's) wait until
+/// the caller's transaction ends, for a write that adds many rows to them in one
+/// transaction. Nothing to do on SQLite. `tables` are names of this module's list.
+// Why: an ANALYZE run beside such a transaction sees none of its rows (they are not
+// committed) and records the table as empty over all the pages they fill; after the commit
+// the file's size matches what was recorded, so nothing notices, and the planner keeps
+// picking indexes that read a shop's whole history or catalog. The lock (SHARE UPDATE
+// EXCLUSIVE, the one ANALYZE and VACUUM take) blocks neither reads nor writes; the waiting
+// ANALYZE runs after the commit and counts the committed rows, and the upkeep's size rule
+// catches the growth when none was waiting. Two such transactions wait for each other.
+pub(crate) fn hold_off(c: &mut dyn Conn, tables: &[&str]) -> Result<(), StoreError> {
+    if c.backend() != Backend::Postgres || tables.is_empty() {
+        return Ok(());
+    }
+    debug_assert!(tables.iter().all(|t| TABLES.contains(&format!("'{t}'"))));
+    c.batch(&format!(
+        "lock table {} in share update exclusive mode",
+        tables.join(", ")
+    ))
 }
 
 /// Whether the server runs autovacuum (Comptoir's own upkeep covers a sale's tables either

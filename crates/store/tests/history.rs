@@ -1,9 +1,12 @@
 //! A sale's lookups stay a handful of index entries however many orders its shop holds
 //! (PostgreSQL; skipped without `COMPTOIR_TEST_POSTGRES`): the foreign-key checks into
-//! `orders` and the catalog lookups must not scan the shop's history, autovacuum or not.
+//! `orders` and the catalog lookups must not scan the shop's history, autovacuum or not;
+//! nor the catalog after a large import that an upkeep pass met before its commit.
 
-use comptoir_core::model::Licence;
+use comptoir_core::model::{Item, Licence, Name};
+use comptoir_core::money::Money;
 use comptoir_store::db::Conn;
+use comptoir_store::item_rows::ItemRow;
 use comptoir_store::sales::{self, SaleInput};
 use comptoir_store::{Store, StoreError, params, shops};
 use comptoir_testkit::{TestDb, create_shop};
@@ -119,4 +122,161 @@ async fn a_sale_reads_a_handful_of_rows_in_a_shop_with_a_long_history() {
         "a sale read {per_sale} rows or index entries of orders/order_lines/items/clients \
          in a shop of {EXISTING} orders (at most {HANDFUL} expected)"
     );
+}
+
+/// Items a large import adds.
+const IMPORTED_ITEMS: i64 = 5_000;
+
+/// Runs `import` in one transaction and, while it is not committed, an upkeep pass (as the
+/// store's thread may run at any second); then checks that the pass waited for the commit,
+/// that `items` is recorded with the imported rows, and that a sale of an imported item
+/// reads a handful of rows, not the catalog.
+async fn import_beside_an_upkeep_pass(
+    store: &Store,
+    shop_id: i64,
+    import: impl FnOnce(&mut dyn Conn) -> Result<(), StoreError> + Send + 'static,
+) {
+    let s = store.clone();
+    tokio::task::spawn_blocking(move || s.refresh_statistics_blocking())
+        .await
+        .unwrap()
+        .unwrap();
+    let aside = store.clone();
+    let (pass, done_mid_import) = store
+        .write(move |c| {
+            import(c)?;
+            let (tx, rx) = std::sync::mpsc::channel();
+            let pass = std::thread::spawn(move || {
+                let r = aside.refresh_statistics_blocking();
+                let _ = tx.send(());
+                r
+            });
+            let done = rx.recv_timeout(Duration::from_millis(1500)).is_ok();
+            Ok::<_, StoreError>((pass, done))
+        })
+        .await
+        .expect("the import");
+    let analysed = pass.join().expect("the pass").expect("the pass's ANALYZE");
+    assert!(
+        !done_mid_import,
+        "an ANALYZE of the catalog ran beside the uncommitted import"
+    );
+    assert!(
+        analysed.iter().any(|t| t == "items"),
+        "the pass did not analyse items after the import: {analysed:?}"
+    );
+    let (tuples, sampled) = store
+        .read(|c| {
+            let r = c.query_one(
+                "select cast(c.reltuples as bigint),
+                     (select count(*) from pg_stats s where s.schemaname = current_schema()
+                      and s.tablename = 'items')
+                 from pg_class c
+                 where c.relname = 'items' and c.relnamespace = current_schema()::regnamespace",
+                &[],
+            )?;
+            Ok::<_, StoreError>((r.i64(0)?, r.i64(1)?))
+        })
+        .await
+        .unwrap();
+    assert!(
+        tuples >= IMPORTED_ITEMS,
+        "items recorded with {tuples} rows after importing {IMPORTED_ITEMS}"
+    );
+    assert!(sampled > 0, "no column statistics for items");
+    let (shop, item) = store
+        .read(move |c| {
+            let shop = shops::get_shop(c, shop_id)?.expect("the shop");
+            let item = c
+                .query_one(
+                    "select max(id) from items where shop_id = $1",
+                    params![shop_id],
+                )?
+                .i64(0)?;
+            Ok::<_, StoreError>((shop, item))
+        })
+        .await
+        .unwrap();
+    let before = reads(store, shop_id).await;
+    sell(store, &shop, item, MEASURED).await;
+    let per_sale = (reads(store, shop_id).await - before) / MEASURED;
+    assert!(
+        per_sale <= HANDFUL,
+        "a sale read {per_sale} rows or index entries of orders/order_lines/items/clients \
+         after an import of {IMPORTED_ITEMS} items (at most {HANDFUL} expected)"
+    );
+}
+
+#[tokio::test]
+async fn an_upkeep_pass_during_a_large_import_waits_for_its_commit_and_counts_its_items() {
+    let Some(db) = TestDb::postgres() else {
+        eprintln!("skipped: COMPTOIR_TEST_POSTGRES is not set");
+        return;
+    };
+    let store = db.store().await;
+    let shop_id = create_shop(&store, "Big catalog", Licence::Extended)
+        .await
+        .shop_id;
+    // The demo catalog with thousands of items more, in a shop whose catalog is empty
+    // (analysed empty when the store opened).
+    let mut doc: serde_json::Value =
+        serde_json::from_str(comptoir_testkit::DEMO_CATALOG).expect("the demo catalog");
+    let items = doc["items"].as_array_mut().expect("items");
+    for i in 0..IMPORTED_ITEMS {
+        items.push(serde_json::json!({
+            "id": 1000 + i, "department_id": 1, "name": format!("Item {i}"), "price": 2.5,
+            "barcode": format!("{:013}", 3_000_000_000_000_i64 + i), "position": i,
+        }));
+    }
+    let cat = comptoir_core::catalog::parse_document(&doc.to_string(), 2, &[])
+        .expect("the catalog parses");
+    import_beside_an_upkeep_pass(&store, shop_id, move |c| {
+        comptoir_store::catalog::import(c, shop_id, &cat).map(drop)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_upkeep_pass_during_a_large_items_csv_waits_for_its_commit_and_counts_its_items() {
+    let Some(db) = TestDb::postgres() else {
+        eprintln!("skipped: COMPTOIR_TEST_POSTGRES is not set");
+        return;
+    };
+    let store = db.store().await;
+    let shop_id = create_shop(&store, "Big CSV", Licence::Extended)
+        .await
+        .shop_id;
+    comptoir_testkit::import_demo(&store, shop_id).await;
+    let department = store
+        .read(move |c| {
+            c.query_one(
+                "select min(id) from departments where shop_id = $1",
+                params![shop_id],
+            )?
+            .i64(0)
+        })
+        .await
+        .unwrap();
+    let rows: Vec<ItemRow> = (0..IMPORTED_ITEMS)
+        .map(|i| ItemRow {
+            line: u64::try_from(i + 2).unwrap(),
+            item: Item {
+                id: 0,
+                department_id: department,
+                name: Name::parse(&format!("Item {i}")).unwrap(),
+                price: Money::from_minor(250),
+                vat_rate: None,
+                barcode: Some(format!("{:013}", 3_000_000_000_000_i64 + i)),
+                reference: None,
+                position: i,
+                active: true,
+                stock: None,
+            },
+            present: [true; 10],
+        })
+        .collect();
+    import_beside_an_upkeep_pass(&store, shop_id, move |c| {
+        comptoir_store::item_rows::apply(c, shop_id, &rows)
+    })
+    .await;
 }

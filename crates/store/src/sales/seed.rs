@@ -14,7 +14,7 @@ pub fn existing_orders(c: &mut dyn Conn, shop_id: i64, n: i64) -> Result<(), Sto
         // `orders` as empty over all its pages: the lines' foreign-key checks then read
         // every order (seen: a 200,000-order seed still running after 5 minutes). This
         // lock makes such an ANALYZE wait for the commit; inserts elsewhere go on.
-        c.batch("lock table orders, order_lines in share update exclusive mode")?;
+        crate::statistics::hold_off(c, &["orders", "order_lines"])?;
     }
     // A prefix of its own, so that the lines find exactly this run's orders.
     let tag = format!("{shop_id}-seed-{}-", hex(&random_bytes::<8>()));
