@@ -361,6 +361,9 @@ impl Claimed {
     }
 }
 
+/// An event's body: `((shop, id), body)`, as [`keep_bodies`] takes and returns them.
+pub type KeptBody = ((i64, i64), Frozen);
+
 /// A body kept as first sent.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Frozen {
@@ -405,17 +408,13 @@ fn frozen_from(r: &Row, at: usize) -> Result<Option<Frozen>, StoreError> {
 /// that has one already (kept by an earlier attempt, or by a worker killed after keeping
 /// it) keeps that one. Returns the body each event has now, by `(shop, id)`; an event that
 /// is gone is left out.
-pub fn keep_bodies(
-    c: &mut dyn Conn,
-    bodies: &[((i64, i64), Frozen)],
-) -> Result<Vec<((i64, i64), Frozen)>, StoreError> {
+pub fn keep_bodies(c: &mut dyn Conn, bodies: &[KeptBody]) -> Result<Vec<KeptBody>, StoreError> {
     // Every SET reads the row as it was, so the three columns are kept together or not at
     // all; RETURNING gives them as they are now.
     let rows = match c.backend() {
         Backend::Postgres => {
-            let column = |f: &dyn Fn(&((i64, i64), Frozen)) -> Value| {
-                Value::Array(bodies.iter().map(f).collect())
-            };
+            let column =
+                |f: &dyn Fn(&KeptBody) -> Value| Value::Array(bodies.iter().map(f).collect());
             c.query(
                 "update outbox o set body = coalesce(o.body, b.body),
                      body_format = case when o.body is null then b.body_format else o.body_format end,
