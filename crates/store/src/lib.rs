@@ -421,6 +421,27 @@ impl Store {
         self.write(f).await
     }
 
+    /// [`Store::write_aside`] for a write each of whose statements stands alone: atomic by
+    /// itself, with nothing to roll back should a later one fail (webhook delivery's
+    /// leases, kept bodies and attempt records, one statement each). On PostgreSQL they
+    /// run on a pooled connection without `begin` and `commit`: one round trip a
+    /// statement rather than three, and row locks held for the statement only. On SQLite
+    /// it is [`Store::write_aside`] (its writer commits them with the batch they join).
+    pub async fn write_aside_autocommit<T, E>(
+        &self,
+        f: impl FnOnce(&mut dyn Conn) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        if let Engine::Postgres { .. } = &*self.engine {
+            // A pooled connection outside any transaction, as a read has.
+            return self.read(f).await;
+        }
+        self.write_aside(f).await
+    }
+
     /// [`Store::write`] for a write of shop `shop_id` that checks everything before its
     /// first change, as a sale does, and is committed with the other writes queued at the
     /// same time (group commit on both backends), without a savepoint of its own (on

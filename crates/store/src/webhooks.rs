@@ -2,7 +2,7 @@
 //! (safe with several processes on one PostgreSQL), the frozen body, the attempt log,
 //! re-sending and the purge. What to do with an answer is decided by the caller.
 
-use crate::db::{Conn, Row};
+use crate::db::{Backend, Conn, Row, Value};
 use crate::{StoreError, params};
 use comptoir_core::model::{Client, Shop};
 use comptoir_core::order::OrderView;
@@ -124,7 +124,7 @@ pub fn rotate_secret(
     endpoint(c, shop_id)?.ok_or(StoreError::NotFound)
 }
 
-/// An event that may be attempted now, as [`due`] finds it.
+/// An event about to be attempted, as much as its body needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Due {
     pub shop_id: i64,
@@ -138,19 +138,151 @@ pub struct Due {
 }
 
 impl Due {
-    /// `(shop, id)`, as [`claim`] takes it.
+    /// `(shop, id)`.
     pub fn key(&self) -> (i64, i64) {
         (self.shop_id, self.id)
     }
 }
 
-/// Events that may be attempted now: pending, due, not leased, of a shop whose webhooks
-/// are on; a `terminated` only once its order's `validated` is no longer
-/// pending. At most `per_shop` per shop (so one shop's backlog does not fill a claim),
-/// `limit` in all, the longest due first. A plain read: [`claim`] takes them.
-pub fn due(c: &mut dyn Conn, now: i64, per_shop: i64, limit: i64) -> Result<Vec<Due>, StoreError> {
-    // Shop by shop, so that each look walks the shop's due index in order and stops after
-    // `per_shop` events, whatever the backlog.
+/// What one [`lease_due`] may take: `limit` events in all, and of each shop `per_shop`
+/// less the attempts the caller has in flight for it already (`busy`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Room {
+    pub limit: i64,
+    pub per_shop: i64,
+    /// `(shop, attempts in flight)`; a shop not named has none.
+    pub busy: Vec<(i64, i64)>,
+}
+
+impl Room {
+    /// How many events of `shop_id` may still be taken.
+    fn of(&self, shop_id: i64) -> i64 {
+        let busy = self
+            .busy
+            .iter()
+            .find(|(s, _)| *s == shop_id)
+            .map_or(0, |(_, n)| *n);
+        (self.per_shop - busy).max(0)
+    }
+}
+
+/// The events that may be attempted now, of every shop, leased until `lease_until` in one
+/// statement: pending, due, not leased, of a shop whose webhooks are on; a `terminated`
+/// only once its order's `validated` is no longer pending; within `room`, the longest due
+/// first. Safe with several processes: on PostgreSQL each event is locked as it is picked
+/// and one locked by another process's lease is skipped (`for update skip locked`), so an
+/// event is never leased twice and two processes never wait for each other. Returns what
+/// was taken, by shop and id; the body of a new event is kept with [`keep_bodies`].
+pub fn lease_due(
+    c: &mut dyn Conn,
+    now: i64,
+    lease_until: i64,
+    room: &Room,
+) -> Result<Vec<Claimed>, StoreError> {
+    let mut claimed = match c.backend() {
+        Backend::Postgres => lease_due_pg(c, now, lease_until, room)?,
+        Backend::Sqlite => {
+            // One writer at a time: what `due` reads stays true until the updates.
+            let mut taken: Vec<(i64, i64)> = Vec::new();
+            let mut keys = Vec::new();
+            for d in due(c, now, room.per_shop)? {
+                if keys.len() >= usize::try_from(room.limit).unwrap_or(0) {
+                    break;
+                }
+                let n = match taken.iter_mut().find(|(s, _)| *s == d.shop_id) {
+                    Some((_, n)) => n,
+                    None => {
+                        taken.push((d.shop_id, 0));
+                        &mut taken.last_mut().expect("just pushed").1
+                    }
+                };
+                if *n < room.of(d.shop_id) {
+                    *n += 1;
+                    keys.push(d.key());
+                }
+            }
+            let mut claimed = Vec::with_capacity(keys.len());
+            for (shop_id, id) in keys {
+                let rows = c.query(
+                    "update outbox set lease_until = $1, attempts = attempts + 1
+                     where shop_id = $3 and id = $4 and state = 'pending' and lease_until < $2
+                     returning shop_id, id, event_type, coalesce(order_id, 0), created_at,
+                               attempts, failures, body, body_format, verify_token",
+                    params![lease_until, now, shop_id, id],
+                )?;
+                for r in &rows {
+                    claimed.push(claimed_from_row(r, lease_until)?);
+                }
+            }
+            claimed
+        }
+    };
+    claimed.sort_by_key(|e| (e.shop_id, e.id));
+    Ok(claimed)
+}
+
+fn lease_due_pg(
+    c: &mut dyn Conn,
+    now: i64,
+    lease_until: i64,
+    room: &Room,
+) -> Result<Vec<Claimed>, StoreError> {
+    let (busy_shops, busy): (Vec<Value>, Vec<Value>) = room
+        .busy
+        .iter()
+        .map(|(s, n)| (Value::I64(*s), Value::I64(*n)))
+        .unzip();
+    // Each shop's due events are walked in order on its due index, at most its room of
+    // them (so one shop's backlog neither fills a lease nor makes it slow), each locked as
+    // it is taken: a row another transaction holds is passed over, and a row leased by
+    // another process since this statement's snapshot is read again and dropped by the
+    // conditions. Only the outer `limit` of them is leased; the others' row locks end
+    // with the statement's transaction (at once with `Store::write_aside_autocommit`).
+    let rows = c.query(
+        "with busy as (
+             select * from unnest($4::bigint[], $5::bigint[]) as b(shop_id, n)
+             ), picked as (
+                 select d.shop_id, d.id
+                 from webhook_endpoints w
+                 left join busy b on b.shop_id = w.shop_id
+                 cross join lateral (
+                     select o.shop_id, o.id, o.next_at from outbox o
+                     where o.shop_id = w.shop_id and o.state = 'pending' and o.next_at <= $1
+                       and o.lease_until < $1
+                       and (o.event_type = 'validated' or not exists (
+                           select 1 from outbox v
+                           where v.shop_id = o.shop_id and v.order_id = o.order_id
+                             and v.event_type = 'validated' and v.state = 'pending'))
+                     order by o.next_at, o.id
+                     limit least($3, greatest(0, $6 - coalesce(b.n, 0)))
+                     for update of o skip locked
+                 ) d
+                 where w.url is not null
+                 order by d.next_at, d.shop_id, d.id
+                 limit $3
+             )
+             update outbox o set lease_until = $2, attempts = o.attempts + 1
+             from picked p
+             where o.shop_id = p.shop_id and o.id = p.id
+             returning o.shop_id, o.id, o.event_type, coalesce(o.order_id, 0), o.created_at,
+                       o.attempts, o.failures, o.body, o.body_format, o.verify_token",
+        params![
+            now,
+            lease_until,
+            room.limit,
+            Value::Array(busy_shops),
+            Value::Array(busy),
+            room.per_shop
+        ],
+    )?;
+    rows.iter()
+        .map(|r| claimed_from_row(r, lease_until))
+        .collect()
+}
+
+/// SQLite's due events: shop by shop, so that each look walks the shop's due index in
+/// order and stops after `per_shop` events, whatever the backlog; the longest due first.
+fn due(c: &mut dyn Conn, now: i64, per_shop: i64) -> Result<Vec<Due>, StoreError> {
     // Events from before webhooks were on are `skipped` by `set_endpoint`, so no condition
     // on their time is needed here: one would tempt the planner away from the due index.
     let shops = c.query(
@@ -189,11 +321,7 @@ pub fn due(c: &mut dyn Conn, now: i64, per_shop: i64, limit: i64) -> Result<Vec<
         }
     }
     due.sort_by_key(|(next_at, d)| (*next_at, d.shop_id, d.id));
-    Ok(due
-        .into_iter()
-        .take(usize::try_from(limit).unwrap_or(usize::MAX))
-        .map(|(_, d)| d)
-        .collect())
+    Ok(due.into_iter().map(|(_, d)| d).collect())
 }
 
 /// An event taken for one attempt.
@@ -214,78 +342,34 @@ pub struct Claimed {
     pub frozen: Option<Frozen>,
 }
 
+impl Claimed {
+    /// `(shop, id)`.
+    pub fn key(&self) -> (i64, i64) {
+        (self.shop_id, self.id)
+    }
+
+    /// What the event's body is made of.
+    pub fn due(&self) -> Due {
+        Due {
+            shop_id: self.shop_id,
+            id: self.id,
+            event_type: self.event_type.clone(),
+            order_id: self.order_id,
+            created_at: self.created_at,
+            frozen: self.frozen.is_some(),
+        }
+    }
+}
+
+/// An event's body: `((shop, id), body)`, as [`keep_bodies`] takes and returns them.
+pub type KeptBody = ((i64, i64), Frozen);
+
 /// A body kept as first sent.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Frozen {
     pub body: String,
     pub format: String,
     pub verify_token: String,
-}
-
-/// Leases the events `ids` until `lease_until`, those still pending and free at `now`
-/// (another process may have taken some since [`due`]): the update checks each row under
-/// its row lock, so one event is never leased twice. Returns what was taken.
-pub fn claim(
-    c: &mut dyn Conn,
-    ids: &[(i64, i64)],
-    now: i64,
-    lease_until: i64,
-) -> Result<Vec<Claimed>, StoreError> {
-    // One statement per event, each through the primary key: a single statement naming
-    // them all lets the planner walk every pending row instead.
-    let mut claimed = Vec::with_capacity(ids.len());
-    for (shop_id, id) in ids {
-        let rows = c.query(
-            "update outbox set lease_until = $1, attempts = attempts + 1
-             where shop_id = $3 and id = $4 and state = 'pending' and lease_until < $2
-             returning shop_id, id, event_type, coalesce(order_id, 0), created_at, attempts, failures,
-                       body, body_format, verify_token",
-            params![lease_until, now, *shop_id, *id],
-        )?;
-        for r in &rows {
-            claimed.push(claimed_from_row(r, lease_until)?);
-        }
-    }
-    Ok(claimed)
-}
-
-/// [`claim`] and [`freeze`] in one statement per event: leases each event of `picks` that
-/// is still pending and free at `now`, keeping the body given with it when the event has
-/// none yet (an event with a body kept already, by an earlier attempt or a worker killed
-/// after keeping it, keeps that one, and that one is returned). Returns what was taken.
-pub fn claim_keeping(
-    c: &mut dyn Conn,
-    picks: &[((i64, i64), Option<Frozen>)],
-    now: i64,
-    lease_until: i64,
-) -> Result<Vec<Claimed>, StoreError> {
-    let mut claimed = Vec::with_capacity(picks.len());
-    for ((shop_id, id), body) in picks {
-        // Every SET reads the row as it was, so the three columns are kept together or
-        // not at all; RETURNING gives them as they are now.
-        let rows = c.query(
-            "update outbox set lease_until = $1, attempts = attempts + 1,
-                 body = coalesce(body, $5),
-                 body_format = case when body is null then $6 else body_format end,
-                 verify_token = case when body is null then $7 else verify_token end
-             where shop_id = $3 and id = $4 and state = 'pending' and lease_until < $2
-             returning shop_id, id, event_type, coalesce(order_id, 0), created_at, attempts, failures,
-                       body, body_format, verify_token",
-            params![
-                lease_until,
-                now,
-                *shop_id,
-                *id,
-                body.as_ref().map(|b| b.body.as_str()),
-                body.as_ref().map(|b| b.format.as_str()),
-                body.as_ref().map(|b| b.verify_token.as_str())
-            ],
-        )?;
-        for r in &rows {
-            claimed.push(claimed_from_row(r, lease_until)?);
-        }
-    }
-    Ok(claimed)
 }
 
 fn claimed_from_row(r: &Row, lease_until: i64) -> Result<Claimed, StoreError> {
@@ -298,7 +382,18 @@ fn claimed_from_row(r: &Row, lease_until: i64) -> Result<Claimed, StoreError> {
         attempt: r.i64(5)?,
         failures: r.i64(6)?,
         lease_until,
-        frozen: match (r.opt_string(7)?, r.opt_string(8)?, r.opt_string(9)?) {
+        frozen: frozen_from(r, 7)?,
+    })
+}
+
+/// The body, format and token in columns `at`, `at + 1` and `at + 2`, if kept.
+fn frozen_from(r: &Row, at: usize) -> Result<Option<Frozen>, StoreError> {
+    Ok(
+        match (
+            r.opt_string(at)?,
+            r.opt_string(at + 1)?,
+            r.opt_string(at + 2)?,
+        ) {
             (Some(body), Some(format), Some(verify_token)) => Some(Frozen {
                 body,
                 format,
@@ -306,26 +401,65 @@ fn claimed_from_row(r: &Row, lease_until: i64) -> Result<Claimed, StoreError> {
             }),
             _ => None,
         },
-    })
+    )
 }
 
-/// Keeps the body of an event's first attempt; if one was kept already (a worker killed
-/// after freezing), that one stays and is returned.
-pub fn freeze(c: &mut dyn Conn, shop_id: i64, id: i64, body: Frozen) -> Result<Frozen, StoreError> {
-    c.execute(
-        "update outbox set body = $3, body_format = $4, verify_token = $5
-         where shop_id = $1 and id = $2 and body is null",
-        params![shop_id, id, body.body, body.format, body.verify_token],
-    )?;
-    let r = c.query_one(
-        "select body, body_format, verify_token from outbox where shop_id = $1 and id = $2",
-        params![shop_id, id],
-    )?;
-    Ok(Frozen {
-        body: r.string(0)?,
-        format: r.string(1)?,
-        verify_token: r.string(2)?,
-    })
+/// Keeps the body of each event's first attempt, in one statement on PostgreSQL; an event
+/// that has one already (kept by an earlier attempt, or by a worker killed after keeping
+/// it) keeps that one. Returns the body each event has now, by `(shop, id)`; an event that
+/// is gone is left out.
+pub fn keep_bodies(c: &mut dyn Conn, bodies: &[KeptBody]) -> Result<Vec<KeptBody>, StoreError> {
+    // Every SET reads the row as it was, so the three columns are kept together or not at
+    // all; RETURNING gives them as they are now.
+    let rows = match c.backend() {
+        Backend::Postgres => {
+            let column =
+                |f: &dyn Fn(&KeptBody) -> Value| Value::Array(bodies.iter().map(f).collect());
+            c.query(
+                "update outbox o set body = coalesce(o.body, b.body),
+                     body_format = case when o.body is null then b.body_format else o.body_format end,
+                     verify_token = case when o.body is null then b.verify_token else o.verify_token end
+                 from unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[])
+                      as b(shop_id, id, body, body_format, verify_token)
+                 where o.shop_id = b.shop_id and o.id = b.id
+                 returning o.shop_id, o.id, o.body, o.body_format, o.verify_token",
+                &[
+                    column(&|((s, _), _)| Value::I64(*s)),
+                    column(&|((_, id), _)| Value::I64(*id)),
+                    column(&|(_, f)| Value::Text(f.body.clone())),
+                    column(&|(_, f)| Value::Text(f.format.clone())),
+                    column(&|(_, f)| Value::Text(f.verify_token.clone())),
+                ],
+            )?
+        }
+        Backend::Sqlite => {
+            let mut rows = Vec::with_capacity(bodies.len());
+            for ((shop_id, id), f) in bodies {
+                rows.extend(c.query(
+                    "update outbox set body = coalesce(body, $3),
+                         body_format = case when body is null then $4 else body_format end,
+                         verify_token = case when body is null then $5 else verify_token end
+                     where shop_id = $1 and id = $2
+                     returning shop_id, id, body, body_format, verify_token",
+                    params![
+                        *shop_id,
+                        *id,
+                        f.body.as_str(),
+                        f.format.as_str(),
+                        f.verify_token.as_str()
+                    ],
+                )?);
+            }
+            rows
+        }
+    };
+    let mut kept = Vec::with_capacity(rows.len());
+    for r in &rows {
+        if let Some(f) = frozen_from(r, 2)? {
+            kept.push(((r.i64(0)?, r.i64(1)?), f));
+        }
+    }
+    Ok(kept)
 }
 
 /// What an attempt led to, as the caller decided.
@@ -350,58 +484,129 @@ pub struct Attempt {
     pub answer: String,
 }
 
-/// Logs an attempt of a claimed event and moves the event on. A result that comes after
-/// the lease ran out (another worker may hold the event now) is logged but moves nothing.
-pub fn record(
-    c: &mut dyn Conn,
-    event: &Claimed,
-    attempt: &Attempt,
-    outcome: Outcome,
-) -> Result<(), StoreError> {
-    c.execute(
-        "insert into webhook_attempts
-             (shop_id, event_id, attempt, at, status, latency_micros, error, answer)
-         values ($1, $2, $3, $4, $5, $6, $7, $8)",
-        params![
-            event.shop_id,
-            event.id,
-            attempt.attempt,
-            attempt.at,
-            attempt.status,
-            attempt.latency_micros,
-            attempt.error.as_deref(),
-            attempt.answer.as_str()
-        ],
-    )?;
-    let (state, failures, next_at) = match outcome {
-        Outcome::Delivered => ("delivered", event.failures, 0),
-        Outcome::RetryAt(at) => ("pending", event.failures + 1, at),
-        Outcome::Failed => ("failed", event.failures + 1, 0),
-    };
-    c.execute(
-        "update outbox set state = $3, failures = $4, next_at = $5, lease_until = 0
-         where shop_id = $1 and id = $2 and lease_until = $6",
-        params![
-            event.shop_id,
-            event.id,
-            state,
-            failures,
-            next_at,
-            event.lease_until
-        ],
-    )?;
-    Ok(())
-}
-
-/// [`record`] for several attempts, in the caller's one transaction.
+/// Logs the attempts of claimed events and moves each event on, in one statement on
+/// PostgreSQL. A result that comes after its lease ran out (another worker may hold the
+/// event now) is logged but moves nothing. A row that cannot be logged does not stop the
+/// others: an event that is gone (purged) is passed over, an attempt logged already stays
+/// as first logged, and a NUL character (which PostgreSQL's text refuses) in an answer or
+/// an error is kept as U+FFFD. Returns how many attempts were logged.
 pub fn record_many(
     c: &mut dyn Conn,
     results: &[(Claimed, Attempt, Outcome)],
-) -> Result<(), StoreError> {
-    for (event, attempt, outcome) in results {
-        record(c, event, attempt, *outcome)?;
+) -> Result<usize, StoreError> {
+    match c.backend() {
+        Backend::Postgres => match record_pg(c, results) {
+            // The conditions keep every known bad row out; should another one still fail
+            // the statement (an event purged meanwhile), the others go one by one.
+            Err(StoreError::Postgres(e)) if e.as_db_error().is_some() && results.len() > 1 => {
+                let mut logged = 0;
+                for r in results {
+                    logged += record_pg(c, std::slice::from_ref(r)).unwrap_or(0);
+                }
+                Ok(logged)
+            }
+            r => r,
+        },
+        Backend::Sqlite => {
+            let mut logged = 0;
+            for (event, attempt, outcome) in results {
+                let (state, failures, next_at) = moved(event, *outcome);
+                logged += c.execute(
+                    "insert into webhook_attempts
+                         (shop_id, event_id, attempt, at, status, latency_micros, error, answer)
+                     select $1, $2, $3, $4, $5, $6, $7, $8
+                     where exists (select 1 from outbox where shop_id = $1 and id = $2)
+                     on conflict do nothing",
+                    params![
+                        event.shop_id,
+                        event.id,
+                        attempt.attempt,
+                        attempt.at,
+                        attempt.status,
+                        attempt.latency_micros,
+                        attempt.error.as_deref().map(without_nul),
+                        without_nul(&attempt.answer)
+                    ],
+                )?;
+                c.execute(
+                    "update outbox set state = $3, failures = $4, next_at = $5, lease_until = 0
+                     where shop_id = $1 and id = $2 and lease_until = $6",
+                    params![
+                        event.shop_id,
+                        event.id,
+                        state,
+                        failures,
+                        next_at,
+                        event.lease_until
+                    ],
+                )?;
+            }
+            Ok(usize::try_from(logged).unwrap_or(usize::MAX))
+        }
     }
-    Ok(())
+}
+
+/// The event's state, failures and next try after `outcome`.
+fn moved(event: &Claimed, outcome: Outcome) -> (&'static str, i64, i64) {
+    match outcome {
+        Outcome::Delivered => ("delivered", event.failures, 0),
+        Outcome::RetryAt(at) => ("pending", event.failures + 1, at),
+        Outcome::Failed => ("failed", event.failures + 1, 0),
+    }
+}
+
+/// `s` with each NUL character replaced by U+FFFD.
+fn without_nul(s: &str) -> String {
+    s.replace('\0', "\u{fffd}")
+}
+
+/// [`record_many`]'s statement on PostgreSQL: one array per column.
+fn record_pg(
+    c: &mut dyn Conn,
+    results: &[(Claimed, Attempt, Outcome)],
+) -> Result<usize, StoreError> {
+    type Col<'a> = &'a dyn Fn(&(Claimed, Attempt, Outcome)) -> Value;
+    let column = |f: Col<'_>| Value::Array(results.iter().map(f).collect());
+    let rows = c.query(
+        "with r as (
+             select * from unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[],
+                                  $5::bigint[], $6::bigint[], $7::text[], $8::text[],
+                                  $9::text[], $10::bigint[], $11::bigint[], $12::bigint[])
+                 as r(shop_id, event_id, attempt, at, status, latency_micros, error, answer,
+                      state, failures, next_at, lease_until)
+         ), logged as (
+             insert into webhook_attempts
+                 (shop_id, event_id, attempt, at, status, latency_micros, error, answer)
+             select r.shop_id, r.event_id, r.attempt, r.at, r.status, r.latency_micros,
+                    r.error, r.answer
+             from r
+             where exists (select 1 from outbox o where o.shop_id = r.shop_id and o.id = r.event_id)
+             on conflict do nothing
+             returning 1
+         ), moved as (
+             update outbox o set state = r.state, failures = r.failures, next_at = r.next_at,
+                 lease_until = 0
+             from r
+             where o.shop_id = r.shop_id and o.id = r.event_id and o.lease_until = r.lease_until
+         )
+         select count(*) from logged",
+        &[
+            column(&|(e, ..)| Value::I64(e.shop_id)),
+            column(&|(e, ..)| Value::I64(e.id)),
+            column(&|(_, a, _)| Value::I64(a.attempt)),
+            column(&|(_, a, _)| Value::I64(a.at)),
+            column(&|(_, a, _)| a.status.into()),
+            column(&|(_, a, _)| Value::I64(a.latency_micros)),
+            column(&|(_, a, _)| a.error.as_deref().map(without_nul).into()),
+            column(&|(_, a, _)| Value::Text(without_nul(&a.answer))),
+            column(&|(e, _, o)| Value::Text(moved(e, *o).0.into())),
+            column(&|(e, _, o)| Value::I64(moved(e, *o).1)),
+            column(&|(e, _, o)| Value::I64(moved(e, *o).2)),
+            column(&|(e, ..)| Value::I64(e.lease_until)),
+        ],
+    )?;
+    let n = rows.first().map_or(Ok(0), |r| r.i64(0))?;
+    Ok(usize::try_from(n).unwrap_or(0))
 }
 
 /// One event of the log, with its attempts (oldest first).

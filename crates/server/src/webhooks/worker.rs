@@ -7,7 +7,7 @@ use crate::AppState;
 use crate::metrics::Metrics;
 use comptoir_core::webhook::{self, EventMeta, EventType, Format, retry, signature};
 use comptoir_store::webhooks::{
-    self as store_wh, Attempt, Claimed, Due, Endpoint, Frozen, Outcome,
+    self as store_wh, Attempt, Claimed, Due, Endpoint, Frozen, Outcome, Room,
 };
 use comptoir_store::{Store, StoreError};
 use std::collections::HashMap;
@@ -198,53 +198,69 @@ async fn record(inner: &Inner, batch: Vec<Finished>) {
         return;
     }
     let n = batch.len();
-    if let Err(e) = inner
+    match inner
         .store
-        .write_aside(move |c| store_wh::record_many(c, &batch))
+        .write_aside_autocommit(move |c| store_wh::record_many(c, &batch))
         .await
     {
+        Ok(logged) if logged < n => {
+            // Events purged while being attempted: nothing left to log them against.
+            tracing::warn!(
+                attempts = n,
+                logged,
+                "webhooks: some attempts were not logged"
+            );
+        }
+        Ok(_) => {}
         // Their leases run out and the events are tried again: at least once.
-        tracing::warn!(error = %e, attempts = n, "webhooks: cannot record attempts");
+        Err(e) => tracing::warn!(error = %e, attempts = n, "webhooks: cannot record attempts"),
     }
 }
 
-/// Leases what is due, within the per-shop room, with the body of each first attempt
-/// made beforehand and kept by the lease's own statement; whether the claim was full
-/// (more may be due). Per claim: one read (the due events, their orders, the shops'
-/// settings; an order read once for both its events) and one write, beside the sales
-/// (it changes nothing they remember).
+/// Leases what is due within the per-shop room, then makes the body of each event's first
+/// attempt and keeps it before anything is sent; whether the lease was full (more may be
+/// due). Per look: the lease (one statement), one read (the shops' settings, the orders;
+/// an order read once for both its events) and, when there are new events, their bodies
+/// kept (one statement); the writes beside the sales (they change nothing the sales
+/// remember), without a transaction of their own on PostgreSQL.
 async fn claim(inner: &Arc<Inner>, limit: usize) -> Result<(Vec<Job>, bool), StoreError> {
     let now = comptoir_store::now_micros();
-    let per_shop = inner.settings.per_shop;
-    let fetch = i64::try_from(limit * 4).unwrap_or(i64::MAX);
-    let per_shop_i = i64::try_from(per_shop).unwrap_or(i64::MAX);
-    let busy = inner
-        .in_flight
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone();
+    let lease_until = now + i64::try_from(LEASE.as_micros()).unwrap_or(i64::MAX);
+    let room = Room {
+        limit: i64::try_from(limit).unwrap_or(i64::MAX),
+        per_shop: i64::try_from(inner.settings.per_shop).unwrap_or(i64::MAX),
+        busy: inner
+            .in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(shop, n)| (*shop, i64::try_from(*n).unwrap_or(i64::MAX)))
+            .collect(),
+    };
+    let claimed = inner
+        .store
+        .write_aside_autocommit(move |c| store_wh::lease_due(c, now, lease_until, &room))
+        .await?;
+    let full = claimed.len() >= limit;
+    if claimed.is_empty() {
+        return Ok((Vec::new(), false));
+    }
+    {
+        let mut busy = inner.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        for e in &claimed {
+            *busy.entry(e.shop_id).or_default() += 1;
+        }
+    }
     let base_url = inner.base_url.clone();
-    let (picks, endpoints, mut errors, full) = inner
+    let due: Vec<Due> = claimed.iter().map(Claimed::due).collect();
+    let made = inner
         .store
         .read(move |c| {
-            let due = store_wh::due(c, now, per_shop_i, fetch)?;
-            let full = due.len() >= limit;
-            let mut taken: HashMap<i64, usize> = HashMap::new();
-            let mut picked: Vec<Due> = Vec::with_capacity(limit.min(due.len()));
-            for d in due {
-                let n = taken.entry(d.shop_id).or_default();
-                if busy.get(&d.shop_id).copied().unwrap_or(0) + *n < per_shop
-                    && picked.len() < limit
-                {
-                    *n += 1;
-                    picked.push(d);
-                }
-            }
             let mut endpoints: HashMap<i64, Endpoint> = HashMap::new();
             let mut subjects: HashMap<(i64, i64), Option<Subject>> = HashMap::new();
-            let mut picks = Vec::with_capacity(picked.len());
+            let mut bodies = Vec::new();
             let mut errors = HashMap::new();
-            for d in &picked {
+            for d in &due {
                 if !endpoints.contains_key(&d.shop_id)
                     && let Some(e) = store_wh::endpoint(c, d.shop_id)?
                 {
@@ -277,30 +293,41 @@ async fn claim(inner: &Arc<Inner>, limit: usize) -> Result<(Vec<Job>, bool), Sto
                     _ => Ok(None),
                 };
                 match body {
-                    Ok(body) => picks.push((d.key(), body)),
+                    Ok(Some(body)) => bodies.push((d.key(), body)),
+                    Ok(None) => {}
                     Err(why) => {
                         errors.insert(d.key(), why);
-                        picks.push((d.key(), None));
                     }
                 }
             }
-            Ok::<_, StoreError>((picks, endpoints, errors, full))
+            Ok::<_, StoreError>((endpoints, bodies, errors))
         })
-        .await?;
-    if picks.is_empty() {
-        return Ok((Vec::new(), false));
-    }
-    let lease_until = now + i64::try_from(LEASE.as_micros()).unwrap_or(i64::MAX);
-    let claimed = inner
-        .store
-        .write_aside(move |c| store_wh::claim_keeping(c, &picks, now, lease_until))
-        .await?;
+        .await;
+    let kept = match made {
+        Ok((endpoints, bodies, errors)) if bodies.is_empty() => Ok((endpoints, Vec::new(), errors)),
+        Ok((endpoints, bodies, errors)) => inner
+            .store
+            .write_aside_autocommit(move |c| store_wh::keep_bodies(c, &bodies))
+            .await
+            .map(|kept| (endpoints, kept, errors)),
+        Err(e) => Err(e),
+    };
+    let (endpoints, kept, mut errors) = match kept {
+        Ok(k) => k,
+        Err(e) => {
+            // Nothing was sent: the leases run out and the events are tried again.
+            for e in &claimed {
+                free_slot(inner, e.shop_id);
+            }
+            return Err(e);
+        }
+    };
+    let mut kept: HashMap<(i64, i64), Frozen> = kept.into_iter().collect();
     let mut jobs = Vec::with_capacity(claimed.len());
-    let mut busy = inner.in_flight.lock().unwrap_or_else(|p| p.into_inner());
     for e in claimed {
-        *busy.entry(e.shop_id).or_default() += 1;
-        let why = errors.remove(&(e.shop_id, e.id));
-        match (e.frozen.clone(), endpoints.get(&e.shop_id), why) {
+        let why = errors.remove(&e.key());
+        let frozen = e.frozen.clone().or_else(|| kept.remove(&e.key()));
+        match (frozen, endpoints.get(&e.shop_id), why) {
             (Some(frozen), Some(endpoint), None) => jobs.push(Job {
                 event: e,
                 frozen,
@@ -309,9 +336,7 @@ async fn claim(inner: &Arc<Inner>, limit: usize) -> Result<(Vec<Job>, bool), Sto
             (_, _, why) => {
                 // Nothing to send: logged as a failed attempt, on the schedule.
                 let why = why.unwrap_or_else(|| "the shop has no webhook settings".into());
-                drop(busy);
                 finish(inner, e, Err(why));
-                busy = inner.in_flight.lock().unwrap_or_else(|p| p.into_inner());
             }
         }
     }
@@ -395,6 +420,11 @@ fn finish(inner: &Inner, event: Claimed, sent: Result<Sent, String>) {
             "webhooks: an attempt could not be queued for recording"
         );
     }
+    free_slot(inner, shop_id);
+}
+
+/// One attempt of `shop_id` fewer in flight.
+fn free_slot(inner: &Inner, shop_id: i64) {
     let mut busy = inner.in_flight.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(n) = busy.get_mut(&shop_id) {
         *n = n.saturating_sub(1);
