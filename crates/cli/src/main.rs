@@ -141,6 +141,12 @@ struct ServeArgs {
     #[arg(long, env = "COMPTOIR_WEBHOOK_RETENTION_DAYS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(3..=3650))]
     webhook_retention_days: u64,
+    /// How many nice steps below the sales webhook delivery runs (0-19; 0: beside them).
+    /// While the sales keep every core busy they get the CPU and delivery catches up after.
+    #[arg(long, env = "COMPTOIR_WEBHOOK_NICE",
+          default_value_t = comptoir_server::webhooks::DEFAULT_NICE,
+          value_parser = clap::value_parser!(u8).range(0..=19))]
+    webhook_nice: u8,
     /// Do not close days, months and years automatically (at each shop's closing hour,
     /// and at start for the days the server was down for); `comptoir close` still works.
     #[arg(long, env = "COMPTOIR_NO_AUTO_CLOSE")]
@@ -390,6 +396,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
 async fn serve(store: Store, args: ServeArgs, key_file: PathBuf) -> Result<(), Failure> {
     let mut webhooks = comptoir_server::webhooks::Settings {
         retention: std::time::Duration::from_secs(args.webhook_retention_days * 24 * 3600),
+        nice: args.webhook_nice,
         ..Default::default()
     };
     if let Some(text) = &args.webhook_test_schedule {
