@@ -155,6 +155,11 @@ struct ServeArgs {
     /// the schedule of the spec (10 s, 1 min, … 24 h).
     #[arg(long, env = "COMPTOIR_WEBHOOK_TEST_SCHEDULE", hide = true)]
     webhook_test_schedule: Option<String>,
+    /// FOR MEASURING: how delivery yields while the sales saturate the server, as
+    /// `SALES,MS,EVENTS` (at least SALES sales in flight: a look every MS ms, at most
+    /// EVENTS events a look); the default is webhooks::Yielding's.
+    #[arg(long, env = "COMPTOIR_WEBHOOK_YIELD", hide = true)]
+    webhook_yield: Option<String>,
     /// PostgreSQL: most pooled connections of this process (requests, reports, webhooks).
     /// The process holds at most this plus --pg-writer-lanes connections.
     #[arg(long, env = "COMPTOIR_PG_POOL_SIZE", default_value_t = 16,
@@ -402,6 +407,21 @@ async fn serve(store: Store, args: ServeArgs, key_file: PathBuf) -> Result<(), F
     if let Some(text) = &args.webhook_test_schedule {
         webhooks.retry_schedule = comptoir_core::webhook::retry::parse_schedule(text)
             .map_err(|e| Failure::usage(format!("--webhook-test-schedule: expected {e}")))?;
+    }
+    if let Some(text) = &args.webhook_yield {
+        let n: Vec<u64> = text
+            .split(',')
+            .map(|t| t.trim().parse::<u64>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| Failure::usage("--webhook-yield: expected SALES,MS,EVENTS"))?;
+        let [sales, ms, events] = n[..] else {
+            return Err(Failure::usage("--webhook-yield: expected SALES,MS,EVENTS"));
+        };
+        webhooks.yielding = comptoir_server::webhooks::Yielding {
+            sales: usize::try_from(sales).unwrap_or(usize::MAX),
+            interval: std::time::Duration::from_millis(ms),
+            batch: usize::try_from(events).unwrap_or(usize::MAX),
+        };
     }
     let config = comptoir_server::Config {
         listen: args.listen,

@@ -20,7 +20,9 @@
 //! the achieved rate and each sale's latency p50/p99 (request to answer); then sales as
 //! fast as `--connections` clients go. The server's CPU per sale is printed beside each
 //! (on PostgreSQL with the run's backends); with delivery on, it is read once the phase's
-//! events have reached the receivers, so it holds the whole cost of their delivery. Last, the
+//! events have reached the receivers, so it holds the whole cost of their delivery; for the
+//! flat-out phase it also prints how many of its events arrived during it and how long
+//! after its end the last one did (the backlog drains). Last, the
 //! latency phase: paid sales at `--rate` per second (one in 20 to the slow shop); for each
 //! event the time from the sale's answer (just after its commit) to its first arrival at
 //! the receiver. Targets: achieved rate with delivery ≥ 90 % of without at the steady

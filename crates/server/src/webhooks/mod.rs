@@ -81,9 +81,10 @@ impl Default for Settings {
     }
 }
 
-/// Delivery's threads run 10 nice steps below the sales: each gets about a tenth of the
-/// weight of a sales thread while they compete for a core (see docs/performance.md).
-pub const DEFAULT_NICE: u8 = 10;
+/// Delivery runs beside the sales unless the operator lowers it: at 10 steps below, it
+/// did not measurably help the sales flat-out on a machine shared with other work, and
+/// there it left events seconds late at 500 sales/s (docs/performance.md).
+pub const DEFAULT_NICE: u8 = 0;
 
 /// Events are kept 30 days: well past the two days of retries, long enough to look back.
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
