@@ -42,6 +42,12 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "COMPTOIR_WEBHOOK_RETENTION_DAYS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(3..=3650))]
     webhook_retention_days: u64,
+    /// How many nice steps below the sales webhook delivery runs (0-19; 0: beside them).
+    /// While the sales keep every core busy they get the CPU and delivery catches up after.
+    #[arg(long, env = "COMPTOIR_WEBHOOK_NICE",
+          default_value_t = comptoir_server::webhooks::DEFAULT_NICE,
+          value_parser = clap::value_parser!(u8).range(0..=19))]
+    webhook_nice: u8,
     /// Do not close days, months and years automatically (at each shop's closing hour,
     /// and at start for the days the server was down for); `comptoir close` still works.
     #[arg(long, env = "COMPTOIR_NO_AUTO_CLOSE")]
@@ -50,6 +56,11 @@ pub(crate) struct ServeArgs {
     /// the schedule of the spec (10 s, 1 min, … 24 h).
     #[arg(long, env = "COMPTOIR_WEBHOOK_TEST_SCHEDULE", hide = true)]
     webhook_test_schedule: Option<String>,
+    /// FOR MEASURING: how delivery yields while the sales saturate the server, as
+    /// `SALES,MS,EVENTS` (at least SALES sales in flight: a look every MS ms, at most
+    /// EVENTS events a look); the default is webhooks::Yielding's.
+    #[arg(long, env = "COMPTOIR_WEBHOOK_YIELD", hide = true)]
+    webhook_yield: Option<String>,
     /// PostgreSQL: most pooled connections of this process (requests, reports, webhooks).
     /// The process holds at most this plus --pg-writer-lanes connections.
     #[arg(long, env = "COMPTOIR_PG_POOL_SIZE", default_value_t = 16,
@@ -75,11 +86,27 @@ impl ServeArgs {
 pub(crate) async fn run(store: Store, args: ServeArgs, key_file: PathBuf) -> Result<(), Failure> {
     let mut webhooks = comptoir_server::webhooks::Settings {
         retention: std::time::Duration::from_secs(args.webhook_retention_days * 24 * 3600),
+        nice: args.webhook_nice,
         ..Default::default()
     };
     if let Some(text) = &args.webhook_test_schedule {
         webhooks.retry_schedule = comptoir_core::webhook::retry::parse_schedule(text)
             .map_err(|e| Failure::usage(format!("--webhook-test-schedule: expected {e}")))?;
+    }
+    if let Some(text) = &args.webhook_yield {
+        let n: Vec<u64> = text
+            .split(',')
+            .map(|t| t.trim().parse::<u64>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| Failure::usage("--webhook-yield: expected SALES,MS,EVENTS"))?;
+        let [sales, ms, events] = n[..] else {
+            return Err(Failure::usage("--webhook-yield: expected SALES,MS,EVENTS"));
+        };
+        webhooks.yielding = comptoir_server::webhooks::Yielding {
+            sales: usize::try_from(sales).unwrap_or(usize::MAX),
+            interval: std::time::Duration::from_millis(ms),
+            batch: usize::try_from(events).unwrap_or(usize::MAX),
+        };
     }
     let config = comptoir_server::Config {
         listen: args.listen,

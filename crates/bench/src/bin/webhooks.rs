@@ -20,7 +20,9 @@
 //! the achieved rate and each sale's latency p50/p99 (request to answer); then sales as
 //! fast as `--connections` clients go. The server's CPU per sale is printed beside each
 //! (on PostgreSQL with the run's backends); with delivery on, it is read once the phase's
-//! events have reached the receivers, so it holds the whole cost of their delivery. Last, the
+//! events have reached the receivers, so it holds the whole cost of their delivery; for the
+//! flat-out phase it also prints how many of its events arrived during it and how long
+//! after its end the last one did (the backlog drains). Last, the
 //! latency phase: paid sales at `--rate` per second (one in 20 to the slow shop); for each
 //! event the time from the sale's answer (just after its commit) to its first arrival at
 //! the receiver. Targets: achieved rate with delivery ≥ 90 % of without at the steady
@@ -236,14 +238,15 @@ async fn sell(http: &reqwest::Client, base: &str, s: &Shop) -> Option<(i64, Inst
     Some((v["orderInternalID"].as_i64()?, at))
 }
 
-/// Sales as fast as `connections` clients go for `seconds`; sales per second.
+/// Sales as fast as `connections` clients go for `seconds`: sales per second, and the
+/// sales recorded in all (with those answered after the phase's end).
 async fn flat_out(
     http: &reqwest::Client,
     base: &str,
     shops: &Arc<Vec<Shop>>,
     connections: usize,
     seconds: u64,
-) -> f64 {
+) -> (f64, u64) {
     let done = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
@@ -273,7 +276,7 @@ async fn flat_out(
     for t in tasks {
         let _ = t.await;
     }
-    n as f64 / elapsed
+    (n as f64 / elapsed, done.load(Ordering::Relaxed))
 }
 
 /// What sales offered at a steady rate got.
@@ -404,6 +407,16 @@ fn server_cpu(pid: u32, db: &BenchDb) -> f64 {
 struct Half {
     steady: Vec<(Steady, f64)>,
     flat: (f64, f64),
+    /// With delivery on: the flat-out phase's backlog.
+    backlog: Option<Backlog>,
+}
+
+/// The events of the flat-out phase: how many, how many had arrived when it ended, and
+/// how long after its end the last of them arrived (`None`: not within two minutes).
+struct Backlog {
+    events: u64,
+    during: u64,
+    drained: Option<Duration>,
 }
 
 struct Ctx<'a> {
@@ -422,6 +435,7 @@ async fn half(x: &Ctx<'_>, delivered: Option<&AtomicU64>) -> Half {
     let mut out = Half {
         steady: Vec::new(),
         flat: (0.0, 0.0),
+        backlog: None,
     };
     let settle = async || {
         if let Some(count) = delivered {
@@ -437,7 +451,24 @@ async fn half(x: &Ctx<'_>, delivered: Option<&AtomicU64>) -> Half {
             .push((s, used * 1000.0 / (s.achieved * secs as f64).max(1.0)));
     }
     let cpu = server_cpu(x.pid, x.db);
-    let flat = flat_out(&x.http, &x.base, &x.fast, x.args.connections, secs).await;
+    let before = delivered.map(|c| c.load(Ordering::Relaxed));
+    let (flat, sales) = flat_out(&x.http, &x.base, &x.fast, x.args.connections, secs).await;
+    if let (Some(count), Some(before)) = (delivered, before) {
+        // Two events a paid sale; the phase's end is when its last sale was answered.
+        let ended = Instant::now();
+        let events = sales * 2;
+        let during = count.load(Ordering::Relaxed) - before;
+        let until = ended + Duration::from_secs(120);
+        while count.load(Ordering::Relaxed) - before < events && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let drained = (count.load(Ordering::Relaxed) - before >= events).then(|| ended.elapsed());
+        out.backlog = Some(Backlog {
+            events,
+            during,
+            drained,
+        });
+    }
     settle().await;
     let used = server_cpu(x.pid, x.db) - cpu;
     out.flat = (flat, used * 1000.0 / (flat * secs as f64).max(1.0));
@@ -463,6 +494,17 @@ fn print_half(label: &str, rates: &[u64], h: &Half) {
         " flat-out {:.0}/s, {:.2} ms CPU/sale",
         h.flat.0, h.flat.1
     ));
+    if let Some(b) = &h.backlog {
+        line.push_str(&format!(
+            "; flat-out's {} events: {} arrived during the phase, {}",
+            b.events,
+            b.during,
+            match b.drained {
+                Some(d) => format!("all {:.1} s after its end", d.as_secs_f64()),
+                None => "NOT ALL within 120 s after its end".into(),
+            }
+        ));
+    }
     println!("{line}");
 }
 

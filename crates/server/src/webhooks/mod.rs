@@ -4,6 +4,7 @@
 
 mod client;
 mod closing;
+pub mod priority;
 mod verify;
 mod worker;
 
@@ -33,6 +34,10 @@ pub struct Settings {
     pub poll: Duration,
     /// How delivery yields to the sales while they keep this process busy.
     pub yielding: Yielding,
+    /// How many nice steps below the rest of the server delivery's threads run (0–19; 0:
+    /// beside the sales). Only matters while the cores are all busy: the sales then get
+    /// the CPU and delivery a small share ([`priority`]).
+    pub nice: u8,
 }
 
 /// Sales first: while at least `sales` sales are being recorded at once in this process
@@ -71,9 +76,15 @@ impl Default for Settings {
             timeout: Duration::from_secs(10),
             poll: Duration::from_millis(250),
             yielding: Yielding::default(),
+            nice: DEFAULT_NICE,
         }
     }
 }
+
+/// Delivery runs beside the sales unless the operator lowers it: at 10 steps below, it
+/// did not measurably help the sales flat-out on a machine shared with other work, and
+/// there it left events seconds late at 500 sales/s (docs/performance.md).
+pub const DEFAULT_NICE: u8 = 0;
 
 /// Events are kept 30 days: well past the two days of retries, long enough to look back.
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);

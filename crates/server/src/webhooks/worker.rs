@@ -57,6 +57,9 @@ struct Job {
 pub struct Worker {
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
+    /// Delivery's own runtime, its threads below the sales ([`super::priority`]); `None`
+    /// if it could not be built (delivery then runs on the server's runtime).
+    runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl Worker {
@@ -84,15 +87,34 @@ impl Worker {
             results,
         });
         let (stop, rx) = watch::channel(false);
-        let task = tokio::spawn(run(inner, finished, rx));
-        Worker { stop, task }
+        let runtime = super::priority::runtime(inner.settings.nice)
+            .inspect_err(|e| tracing::error!(error = %e, "webhooks: cannot start their runtime"))
+            .ok();
+        let task = match &runtime {
+            Some(rt) => rt.spawn(run(inner, finished, rx)),
+            None => tokio::spawn(run(inner, finished, rx)),
+        };
+        Worker {
+            stop,
+            task,
+            runtime,
+        }
     }
 
     /// Stops claiming, gives attempts in flight a moment, and abandons the rest: their
     /// leases run out and another process (or this one, restarted) tries them again.
-    pub async fn stop(self) {
+    pub async fn stop(mut self) {
         let _ = self.stop.send(true);
-        let _ = self.task.await;
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        // Dropping a runtime waits for its threads, which an async caller may not do.
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
     }
 }
 
