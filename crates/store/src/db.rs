@@ -349,11 +349,11 @@ impl Conn for SqliteConn {
 /// it then reads: 60–400 ms of CPU. The store's statements are key lookups and bounded
 /// walks, some estimated far above that: the webhook lease on a backlog of pending events
 /// (every event is pending while a shop has webhooks off) was estimated at millions and
-/// compiled at each look, 4 a second, for a statement that ran in microseconds: half the
-/// database's CPU per sale in the sales benchmark (docs/performance.md). `set_config`
-/// over `pg_settings` leaves a server without the setting as it is.
+/// compiled at each look (every 250 ms), for a statement that ran in microseconds: half the
+/// database's CPU per sale in the sales benchmark (docs/performance.md). A server
+/// without the setting (before 11) is left as it is.
 const SESSION_SETTINGS: &str =
-    "select set_config(name, 'off', false) from pg_settings where name = 'jit'";
+    "select set_config('jit', 'off', false) where current_setting('jit', true) is not null";
 
 pub(crate) struct PgConn {
     client: Option<PgClient>,
