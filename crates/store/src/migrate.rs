@@ -67,11 +67,6 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0011_redundant_shop_keys.sql"),
         postgres: include_str!("../migrations/postgres/0011_redundant_shop_keys.sql"),
     },
-    Migration {
-        version: 14,
-        sqlite: include_str!("../migrations/sqlite/0014_sale_rows_keys.sql"),
-        postgres: include_str!("../migrations/postgres/0014_sale_rows_keys.sql"),
-    },
 ];
 
 /// Applies every migration not yet applied. Safe to run from several processes at once.

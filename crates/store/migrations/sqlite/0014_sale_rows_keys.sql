@@ -1,3 +1,0 @@
--- Nothing on SQLite: PostgreSQL drops the foreign keys from order_lines, payments and
--- outbox to their order, for the cost of a check per row (see the PostgreSQL file).
--- SQLite checks a key without a trigger, and dropping one rebuilds the table.
