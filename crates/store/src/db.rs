@@ -343,6 +343,18 @@ impl Conn for SqliteConn {
     }
 }
 
+/// Run on each connection the store opens (pool, lanes, upkeep): JIT compilation off.
+/// PostgreSQL (11 and later, where it is on by default) compiles a statement whose
+/// estimated cost passes `jit_above_cost` (100,000) before running it, whatever the rows
+/// it then reads: 60–400 ms of CPU. The store's statements are key lookups and bounded
+/// walks, some estimated far above that: the webhook lease on a backlog of pending events
+/// (every event is pending while a shop has webhooks off) was estimated at millions and
+/// compiled at each look (every 250 ms), for a statement that ran in microseconds: half the
+/// database's CPU per sale in the sales benchmark (docs/performance.md). A server
+/// without the setting (before 11) is left as it is.
+const SESSION_SETTINGS: &str =
+    "select set_config('jit', 'off', false) where current_setting('jit', true) is not null";
+
 pub(crate) struct PgConn {
     client: Option<PgClient>,
     /// Statements prepared on this connection, by SQL text: a query then costs one round
@@ -360,6 +372,13 @@ impl PgConn {
             statements: std::collections::HashMap::new(),
             broken: false,
         }
+    }
+
+    /// A connection of the store's own: [`PgConn::new`] with [`SESSION_SETTINGS`] applied.
+    pub(crate) fn open(client: impl Into<PgClient>) -> Result<PgConn, StoreError> {
+        let mut c = PgConn::new(client);
+        c.batch(SESSION_SETTINGS)?;
+        Ok(c)
     }
 
     /// Notes whether `e` means the connection cannot be used again, and passes it on.

@@ -237,7 +237,7 @@ impl Store {
             }
             DbUrl::Postgres(u) => {
                 let target = pg_connect::PgTarget::parse(u)?;
-                let connect = move || target.connect().map(PgConn::new);
+                let connect = move || target.connect().and_then(PgConn::open);
                 let mut first = connect()?;
                 migrate::run(&mut first)?;
                 statistics::refresh(&mut first)?;

@@ -2,7 +2,8 @@
 //! lane defers a group's sales and writes them all in one statement before its commit:
 //! a sale that fails in that statement fails its group cleanly, and what was
 //! acknowledged is stored, numbered 1..N, with an intact chain. Also: the foreign key
-//! to `shops` that migration 11 dropped on PostgreSQL is implied by the keys left.
+//! to `shops` that migration 11 dropped on PostgreSQL is implied by the keys left, and
+//! the store's PostgreSQL connections never JIT-compile a statement.
 
 use comptoir_core::model::{Licence, Shop};
 use comptoir_core::sale::PaymentParam;
@@ -382,6 +383,52 @@ async fn a_lane_checks_a_sales_keys_through_the_primary_key_even_on_a_tiny_table
         lane.contains("Index Scan using orders_pkey"),
         "the lane: {lane}"
     );
+}
+
+/// The store's PostgreSQL connections never JIT-compile a statement: PostgreSQL would
+/// compile any statement estimated above `jit_above_cost` before running it, 60–400 ms
+/// of CPU, however few rows it then reads (the webhook lease on a backlog of pending
+/// events was compiled at every look). A pooled connection and a writer lane run a
+/// statement estimated at 125,000 without compiling it; the same statement in the lane's
+/// transaction with `jit` turned back on is compiled, where the server can compile.
+#[tokio::test]
+async fn the_stores_connections_never_compile_a_statement() {
+    let Some(db) = TestDb::postgres() else {
+        eprintln!("skipped: COMPTOIR_TEST_POSTGRES is not set");
+        return;
+    };
+    let store = db.store().await;
+    let shop_id = create_shop(&store, "Nojit", Licence::Extended)
+        .await
+        .shop_id;
+    const COSTLY: &str = "explain select count(*) from generate_series(1, 10000000) g";
+    let plan = |c: &mut dyn Conn| -> Result<String, StoreError> {
+        let lines = c.query(COSTLY, params![])?;
+        lines
+            .iter()
+            .map(|r| r.string(0))
+            .collect::<Result<Vec<_>, _>>()
+            .map(|l| l.join("\n"))
+    };
+    let pooled = store.read(plan).await.unwrap();
+    assert!(!pooled.contains("JIT"), "a pooled connection: {pooled}");
+    let (lane, available, with_jit) = store
+        .write_checked(shop_id, move |c| -> Result<_, StoreError> {
+            let lane = plan(c)?;
+            let available = c
+                .query_one("select pg_jit_available()", params![])?
+                .bool(0)?;
+            c.batch("set local jit = on")?;
+            Ok((lane, available, plan(c)?))
+        })
+        .await
+        .unwrap();
+    assert!(!lane.contains("JIT"), "a writer lane: {lane}");
+    if available {
+        assert!(with_jit.contains("JIT"), "jit on, for contrast: {with_jit}");
+    } else {
+        eprintln!("this PostgreSQL cannot compile statements: the contrast is not shown");
+    }
 }
 
 /// Sales of three shops queued together behind a slow write, on a store with a single
