@@ -208,6 +208,18 @@ pub struct PoolStats {
 
 const POOL_WAIT: Duration = Duration::from_secs(10);
 
+/// Set on every PostgreSQL connection of the store when it is made.
+// Why no JIT: PostgreSQL JIT-compiles any statement whose estimated cost passes
+// `jit_above_cost` (100,000 by default), and a statement's estimate grows with the rows
+// the planner believes it may read, not with those it reads: a limit computed per row
+// counts as 10 % of its input, and a table's dead rows (no autovacuum) swell the estimate
+// further. The webhook lease reads a few dozen rows in about a millisecond, yet on a
+// backlog of 16,000 events it was estimated at 2–15 million and spent some 270 ms of the
+// database's CPU compiling itself at every look (docs/performance.md, "Where a look's
+// time went"). Every statement of Comptoir is a short keyed read or write, for which the
+// compilation costs more than it can save.
+const SESSION_SETTINGS: &str = "set jit = off";
+
 impl Store {
     /// Opens (creating a SQLite file if needed) and migrates the database.
     pub fn open_blocking(url: &DbUrl) -> Result<Store, StoreError> {
@@ -237,7 +249,11 @@ impl Store {
             }
             DbUrl::Postgres(u) => {
                 let target = pg_connect::PgTarget::parse(u)?;
-                let connect = move || target.connect().map(PgConn::new);
+                let connect = move || {
+                    let mut c = PgConn::new(target.connect()?);
+                    c.batch(SESSION_SETTINGS)?;
+                    Ok(c)
+                };
                 let mut first = connect()?;
                 migrate::run(&mut first)?;
                 statistics::refresh(&mut first)?;
