@@ -165,7 +165,7 @@ async fn a_lease_reads_a_bounded_number_of_rows_on_a_backlog_with_delivered_and_
     let (first, _) = measured_lease(&store, room(16)).await;
     assert_eq!(first.len(), 16);
     let (taken, read) = measured_lease(&store, room(16)).await;
-    eprintln!("outbox rows or index entries read by a lease of 16: {read}");
+    eprintln!("outbox rows or index entries read by a lease of 16: {read} ({waiting} waiting)");
     assert_eq!(taken.len(), 16, "a lease takes its room");
     let busy: Vec<(i64, i64)> = in_flight.iter().chain(&first).map(Claimed::key).collect();
     assert!(
@@ -178,6 +178,90 @@ async fn a_lease_reads_a_bounded_number_of_rows_on_a_backlog_with_delivered_and_
          events ({DELIVERED} delivered, {waiting} waiting for a retry, 32 in flight); at \
          most {BOUNDED} expected",
         ORDERS * 2
+    );
+}
+
+/// Index pages of `outbox_due_idx` read so far.
+const DUE_PAGES: &str = "select cast(coalesce(sum(idx_blks_hit + idx_blks_read), 0) as bigint)
+     from pg_statio_user_indexes
+     where schemaname = current_schema() and indexrelname = 'outbox_due_idx'";
+
+#[tokio::test]
+async fn the_upkeep_vacuums_the_outbox_so_a_lease_walks_no_delivered_events() {
+    let Some(db) = TestDb::postgres() else {
+        eprintln!("skipped: COMPTOIR_TEST_POSTGRES is not set");
+        return;
+    };
+    let store = db.store().await;
+    let shop_id = create_shop(&store, "Delivered", Licence::Extended)
+        .await
+        .shop_id;
+    store
+        .write(move |c| {
+            webhooks::set_endpoint(c, shop_id, "https://h.example/in", "form", "whsec_a", now())
+        })
+        .await
+        .unwrap();
+    store
+        .write(move |c| {
+            comptoir_store::sales::seed::existing_orders(c, shop_id, 7_000)?;
+            c.execute(
+                "insert into outbox (shop_id, event_type, order_id, created_at)
+                 select o.shop_id, e.event_type, o.id, $2 from orders o
+                 cross join (values (1, 'validated'), (2, 'terminated')) as e(n, event_type)
+                 where o.shop_id = $1 order by o.id, e.n",
+                params![shop_id, now()],
+            )
+        })
+        .await
+        .unwrap();
+    let vacuums = "select vacuum_count + autovacuum_count from pg_stat_user_tables
+                   where schemaname = current_schema() and relname = 'outbox'";
+    let before = store
+        .read(move |c| c.query_one(vacuums, &[])?.i64(0))
+        .await
+        .unwrap();
+    // 12,000 events delivered, leaving some 30,000 dead row versions in the head of the
+    // shop's due index: about 140 pages, which every lease would walk.
+    let mut delivered = 0;
+    while delivered < 12_000 {
+        let claimed = measured_lease(&store, room(64)).await.0;
+        assert!(!claimed.is_empty(), "the backlog ran out at {delivered}");
+        delivered += claimed.len();
+        attempt(&store, claimed, false).await;
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while store
+        .read(move |c| c.query_one(vacuums, &[])?.i64(0))
+        .await
+        .unwrap()
+        == before
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "outbox was not vacuumed within 30 s of {delivered} deliveries"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let pages = store
+        .write_aside_autocommit(move |c| {
+            c.batch("select pg_stat_force_next_flush()")?;
+            let before = c.query_one(DUE_PAGES, &[])?.i64(0)?;
+            let t = now();
+            let taken = webhooks::lease_due(c, t, t + 30_000_000, &room(16))?;
+            assert_eq!(taken.len(), 16);
+            c.batch("select pg_stat_force_next_flush()")?;
+            Ok::<_, StoreError>(c.query_one(DUE_PAGES, &[])?.i64(0)? - before)
+        })
+        .await
+        .unwrap();
+    eprintln!("due index pages read by a lease of 16 after the vacuum: {pages}");
+    // The upkeep vacuums past 10,000 dead versions: the lease walks at most the pages of
+    // those left since, about 35.
+    assert!(
+        pages <= 50,
+        "a lease read {pages} pages of outbox_due_idx after {delivered} deliveries and a \
+         vacuum (without one, the delivered events' old versions fill some 140)"
     );
 }
 
