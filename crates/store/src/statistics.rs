@@ -82,7 +82,8 @@ pub(crate) fn autovacuum_on(c: &mut dyn Conn) -> Result<bool, StoreError> {
 }
 
 /// Starts the thread that runs [`refresh`] every few seconds on a pooled connection, as
-/// long as the store lives.
+/// long as the store lives, and vacuums the webhook outbox when it needs it
+/// ([`crate::webhooks::vacuum_outbox`]).
 pub(crate) fn start(pool: &Arc<Pool<PgConn>>) {
     let pool: Weak<Pool<PgConn>> = Arc::downgrade(pool);
     let spawned = std::thread::Builder::new()
@@ -93,6 +94,9 @@ pub(crate) fn start(pool: &Arc<Pool<PgConn>>) {
                 let Some(pool) = pool.upgrade() else { return };
                 let outcome = pool.get(Duration::from_secs(1)).and_then(|mut c| {
                     let r = refresh(&mut *c);
+                    if let Err(e) = crate::webhooks::vacuum_outbox(&mut *c) {
+                        tracing::warn!(error = %e, "vacuuming the webhook outbox");
+                    }
                     if c.is_closed() {
                         c.discard();
                     }

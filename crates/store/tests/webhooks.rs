@@ -211,6 +211,67 @@ async fn terminated_waits_for_its_validated_and_leases_are_exclusive() {
     }
 }
 
+/// The `next_at` of the shop's event `id`.
+async fn next_at(store: &Store, shop_id: i64, id: i64) -> i64 {
+    store
+        .read(move |c| {
+            c.query_one(
+                "select next_at from outbox where shop_id = $1 and id = $2",
+                params![shop_id, id],
+            )?
+            .i64(0)
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_terminated_waits_at_its_validateds_next_try_and_comes_back_with_a_resend() {
+    for db in TestDb::all() {
+        let store = db.store().await;
+        let (shop_id, item, method) = shop(&store, "Waiting").await;
+        set(&store, shop_id).await;
+        let order = sell(&store, shop_id, item, Some(method)).await;
+        let validated = claim(&store, 10).await;
+        assert_eq!(validated.len(), 1, "{}", db.backend);
+        let v = validated[0].id;
+        let t = store
+            .read(move |c| {
+                c.query_one(
+                    "select id from outbox
+                     where shop_id = $1 and order_id = $2 and event_type = 'terminated'",
+                    params![shop_id, order],
+                )?
+                .i64(0)
+            })
+            .await
+            .unwrap();
+        let retry = now() + 3_600_000_000;
+        finish(&store, &validated[0], Outcome::RetryAt(retry)).await;
+        // Out of every look's walk until then, not at the head of the due index.
+        assert_eq!(next_at(&store, shop_id, t).await, retry, "{}", db.backend);
+        assert!(claim(&store, 10).await.is_empty(), "{}", db.backend);
+        // Sent again by hand: the validated at once, and its terminated right after it.
+        store
+            .write(move |c| webhooks::resend(c, shop_id, v, now()))
+            .await
+            .unwrap();
+        assert!(next_at(&store, shop_id, t).await < retry, "{}", db.backend);
+        let again = claim(&store, 10).await;
+        assert_eq!(again.len(), 1, "{}", db.backend);
+        assert_eq!((again[0].id, again[0].attempt), (v, 2));
+        finish(&store, &again[0], Outcome::Delivered).await;
+        let next = claim(&store, 10).await;
+        assert_eq!(next.len(), 1, "{}", db.backend);
+        assert_eq!(
+            (next[0].id, next[0].order_id, next[0].event_type.as_str()),
+            (t, order, "terminated"),
+            "{}",
+            db.backend
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_lease_runs_out_and_a_late_result_moves_nothing() {
     for db in TestDb::all() {

@@ -11,7 +11,6 @@ use comptoir_store::webhooks::{
 };
 use comptoir_store::{Store, StoreError};
 use std::collections::HashMap;
-use std::collections::hash_map::Entry;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -241,8 +240,9 @@ async fn record(inner: &Inner, batch: Vec<Finished>) {
 
 /// Leases what is due within the per-shop room, then makes the body of each event's first
 /// attempt and keeps it before anything is sent; whether the lease was full (more may be
-/// due). Per look: the lease (one statement), one read (the shops' settings, the orders;
-/// an order read once for both its events) and, when there are new events, their bodies
+/// due). Per look: the lease (one statement), one read (each shop's settings and record,
+/// then the orders of all the new events with their lines and payments in three statements
+/// on PostgreSQL, whatever their number) and, when there are new events, their bodies
 /// kept (one statement); the writes beside the sales (they change nothing the sales
 /// remember), without a transaction of their own on PostgreSQL.
 async fn claim(inner: &Arc<Inner>, limit: usize) -> Result<(Vec<Job>, bool), StoreError> {
@@ -279,39 +279,42 @@ async fn claim(inner: &Arc<Inner>, limit: usize) -> Result<(Vec<Job>, bool), Sto
         .store
         .read(move |c| {
             let mut endpoints: HashMap<i64, Endpoint> = HashMap::new();
-            let mut subjects: HashMap<(i64, i64), Option<Subject>> = HashMap::new();
-            let mut bodies = Vec::new();
-            let mut errors = HashMap::new();
             for d in &due {
                 if !endpoints.contains_key(&d.shop_id)
                     && let Some(e) = store_wh::endpoint(c, d.shop_id)?
                 {
                     endpoints.insert(d.shop_id, e);
                 }
-                let endpoint = endpoints.get(&d.shop_id);
-                let body = match endpoint {
+            }
+            // The orders of every new order event at once: a look's reads do not grow
+            // with its events (an order is read once for both its events).
+            let orders: Vec<(i64, i64)> = due
+                .iter()
+                .filter(|d| {
+                    !d.frozen
+                        && d.event_type != EventType::Closing.as_str()
+                        && endpoints.contains_key(&d.shop_id)
+                })
+                .map(|d| (d.shop_id, d.order_id))
+                .collect();
+            let subjects = if orders.is_empty() {
+                HashMap::new()
+            } else {
+                store_wh::event_subjects(c, &orders)?
+            };
+            let mut bodies = Vec::new();
+            let mut errors = HashMap::new();
+            for d in &due {
+                let body = match endpoints.get(&d.shop_id) {
                     Some(endpoint) if !d.frozen && d.event_type == EventType::Closing.as_str() => {
                         super::closing::body(c, &base_url, d, &endpoint.format)?.map(Some)
                     }
-                    Some(endpoint) if !d.frozen => {
-                        let subject = match subjects.entry((d.shop_id, d.order_id)) {
-                            Entry::Occupied(o) => o.into_mut(),
-                            Entry::Vacant(v) => {
-                                v.insert(store_wh::event_subject(c, d.shop_id, d.order_id)?)
-                            }
-                        };
-                        match subject.as_ref() {
-                            Some((shop, order, client)) => make_body(
-                                &base_url,
-                                d,
-                                &endpoint.format,
-                                shop,
-                                order,
-                                client.as_ref(),
-                            ),
-                            None => Err(format!("order {} is gone", d.order_id)),
+                    Some(endpoint) if !d.frozen => match subjects.get(&(d.shop_id, d.order_id)) {
+                        Some((shop, order, client)) => {
+                            make_body(&base_url, d, &endpoint.format, shop, order, client.as_ref())
                         }
-                    }
+                        None => Err(format!("order {} is gone", d.order_id)),
+                    },
                     _ => Ok(None),
                 };
                 match body {
@@ -364,13 +367,6 @@ async fn claim(inner: &Arc<Inner>, limit: usize) -> Result<(Vec<Job>, bool), Sto
     }
     Ok((jobs, full))
 }
-
-/// What an event's body is made of: the shop, the order and its client.
-type Subject = (
-    comptoir_core::model::Shop,
-    comptoir_core::order::OrderView,
-    Option<comptoir_core::model::Client>,
-);
 
 /// One attempt of one event: send, then hand the result to the recorder.
 async fn attempt(inner: Arc<Inner>, job: Job) {

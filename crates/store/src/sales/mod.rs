@@ -42,7 +42,9 @@ pub use lookups::payment_method;
 use lookups::*;
 pub use order_writes::{Answer, OrderWrite, Shape};
 use orders::*;
-pub use orders::{OrderFilter, each_order, get_order, order_by_invoice_token, orders_page};
+pub use orders::{
+    OrderFilter, each_order, get_order, get_orders, order_by_invoice_token, orders_page,
+};
 use refunds::{RefundAsk, refund_in};
 pub use refunds::{refund_order, refund_order_paying};
 use sale_rows::*;

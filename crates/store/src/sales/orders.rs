@@ -178,49 +178,126 @@ const ORDER_SELECT: &str = "select shop_id, id, status, number, is_refund, refun
     delivery_method, table_id, covers, pager_num, public_comment, private_comment, total, vat,
     paid, change_given, invoice_token, seal from orders";
 
+/// The columns read by [`line_from_row`], for `from order_lines`.
+const LINE_COLUMNS: &str =
+    "line_no, item_id, department_id, title, quantity, unit_price, total, vat_rate, variations";
+
+fn line_from_row(r: &Row) -> Result<LineView, StoreError> {
+    Ok(LineView {
+        line_no: r.i64(0)?,
+        item_id: r.opt_i64(1)?,
+        department_id: r.opt_i64(2)?,
+        title: r.string(3)?,
+        quantity: Quantity::from_thousandths(r.i64(4)?)
+            .ok_or_else(|| StoreError::Decode("invalid stored quantity".into()))?,
+        unit_price: Money::from_minor(r.i64(5)?),
+        total: Money::from_minor(r.i64(6)?),
+        vat_rate: rate(r.i64(7)?)?,
+        variations: parse_variations(r.str(8)?),
+    })
+}
+
+/// The columns read by [`payment_from_row`], for `from payments`.
+const PAYMENT_COLUMNS: &str = "id, payment_method_id, name, amount, at";
+
+fn payment_from_row(r: &Row) -> Result<PaymentView, StoreError> {
+    Ok(PaymentView {
+        id: r.i64(0)?,
+        payment_method_id: r.i64(1)?,
+        name: r.string(2)?,
+        amount: Money::from_minor(r.i64(3)?),
+        at: r.i64(4)?,
+    })
+}
+
 /// Fills an order's lines and payments.
 pub(super) fn load_details(c: &mut dyn Conn, o: &mut OrderView) -> Result<(), StoreError> {
     o.lines = c
         .query(
-            "select line_no, item_id, department_id, title, quantity, unit_price, total, vat_rate,
-                 variations
-             from order_lines where shop_id = $1 and order_id = $2 order by line_no",
+            &format!(
+                "select {LINE_COLUMNS} from order_lines where shop_id = $1 and order_id = $2
+                 order by line_no"
+            ),
             params![o.shop_id, o.id],
         )?
         .iter()
-        .map(|r| {
-            Ok(LineView {
-                line_no: r.i64(0)?,
-                item_id: r.opt_i64(1)?,
-                department_id: r.opt_i64(2)?,
-                title: r.string(3)?,
-                quantity: Quantity::from_thousandths(r.i64(4)?)
-                    .ok_or_else(|| StoreError::Decode("invalid stored quantity".into()))?,
-                unit_price: Money::from_minor(r.i64(5)?),
-                total: Money::from_minor(r.i64(6)?),
-                vat_rate: rate(r.i64(7)?)?,
-                variations: parse_variations(r.str(8)?),
-            })
-        })
+        .map(line_from_row)
         .collect::<Result<_, StoreError>>()?;
     o.payments = c
         .query(
-            "select id, payment_method_id, name, amount, at from payments
-             where shop_id = $1 and order_id = $2 order by id",
+            &format!(
+                "select {PAYMENT_COLUMNS} from payments where shop_id = $1 and order_id = $2
+                 order by id"
+            ),
             params![o.shop_id, o.id],
         )?
         .iter()
-        .map(|r| {
-            Ok(PaymentView {
-                id: r.i64(0)?,
-                payment_method_id: r.i64(1)?,
-                name: r.string(2)?,
-                amount: Money::from_minor(r.i64(3)?),
-                at: r.i64(4)?,
-            })
-        })
+        .map(payment_from_row)
         .collect::<Result<_, StoreError>>()?;
     Ok(())
+}
+
+/// The orders named by `(shop, id)`, with lines and payments, each once; an order that
+/// does not exist is left out. On PostgreSQL three statements whatever their number (the
+/// orders, all their lines, all their payments); on SQLite, where a read is no round trip,
+/// [`get_order`] for each.
+pub fn get_orders(c: &mut dyn Conn, keys: &[(i64, i64)]) -> Result<Vec<OrderView>, StoreError> {
+    let mut keys = keys.to_vec();
+    keys.sort_unstable();
+    keys.dedup();
+    if c.backend() == Backend::Sqlite {
+        let mut orders = Vec::with_capacity(keys.len());
+        for (shop_id, id) in keys {
+            orders.extend(get_order(c, shop_id, id)?);
+        }
+        return Ok(orders);
+    }
+    let (shops, ids): (Vec<Value>, Vec<Value>) = keys
+        .iter()
+        .map(|(s, id)| (Value::I64(*s), Value::I64(*id)))
+        .unzip();
+    let keys = [Value::Array(shops), Value::Array(ids)];
+    // Each table through its primary key, one probe per order (the `unnest` drives a
+    // nested loop); the rows come back grouped by order, in each order's own sequence.
+    let mut orders = c
+        .query(
+            &format!(
+                "{ORDER_SELECT} where (shop_id, id) in
+                 (select * from unnest($1::bigint[], $2::bigint[])) order by shop_id, id"
+            ),
+            &keys,
+        )?
+        .iter()
+        .map(order_from_row)
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let at = |orders: &[OrderView], shop_id: i64, id: i64| {
+        orders.binary_search_by_key(&(shop_id, id), |o| (o.shop_id, o.id))
+    };
+    for r in c.query(
+        &format!(
+            "select {LINE_COLUMNS}, shop_id, order_id from order_lines
+             where (shop_id, order_id) in (select * from unnest($1::bigint[], $2::bigint[]))
+             order by shop_id, order_id, line_no"
+        ),
+        &keys,
+    )? {
+        if let Ok(i) = at(&orders, r.i64(9)?, r.i64(10)?) {
+            orders[i].lines.push(line_from_row(&r)?);
+        }
+    }
+    for r in c.query(
+        &format!(
+            "select {PAYMENT_COLUMNS}, shop_id, order_id from payments
+             where (shop_id, order_id) in (select * from unnest($1::bigint[], $2::bigint[]))
+             order by shop_id, order_id, id"
+        ),
+        &keys,
+    )? {
+        if let Ok(i) = at(&orders, r.i64(5)?, r.i64(6)?) {
+            orders[i].payments.push(payment_from_row(&r)?);
+        }
+    }
+    Ok(orders)
 }
 
 /// An order of the shop by its internal id, with lines and payments.
