@@ -95,6 +95,22 @@ impl PgClient {
         }
     }
 
+    /// `st`, then `batch`, sent together (pipelined: one round trip) and answered in that
+    /// order. Should `st` fail, `batch` still runs, after it. (The `postgres` crate's
+    /// client runs them one after the other.) The outer error: the connection failed
+    /// before both were answered.
+    pub(crate) fn execute_then_batch(
+        &mut self,
+        st: &Statement,
+        params: &[&(dyn ToSql + Sync)],
+        batch: &str,
+    ) -> Result<(Result<u64, Error>, Result<(), Error>), Error> {
+        match self {
+            PgClient::Bounded(c) => c.execute_then_batch(st, params, batch),
+            PgClient::Plain(c) => Ok((c.execute(st, params), c.batch_execute(batch))),
+        }
+    }
+
     pub(crate) fn is_closed(&self) -> bool {
         match self {
             PgClient::Bounded(c) => c.is_closed(),
@@ -254,6 +270,21 @@ impl Bounded {
     pub(crate) fn batch_execute(&mut self, sql: &str) -> Result<(), Error> {
         let (io, client) = self.parts();
         io.block_on(client.batch_execute(sql))
+    }
+
+    /// [`PgClient::execute_then_batch`]: each request is sent at its future's first poll,
+    /// in the order they are polled, so both go out before the first answer is awaited.
+    /// The outer error: the connection failed before both were answered.
+    pub(crate) fn execute_then_batch(
+        &mut self,
+        st: &Statement,
+        params: &[&(dyn ToSql + Sync)],
+        batch: &str,
+    ) -> Result<(Result<u64, Error>, Result<(), Error>), Error> {
+        let (io, client) = self.parts();
+        let both =
+            futures_util::future::join(client.execute(st, params), client.batch_execute(batch));
+        io.block_on(async { Ok(both.await) })
     }
 
     pub(crate) fn is_closed(&self) -> bool {

@@ -19,7 +19,7 @@
 //! before taking its next group.
 
 use crate::StoreError;
-use crate::db::{Backend, Conn, EachRow, PgConn, Row, Sql, Value};
+use crate::db::{Backend, Committed, Conn, EachRow, PgConn, Row, Sql, Value};
 use crate::lane::Lane;
 use crate::pool::Pool;
 use crate::writer::{Deliver, Run, unguarded};
@@ -365,9 +365,15 @@ fn run_group(
     // A failed commit may have committed all the same (the connection lost on the way):
     // only a failed statement before it is known to leave nothing.
     let t = Instant::now();
-    let result = match state.deferred().flush(c) {
-        Ok(()) => c.batch("commit"),
-        Err(e) => Err(rolled_back(Some(&e))),
+    // The group's statement and the commit in one round trip: the counter rows are
+    // held one round trip less.
+    let result = match state.deferred().take_statement() {
+        None => c.batch("commit"),
+        Some((sql, values)) => match c.execute_then_commit(&sql, &values) {
+            Committed::Yes => Ok(()),
+            Committed::NotBeforeItsStatementFailed(e) => Err(rolled_back(Some(&e))),
+            Committed::Unknown(e) => Err(e),
+        },
     };
     times.commit_micros = micros(t.elapsed());
     if let Err(e) = result {
