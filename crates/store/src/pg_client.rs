@@ -18,6 +18,10 @@ use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
 use tokio_postgres::types::{BorrowToSql, ToSql};
 use tokio_postgres::{Error, Row, RowStream, Socket, Statement};
 
+/// The answers of a statement and of the batch sent after it
+/// ([`PgClient::execute_then_batch`]).
+pub(crate) type StatementThenBatch = (Result<u64, Error>, Result<(), Error>);
+
 /// The connection's task: reads the server's messages and writes the client's requests.
 type Driver = Pin<Box<dyn Future<Output = Result<(), Error>> + Send>>;
 
@@ -104,7 +108,7 @@ impl PgClient {
         st: &Statement,
         params: &[&(dyn ToSql + Sync)],
         batch: &str,
-    ) -> Result<(Result<u64, Error>, Result<(), Error>), Error> {
+    ) -> Result<StatementThenBatch, Error> {
         match self {
             PgClient::Bounded(c) => c.execute_then_batch(st, params, batch),
             PgClient::Plain(c) => Ok((c.execute(st, params), c.batch_execute(batch))),
@@ -280,7 +284,7 @@ impl Bounded {
         st: &Statement,
         params: &[&(dyn ToSql + Sync)],
         batch: &str,
-    ) -> Result<(Result<u64, Error>, Result<(), Error>), Error> {
+    ) -> Result<StatementThenBatch, Error> {
         let (io, client) = self.parts();
         let both =
             futures_util::future::join(client.execute(st, params), client.batch_execute(batch));

@@ -9,11 +9,11 @@
 //! deadlock on them. Each lane keeps a connection of its own, so that it never waits for
 //! the pool behind the requests it is to serve.
 //!
-//! A lane commits without waiting for the WAL flush (`synchronous_commit = off` on its
-//! connection), which releases the counter rows as soon as the commit record is written,
-//! and hands the group's answers to the process's flusher ([`Flusher`]): it forces the
-//! WAL to disk up to a record written after that commit, and only then are the writes
-//! answered. An acknowledged write is as durable as before; what changes is that the
+//! A lane commits without waiting for the WAL flush (`set local synchronous_commit = off`
+//! in each of its transactions), which releases the counter rows as soon as the commit
+//! record is written, and hands the group's answers to the process's flusher
+//! ([`Flusher`]): it forces the WAL to disk up to a record written after that commit, and
+//! only then are the writes answered. An acknowledged write is as durable as before; what changes is that the
 //! shop's next transaction (this lane's next group, another process's) no longer waits
 //! for this one's fsync while holding the counter row, and the lane does not wait for it
 //! before taking its next group.
