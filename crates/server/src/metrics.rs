@@ -232,6 +232,50 @@ pub async fn handler(State(state): State<crate::AppState>) -> impl IntoResponse 
         )],
         state
             .metrics
-            .render(state.store.pool_stats(), state.store.commit_stats()),
+            .render(state.store.pool_stats(), state.store.commit_stats())
+            + &render_lanes(state.store.lane_times()),
     )
+}
+
+/// Where the PostgreSQL sales lanes' time went (`comptoir_store::LaneTimes`), in seconds.
+fn render_lanes(t: comptoir_store::LaneTimes) -> String {
+    let seconds = |us: u64| us as f64 / 1e6;
+    let mut out = String::new();
+    out.push_str("# HELP comptoir_db_lane_transactions_total PostgreSQL sales lane transactions committed.\n");
+    out.push_str("# TYPE comptoir_db_lane_transactions_total counter\n");
+    let _ = writeln!(
+        out,
+        "comptoir_db_lane_transactions_total {}",
+        t.transactions
+    );
+    out.push_str("# HELP comptoir_db_lane_write_seconds_total Summed over the committed writes of the PostgreSQL sales lanes: waiting in the lane's queue, in the group's transaction until its commit answered, and for the WAL flush after it.\n");
+    out.push_str("# TYPE comptoir_db_lane_write_seconds_total counter\n");
+    let _ = writeln!(
+        out,
+        "comptoir_db_lane_write_seconds_total{{part=\"queued\"}} {}",
+        seconds(t.queued_micros)
+    );
+    let _ = writeln!(
+        out,
+        "comptoir_db_lane_write_seconds_total{{part=\"transaction\"}} {}",
+        seconds(t.run_micros)
+    );
+    let _ = writeln!(
+        out,
+        "comptoir_db_lane_write_seconds_total{{part=\"flush\"}} {}",
+        seconds(t.flush_micros)
+    );
+    out.push_str("# HELP comptoir_db_lane_transaction_seconds_total Summed over the PostgreSQL sales lanes' committed transactions: begin and the counter rows' lock (waits included), and the group statement with the commit.\n");
+    out.push_str("# TYPE comptoir_db_lane_transaction_seconds_total counter\n");
+    let _ = writeln!(
+        out,
+        "comptoir_db_lane_transaction_seconds_total{{step=\"lock\"}} {}",
+        seconds(t.lock_micros)
+    );
+    let _ = writeln!(
+        out,
+        "comptoir_db_lane_transaction_seconds_total{{step=\"commit\"}} {}",
+        seconds(t.commit_micros)
+    );
+    out
 }

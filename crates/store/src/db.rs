@@ -415,6 +415,36 @@ impl PgConn {
     pub(crate) fn is_closed(&self) -> bool {
         self.broken || self.client.as_ref().is_none_or(PgClient::is_closed)
     }
+
+    /// Runs `sql` and then `commit`, sent together: one round trip. A statement that
+    /// fails in the database leaves the transaction failed, which the `commit` then
+    /// ends by rolling it back.
+    pub(crate) fn execute_then_commit(&mut self, sql: &str, params: &[Value]) -> Committed {
+        let st = match self.statement(sql) {
+            Ok(st) => st,
+            Err(e) => return Committed::NotBeforeItsStatementFailed(e),
+        };
+        let answers = self
+            .client()
+            .execute_then_batch(&st, &pg_params(params), "commit");
+        match answers {
+            Ok((Ok(_), Ok(()))) => Committed::Yes,
+            // The database refused the statement: nothing of the transaction commits.
+            Ok((Err(e), _)) if e.as_db_error().is_some() => {
+                Committed::NotBeforeItsStatementFailed(self.note(e))
+            }
+            Ok((Err(e), _) | (Ok(_), Err(e))) | Err(e) => Committed::Unknown(self.note(e)),
+        }
+    }
+}
+
+/// How [`PgConn::execute_then_commit`] ended.
+pub(crate) enum Committed {
+    Yes,
+    /// Nothing was committed: the statement failed, the transaction was rolled back.
+    NotBeforeItsStatementFailed(StoreError),
+    /// The commit failed or its answer was lost: it may have committed all the same.
+    Unknown(StoreError),
 }
 
 impl Drop for PgConn {

@@ -174,10 +174,26 @@ pub struct CommitStats {
     pub commits: u64,
 }
 
+/// Where the PostgreSQL sales lanes' time goes (`/metrics`), summed since the start, in
+/// microseconds: per write, the wait in its lane's queue, the run of its group's
+/// transaction until the commit answered, and the wait for the WAL flush after it; per
+/// transaction, the counter rows' lock (the wait for another transaction holding one
+/// included) and the group statement with the commit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LaneTimes {
+    pub transactions: u64,
+    pub queued_micros: u64,
+    pub run_micros: u64,
+    pub lock_micros: u64,
+    pub commit_micros: u64,
+    pub flush_micros: u64,
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct CommitCounters {
     writes: std::sync::atomic::AtomicU64,
     commits: std::sync::atomic::AtomicU64,
+    lanes: std::sync::Mutex<LaneTimes>,
 }
 
 impl CommitCounters {
@@ -187,6 +203,27 @@ impl CommitCounters {
         self.commits.fetch_add(1, Relaxed);
         self.writes
             .fetch_add(u64::try_from(writes).unwrap_or(u64::MAX), Relaxed);
+    }
+
+    /// Adds one lane transaction's times (see [`LaneTimes`]).
+    pub(crate) fn record_lane(&self, t: &LaneTimes) {
+        let mut all = self
+            .lanes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        all.transactions += t.transactions;
+        all.queued_micros += t.queued_micros;
+        all.run_micros += t.run_micros;
+        all.lock_micros += t.lock_micros;
+        all.commit_micros += t.commit_micros;
+        all.flush_micros += t.flush_micros;
+    }
+
+    pub(crate) fn lane_times(&self) -> LaneTimes {
+        *self
+            .lanes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub(crate) fn stats(&self) -> CommitStats {
@@ -506,6 +543,11 @@ impl Store {
     /// Writes acknowledged through group commit, and the commits that carried them.
     pub fn commit_stats(&self) -> CommitStats {
         self.commits.stats()
+    }
+
+    /// Where the PostgreSQL sales lanes' time went (zero on SQLite).
+    pub fn lane_times(&self) -> LaneTimes {
+        self.commits.lane_times()
     }
 
     pub fn pool_stats(&self) -> PoolStats {

@@ -18,6 +18,10 @@ use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
 use tokio_postgres::types::{BorrowToSql, ToSql};
 use tokio_postgres::{Error, Row, RowStream, Socket, Statement};
 
+/// The answers of a statement and of the batch sent after it
+/// ([`PgClient::execute_then_batch`]).
+pub(crate) type StatementThenBatch = (Result<u64, Error>, Result<(), Error>);
+
 /// The connection's task: reads the server's messages and writes the client's requests.
 type Driver = Pin<Box<dyn Future<Output = Result<(), Error>> + Send>>;
 
@@ -92,6 +96,22 @@ impl PgClient {
         match self {
             PgClient::Bounded(c) => c.batch_execute(sql),
             PgClient::Plain(c) => c.batch_execute(sql),
+        }
+    }
+
+    /// `st`, then `batch`, sent together (pipelined: one round trip) and answered in that
+    /// order. Should `st` fail, `batch` still runs, after it. (The `postgres` crate's
+    /// client runs them one after the other.) The outer error: the connection failed
+    /// before both were answered.
+    pub(crate) fn execute_then_batch(
+        &mut self,
+        st: &Statement,
+        params: &[&(dyn ToSql + Sync)],
+        batch: &str,
+    ) -> Result<StatementThenBatch, Error> {
+        match self {
+            PgClient::Bounded(c) => c.execute_then_batch(st, params, batch),
+            PgClient::Plain(c) => Ok((c.execute(st, params), c.batch_execute(batch))),
         }
     }
 
@@ -254,6 +274,21 @@ impl Bounded {
     pub(crate) fn batch_execute(&mut self, sql: &str) -> Result<(), Error> {
         let (io, client) = self.parts();
         io.block_on(client.batch_execute(sql))
+    }
+
+    /// [`PgClient::execute_then_batch`]: each request is sent at its future's first poll,
+    /// in the order they are polled, so both go out before the first answer is awaited.
+    /// The outer error: the connection failed before both were answered.
+    pub(crate) fn execute_then_batch(
+        &mut self,
+        st: &Statement,
+        params: &[&(dyn ToSql + Sync)],
+        batch: &str,
+    ) -> Result<StatementThenBatch, Error> {
+        let (io, client) = self.parts();
+        let both =
+            futures_util::future::join(client.execute(st, params), client.batch_execute(batch));
+        io.block_on(async { Ok(both.await) })
     }
 
     pub(crate) fn is_closed(&self) -> bool {

@@ -17,7 +17,8 @@ use tokio_postgres::NoTls;
 use tokio_postgres::config::Host;
 
 /// How many connections one process keeps to PostgreSQL: a pool for requests, reports and
-/// background work, and one connection per sales writer lane beside it.
+/// background work, one connection per sales writer lane beside it, and one for the
+/// lanes' WAL flusher (`pg_writer::Flusher`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConnectionBudget {
     pool: usize,
@@ -56,14 +57,14 @@ impl ConnectionBudget {
         self.lanes
     }
 
-    /// Connections the process may hold at once: the pool's and the lanes'.
+    /// Connections the process may hold at once: the pool's, the lanes' and the flusher's.
     pub fn total(&self) -> usize {
-        self.pool + self.lanes
+        self.pool + self.lanes + 1
     }
 }
 
 impl Default for ConnectionBudget {
-    /// 16 pooled connections and 4 lanes: 20 connections per process.
+    /// 16 pooled connections and 4 lanes (and the flusher): 21 connections per process.
     fn default() -> Self {
         ConnectionBudget { pool: 16, lanes: 4 }
     }
@@ -499,8 +500,8 @@ mod tests {
 
     #[test]
     fn the_budget_counts_pool_and_lanes() {
-        assert_eq!(ConnectionBudget::default().total(), 20);
-        assert_eq!(ConnectionBudget::new(8, 2).unwrap().total(), 10);
+        assert_eq!(ConnectionBudget::default().total(), 21);
+        assert_eq!(ConnectionBudget::new(8, 2).unwrap().total(), 11);
         assert!(
             ConnectionBudget::new(0, 2)
                 .unwrap_err()

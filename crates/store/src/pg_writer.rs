@@ -8,13 +8,23 @@
 //! ids, and every other transaction locks a single shop's, so two processes never
 //! deadlock on them. Each lane keeps a connection of its own, so that it never waits for
 //! the pool behind the requests it is to serve.
+//!
+//! A lane commits without waiting for the WAL flush (`set local synchronous_commit = off`
+//! in each of its transactions), which releases the counter rows as soon as the commit
+//! record is written, and hands the group's answers to the process's flusher
+//! ([`Flusher`]): it forces the WAL to disk up to a record written after that commit, and
+//! only then are the writes answered. An acknowledged write is as durable as before; what changes is that the
+//! shop's next transaction (this lane's next group, another process's) no longer waits
+//! for this one's fsync while holding the counter row, and the lane does not wait for it
+//! before taking its next group.
 
 use crate::StoreError;
-use crate::db::{Backend, Conn, EachRow, PgConn, Row, Sql, Value};
+use crate::db::{Backend, Committed, Conn, EachRow, PgConn, Row, Sql, Value};
 use crate::lane::Lane;
 use crate::pool::Pool;
 use crate::writer::{Deliver, Run, unguarded};
 use std::sync::{Arc, mpsc};
+use std::time::Instant;
 
 /// Most writes taken from a lane's queue at once.
 const MAX_BATCH: usize = 256;
@@ -23,6 +33,8 @@ struct Job {
     shop_id: i64,
     kind: JobKind,
     run: Run,
+    /// When it was queued (the lanes' times, `/metrics`).
+    queued: Instant,
 }
 
 /// How a lane may group a write with others.
@@ -68,6 +80,107 @@ pub(crate) struct PgWriters {
     lanes: Vec<mpsc::Sender<Job>>,
 }
 
+/// What the flusher forces to disk: a transactional message (an xid and a WAL record,
+/// nothing stored in any table) committed synchronously, so its commit flushes the WAL
+/// up to its own record, after every commit the lanes made before sending it.
+const FLUSH_WAL: &str = "select pg_logical_emit_message(true, 'comptoir', 'flush')";
+
+/// The process's WAL flusher: the answers of lane transactions committed without waiting
+/// for their WAL flush, answered once a later record is on disk. One flush answers every
+/// group queued meanwhile, of every lane.
+#[derive(Clone)]
+pub(crate) struct Flusher {
+    tx: mpsc::Sender<(Vec<Deliver>, Instant)>,
+}
+
+impl Flusher {
+    /// Starts the flusher thread, its connection taken from `pool`; it stops when every
+    /// handle is dropped.
+    pub(crate) fn start(pool: &Arc<Pool<PgConn>>, commits: &Arc<crate::CommitCounters>) -> Flusher {
+        Flusher::start_with(pool, commits, FLUSH_WAL)
+    }
+
+    /// [`Flusher::start`], flushing with `flush` (tests slow it down or make it fail).
+    fn start_with(
+        pool: &Arc<Pool<PgConn>>,
+        commits: &Arc<crate::CommitCounters>,
+        flush: &'static str,
+    ) -> Flusher {
+        let (tx, rx) = mpsc::channel::<(Vec<Deliver>, Instant)>();
+        let (pool, commits) = (Arc::clone(pool), Arc::clone(commits));
+        std::thread::Builder::new()
+            .name("comptoir-pg-flusher".into())
+            .spawn(move || {
+                let mut conn: Option<PgConn> = None;
+                while let Ok(first) = rx.recv() {
+                    let mut groups = vec![first];
+                    while let Ok(more) = rx.try_recv() {
+                        groups.push(more);
+                    }
+                    let flushed = flush_wal(&pool, &mut conn, flush);
+                    let waited = groups
+                        .iter()
+                        .map(|(delivers, committed)| {
+                            let us = u64::try_from(committed.elapsed().as_micros());
+                            us.unwrap_or(u64::MAX) * delivers.len() as u64
+                        })
+                        .sum();
+                    commits.record_lane(&crate::LaneTimes {
+                        flush_micros: waited,
+                        ..crate::LaneTimes::default()
+                    });
+                    for d in groups.into_iter().flat_map(|(delivers, _)| delivers) {
+                        d(flushed.as_ref().map(|_| ()));
+                    }
+                }
+            })
+            .expect("spawn the PostgreSQL flusher thread");
+        Flusher { tx }
+    }
+
+    /// Answers `delivers`, whose transaction has committed, once the WAL is flushed past
+    /// its commit; at once with an error when the flusher has stopped.
+    fn answer_when_flushed(&self, delivers: Vec<Deliver>) {
+        if let Err(mpsc::SendError((delivers, _))) = self.tx.send((delivers, Instant::now())) {
+            let e = StoreError::Commit(
+                "committed, but not known to be on disk: the PostgreSQL flusher stopped".into(),
+            );
+            for d in delivers {
+                d(Err(&e));
+            }
+        }
+    }
+}
+
+/// Flushes the WAL up to a record written now. The WAL is the database's, not the
+/// connection's: a fresh connection's flush covers the lanes' commits as well, so a
+/// connection that broke is replaced once.
+fn flush_wal(
+    pool: &Pool<PgConn>,
+    conn: &mut Option<PgConn>,
+    flush: &str,
+) -> Result<(), StoreError> {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        if conn.as_ref().is_none_or(PgConn::is_closed) {
+            *conn = None;
+            *conn = Some(pool.connect().map_err(not_known_on_disk)?);
+        }
+        let Some(c) = conn.as_mut() else { continue };
+        match c.execute(flush, &[]) {
+            Ok(_) => return Ok(()),
+            Err(e) if tries >= 2 => return Err(not_known_on_disk(e)),
+            Err(_) => *conn = None,
+        }
+    }
+}
+
+/// The answer of a write committed without its WAL flush when the flush failed.
+fn not_known_on_disk(e: StoreError) -> StoreError {
+    StoreError::Commit(format!("committed, but not known to be on disk: {e}"))
+}
+
 impl PgWriters {
     /// Starts `lanes` writer threads taking their connections from `pool`.
     pub(crate) fn start(
@@ -75,13 +188,15 @@ impl PgWriters {
         lanes: usize,
         commits: &Arc<crate::CommitCounters>,
     ) -> PgWriters {
+        let flusher = Flusher::start(pool, commits);
         let lanes = (0..lanes.max(1))
             .map(|i| {
                 let (tx, rx) = mpsc::channel::<Job>();
                 let (pool, commits) = (Arc::clone(pool), Arc::clone(commits));
+                let flusher = flusher.clone();
                 std::thread::Builder::new()
                     .name(format!("comptoir-pg-writer-{i}"))
-                    .spawn(move || run(&pool, &rx, &commits))
+                    .spawn(move || run(&pool, &rx, &commits, &flusher))
                     .expect("spawn a PostgreSQL writer thread");
                 tx
             })
@@ -105,6 +220,7 @@ impl PgWriters {
             shop_id,
             kind,
             run: unguarded(f, answer),
+            queued: Instant::now(),
         };
         if let Err(mpsc::SendError(job)) = self.lanes[lane].send(job) {
             job.run
@@ -113,7 +229,12 @@ impl PgWriters {
     }
 }
 
-fn run(pool: &Pool<PgConn>, rx: &mpsc::Receiver<Job>, commits: &crate::CommitCounters) {
+fn run(
+    pool: &Pool<PgConn>,
+    rx: &mpsc::Receiver<Job>,
+    commits: &crate::CommitCounters,
+    flusher: &Flusher,
+) {
     let mut conn: Option<PgConn> = None;
     let mut state = crate::lane::LaneState::default();
     while let Ok(first) = rx.recv() {
@@ -130,18 +251,18 @@ fn run(pool: &Pool<PgConn>, rx: &mpsc::Receiver<Job>, commits: &crate::CommitCou
         let (alone, jobs): (Vec<Job>, Vec<Job>) =
             jobs.into_iter().partition(|j| j.kind == JobKind::Alone);
         for job in alone {
-            run_group(pool, &mut conn, &mut state, vec![job], commits);
+            run_group(pool, &mut conn, &mut state, vec![job], commits, flusher);
         }
         let (sales, mut jobs): (Vec<Job>, Vec<Job>) =
             jobs.into_iter().partition(|j| j.kind == JobKind::Sale);
         if !sales.is_empty() {
-            run_group(pool, &mut conn, &mut state, sales, commits);
+            run_group(pool, &mut conn, &mut state, sales, commits, flusher);
         }
         while let Some(shop_id) = jobs.first().map(|j| j.shop_id) {
             let (group, rest): (Vec<Job>, Vec<Job>) =
                 jobs.into_iter().partition(|j| j.shop_id == shop_id);
             jobs = rest;
-            run_group(pool, &mut conn, &mut state, group, commits);
+            run_group(pool, &mut conn, &mut state, group, commits, flusher);
         }
     }
 }
@@ -163,9 +284,20 @@ fn run_group(
     state: &mut crate::lane::LaneState,
     jobs: Vec<Job>,
     commits: &crate::CommitCounters,
+    flusher: &Flusher,
 ) {
     // Held counters belong to one transaction.
     state.clear_counters();
+    let started = Instant::now();
+    let micros = |d: std::time::Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+    let mut times = crate::LaneTimes {
+        transactions: 1,
+        queued_micros: jobs
+            .iter()
+            .map(|j| micros(started.saturating_duration_since(j.queued)))
+            .sum(),
+        ..crate::LaneTimes::default()
+    };
     // Sales alone: their shops' counter rows, locked up front in id order.
     let mut shops: Vec<i64> = Vec::new();
     if jobs.iter().all(|j| j.kind == JobKind::Sale) {
@@ -186,9 +318,14 @@ fn run_group(
             abort(c, state, &mut delivers, &rolled_back(Some(&e)));
             open = false;
         }
-        if !open && let Err(e) = begin(pool, conn, state, &shops) {
-            job.run.fail(&e);
-            continue;
+        if !open {
+            let t = Instant::now();
+            let begun = begin(pool, conn, state, &shops);
+            times.lock_micros += micros(t.elapsed());
+            if let Err(e) = begun {
+                job.run.fail(&e);
+                continue;
+            }
         }
         let Some(c) = conn.as_mut() else { continue };
         open = true;
@@ -227,20 +364,32 @@ fn run_group(
     let Some(c) = conn.as_mut() else { return };
     // A failed commit may have committed all the same (the connection lost on the way):
     // only a failed statement before it is known to leave nothing.
-    let result = match state.deferred().flush(c) {
-        Ok(()) => c.batch("commit"),
-        Err(e) => Err(rolled_back(Some(&e))),
+    let t = Instant::now();
+    // The group's statement and the commit in one round trip: the counter rows are
+    // held one round trip less.
+    let result = match state.deferred().take_statement() {
+        None => c.batch("commit"),
+        Some((sql, values)) => match c.execute_then_commit(&sql, &values) {
+            Committed::Yes => Ok(()),
+            Committed::NotBeforeItsStatementFailed(e) => Err(rolled_back(Some(&e))),
+            Committed::Unknown(e) => Err(e),
+        },
     };
-    if result.is_err() {
+    times.commit_micros = micros(t.elapsed());
+    if let Err(e) = result {
         let _ = c.batch("rollback");
         state.rolled_back();
-    } else {
-        state.committed();
-        commits.record(delivers.len());
+        for d in delivers {
+            d(Err(&e));
+        }
+        return;
     }
-    for d in delivers {
-        d(result.as_ref().map(|_| ()));
-    }
+    state.committed();
+    commits.record(delivers.len());
+    times.run_micros = micros(started.elapsed()) * delivers.len() as u64;
+    commits.record_lane(&times);
+    // Committed, the counter rows released; answered once on disk.
+    flusher.answer_when_flushed(delivers);
 }
 
 /// Rolls the group's transaction back and fails the writes it carried with `e`.
@@ -266,6 +415,12 @@ fn abort(
 /// whatever the table's size. (A lookup without an index of its own, a refund's balance
 /// by `refund_of`, reads the shop's orders through an index leading with `shop_id`.)
 const LANE_SETTINGS: &str = "set enable_seqscan = off";
+
+/// How a lane's transaction starts: its commit does not wait for the WAL flush, which the
+/// [`Flusher`] waits for before the writes are answered; the counter rows are released
+/// meanwhile. (`set local`: nothing outlives the transaction, as PgBouncer's transaction
+/// mode needs; one round trip with the `begin`.)
+const BEGIN: &str = "begin; set local synchronous_commit = off";
 
 /// Opens a transaction on the lane's connection and locks the counter rows of `shops`
 /// (if any) in it; the transaction is rolled back when the locks fail.
@@ -303,7 +458,7 @@ fn begin_transaction(pool: &Pool<PgConn>, conn: &mut Option<PgConn>) -> Result<(
             *conn = Some(c);
         }
         let Some(c) = conn.as_mut() else { continue };
-        match c.batch("begin") {
+        match c.batch(BEGIN) {
             Ok(()) => return Ok(()),
             Err(e) if tries >= 2 || !c.is_closed() => return Err(e),
             Err(_) => {}
@@ -368,6 +523,7 @@ mod tests {
         Job {
             shop_id: 1,
             kind: JobKind::Other,
+            queued: Instant::now(),
             run: unguarded(
                 move |c: &mut dyn Conn, _: Lane<'_>| f(c),
                 move |r: Result<(), StoreError>| {
@@ -377,13 +533,14 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_statement_error_last_in_a_group_fails_the_group_instead_of_a_silent_rollback() {
+    /// A schema of its own with table `t`, a pool of one connection into it, and an admin
+    /// connection; `None` (skipping) without `COMPTOIR_TEST_POSTGRES`.
+    fn schema_with_t() -> Option<(String, Pool<PgConn>, PgConn)> {
         let Some(url) = std::env::var("COMPTOIR_TEST_POSTGRES").ok() else {
             let strict = std::env::var("COMPTOIR_TEST_STRICT").is_ok_and(|v| v == "1");
             assert!(!strict, "COMPTOIR_TEST_POSTGRES is needed");
             eprintln!("skipping: COMPTOIR_TEST_POSTGRES is not set");
-            return;
+            return None;
         };
         let schema = format!("pgw_{}", crate::hex(&crate::random_bytes::<6>()));
         let config: postgres::Config = url.parse().unwrap();
@@ -404,18 +561,30 @@ mod tests {
                 "create schema {schema}; create table {schema}.t (id bigint primary key)"
             ))
             .unwrap();
-        let pool = Pool::new(1, Box::new(connect));
+        Some((schema, Pool::new(1, Box::new(connect)), admin))
+    }
+
+    fn insert(i: i64) -> impl FnOnce(&mut dyn Conn) -> Result<(), StoreError> {
+        move |c: &mut dyn Conn| {
+            c.execute("insert into t (id) values ($1)", params![i])
+                .map(|_| ())
+        }
+    }
+
+    #[test]
+    fn a_statement_error_last_in_a_group_fails_the_group_instead_of_a_silent_rollback() {
+        let Some((schema, pool, mut admin)) = schema_with_t() else {
+            return;
+        };
         let mut conn = None;
         let (tx, rx) = channel();
-        let insert = |i: i64| {
-            move |c: &mut dyn Conn| {
-                c.execute("insert into t (id) values ($1)", params![i])
-                    .map(|_| ())
-            }
-        };
         let counters = crate::CommitCounters::default();
         let mut state = crate::lane::LaneState::default();
-        let mut group = |jobs: Vec<Job>| run_group(&pool, &mut conn, &mut state, jobs, &counters);
+        let pool = Arc::new(pool);
+        let counters = Arc::new(counters);
+        let flusher = Flusher::start(&pool, &counters);
+        let mut group =
+            |jobs: Vec<Job>| run_group(&pool, &mut conn, &mut state, jobs, &counters, &flusher);
         // Ok, then a failed statement that writes nothing, last of its group.
         group(vec![
             job(&tx, 1, insert(1)),
@@ -452,6 +621,74 @@ mod tests {
                 commits: 1
             }
         );
+        admin
+            .batch(&format!("drop schema {schema} cascade"))
+            .unwrap();
+    }
+
+    /// A lane's group is committed (its rows visible, its locks released) before the
+    /// flusher's flush, and answered only after it; a flush that fails answers an error
+    /// saying the write was committed, and the rows stay.
+    #[test]
+    fn a_group_is_answered_once_flushed_after_its_commit() {
+        let Some((schema, pool, mut admin)) = schema_with_t() else {
+            return;
+        };
+        let (pool, counters) = (Arc::new(pool), Arc::new(crate::CommitCounters::default()));
+        let slow = Flusher::start_with(
+            &pool,
+            &counters,
+            "select pg_sleep(1.5), pg_logical_emit_message(true, 'comptoir', 'flush')",
+        );
+        let failing = Flusher::start_with(&pool, &counters, "select nothing from no_such_table");
+        let (mut conn, mut state) = (None, crate::lane::LaneState::default());
+        let (tx, rx) = channel::<(i64, Result<(), String>)>();
+        let job = |i: i64| {
+            let tx = tx.clone();
+            Job {
+                shop_id: 1,
+                // No counter row to lock in this schema: as a shop's other writes.
+                kind: JobKind::Other,
+                queued: Instant::now(),
+                run: unguarded(
+                    move |c: &mut dyn Conn, _: Lane<'_>| insert(i)(c),
+                    move |r: Result<(), StoreError>| {
+                        let _ = tx.send((i, r.map_err(|e| e.to_string())));
+                    },
+                ),
+            }
+        };
+        let mut stored = || -> Vec<i64> {
+            admin
+                .query(&format!("select id from {schema}.t order by id"), &[])
+                .unwrap()
+                .iter()
+                .map(|r| r.i64(0).unwrap())
+                .collect()
+        };
+        let t0 = Instant::now();
+        run_group(&pool, &mut conn, &mut state, vec![job(1)], &counters, &slow);
+        assert_eq!(stored(), vec![1], "committed before its flush");
+        assert!(rx.try_recv().is_err(), "answered before its flush");
+        let (i, answer) = rx.recv_timeout(std::time::Duration::from_secs(20)).unwrap();
+        assert_eq!((i, answer), (1, Ok(())));
+        assert!(t0.elapsed() >= std::time::Duration::from_millis(1500));
+        let flushed = counters.lane_times();
+        assert!(flushed.flush_micros >= 1_500_000, "{flushed:?}");
+
+        run_group(
+            &pool,
+            &mut conn,
+            &mut state,
+            vec![job(2)],
+            &counters,
+            &failing,
+        );
+        let (i, answer) = rx.recv_timeout(std::time::Duration::from_secs(20)).unwrap();
+        assert_eq!(i, 2);
+        let e = answer.unwrap_err();
+        assert!(e.contains("committed, but not known to be on disk"), "{e}");
+        assert_eq!(stored(), vec![1, 2]);
         admin
             .batch(&format!("drop schema {schema} cascade"))
             .unwrap();

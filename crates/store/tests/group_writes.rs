@@ -459,6 +459,7 @@ async fn sales_of_several_shops_queued_together_share_one_commit() {
         };
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         let before = store.commit_stats();
+        let lanes_before = store.lane_times();
         let mut tasks = Vec::new();
         for i in 0..30i64 {
             let (shop, item, cash) = shops[(i % 3) as usize].clone();
@@ -477,6 +478,23 @@ async fn sales_of_several_shops_queued_together_share_one_commit() {
                 "{after:?} after {before:?}"
             );
             assert_eq!(after.writes - before.writes, 31);
+            // Where the lane's time went: the sales waited in its queue behind the slow
+            // write (1.9 s each at least), then one transaction locked and committed them.
+            let lanes = store.lane_times();
+            assert_eq!(lanes.transactions - lanes_before.transactions, 2);
+            assert!(
+                lanes.queued_micros - lanes_before.queued_micros >= 30 * 1_500_000,
+                "{lanes:?} after {lanes_before:?}"
+            );
+            assert!(lanes.run_micros > lanes_before.run_micros, "{lanes:?}");
+            assert!(lanes.lock_micros > lanes_before.lock_micros, "{lanes:?}");
+            assert!(
+                lanes.commit_micros > lanes_before.commit_micros,
+                "{lanes:?}"
+            );
+            assert!(lanes.flush_micros > lanes_before.flush_micros, "{lanes:?}");
+        } else {
+            assert_eq!(store.lane_times(), comptoir_store::LaneTimes::default());
         }
         for (shop, _, _) in &shops {
             let shop_id = shop.id;

@@ -138,6 +138,8 @@ struct Phase {
     cpu: Option<(f64, f64)>,
     /// CPU of the PostgreSQL backends during the measured window, in cores.
     db_cpu: Option<f64>,
+    /// The servers' `/metrics` lane figures gained during the measured window.
+    lanes: Option<LaneFigures>,
     /// Latencies of the measured requests, in microseconds, sorted.
     latencies: Vec<u32>,
     elapsed: Duration,
@@ -161,6 +163,65 @@ impl Phase {
         let i = ((self.latencies.len() as f64 * p) as usize).min(self.latencies.len() - 1);
         f64::from(self.latencies[i]) / 1000.0
     }
+}
+
+/// The PostgreSQL sales lanes' figures of `/metrics`, summed over the servers (seconds).
+#[derive(Clone, Copy, Default)]
+struct LaneFigures {
+    writes: f64,
+    transactions: f64,
+    queued: f64,
+    transaction: f64,
+    flush: f64,
+    lock: f64,
+    commit: f64,
+}
+
+impl LaneFigures {
+    fn minus(self, o: LaneFigures) -> LaneFigures {
+        LaneFigures {
+            writes: self.writes - o.writes,
+            transactions: self.transactions - o.transactions,
+            queued: self.queued - o.queued,
+            transaction: self.transaction - o.transaction,
+            flush: self.flush - o.flush,
+            lock: self.lock - o.lock,
+            commit: self.commit - o.commit,
+        }
+    }
+}
+
+/// The lanes' figures of every server's `/metrics`, summed; `None` when one cannot be read.
+async fn lane_figures(servers: &[SocketAddr]) -> Option<LaneFigures> {
+    let mut f = LaneFigures::default();
+    for addr in servers {
+        let mut conn = Conn::open(*addr).await.ok()?;
+        let answer = conn
+            .call(&get_request(&addr.to_string(), "/metrics"))
+            .await
+            .ok()?;
+        for line in String::from_utf8_lossy(&answer.body).lines() {
+            let Some((name, value)) = line.rsplit_once(' ') else {
+                continue;
+            };
+            let Ok(v) = value.parse::<f64>() else {
+                continue;
+            };
+            match name {
+                "comptoir_db_group_committed_writes_total" => f.writes += v,
+                "comptoir_db_lane_transactions_total" => f.transactions += v,
+                "comptoir_db_lane_write_seconds_total{part=\"queued\"}" => f.queued += v,
+                "comptoir_db_lane_write_seconds_total{part=\"transaction\"}" => {
+                    f.transaction += v;
+                }
+                "comptoir_db_lane_write_seconds_total{part=\"flush\"}" => f.flush += v,
+                "comptoir_db_lane_transaction_seconds_total{step=\"lock\"}" => f.lock += v,
+                "comptoir_db_lane_transaction_seconds_total{step=\"commit\"}" => f.commit += v,
+                _ => {}
+            }
+        }
+    }
+    Some(f)
 }
 
 struct TaskResult {
@@ -246,11 +307,21 @@ async fn run_phase(
         }));
     }
     tokio::time::sleep_until(measure_from.into()).await;
+    let addrs: Vec<SocketAddr> = {
+        let mut a: Vec<SocketAddr> = targets.iter().map(|t| t.addr).collect();
+        a.sort_unstable();
+        a.dedup();
+        a
+    };
+    let lanes_from = lane_figures(&addrs).await;
     let servers_cpu = || -> Option<f64> { server_pids.iter().map(|&p| cpu_seconds(p)).sum() };
     let cpu_from = (servers_cpu(), cpu_seconds(std::process::id()));
     // A blocking client: off the runtime's worker, which drives the connections.
     let db_from = tokio::task::block_in_place(|| db.backends_cpu());
     tokio::time::sleep_until(deadline.into()).await;
+    let lanes = lanes_from
+        .zip(lane_figures(&addrs).await)
+        .map(|(from, to)| to.minus(from));
     // A backend that started within the window counts from zero (its start-up included).
     let db_cpu = db_from
         .zip(tokio::task::block_in_place(|| db.backends_cpu()))
@@ -272,6 +343,7 @@ async fn run_phase(
         name,
         cpu,
         db_cpu,
+        lanes,
         latencies: Vec::new(),
         elapsed: Duration::ZERO,
         ok_total: 0,
@@ -588,6 +660,24 @@ fn run() -> Result<bool, String> {
             None => "inside the server".into(),
         }
     );
+    if let Some(l) = sales
+        .lanes
+        .filter(|l| l.transactions > 0.0 && l.writes > 0.0)
+    {
+        // Where a sale's time went in its lane (PostgreSQL): what is left of its latency
+        // is HTTP, its checks on a pooled connection and the answer.
+        println!(
+            "lanes: {:.1} sales per transaction; per sale {:.1} ms queued + {:.1} ms in its \
+             transaction + {:.1} ms waiting for the WAL flush; per transaction {:.1} ms begin \
+             and lock + {:.1} ms group statement and commit",
+            l.writes / l.transactions,
+            l.queued * 1000.0 / l.writes,
+            l.transaction * 1000.0 / l.writes,
+            l.flush * 1000.0 / l.writes,
+            l.lock * 1000.0 / l.transactions,
+            l.commit * 1000.0 / l.transactions,
+        );
+    }
     if let Some(kib) = peak_rss {
         println!("server peak RSS: {:.1} MiB", kib as f64 / 1024.0);
     }

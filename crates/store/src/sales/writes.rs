@@ -174,9 +174,15 @@ fn rows_text(table: &Table, mut values: Vec<Value>, out: &mut Vec<(String, Vec<V
 
 /// Runs `parts` as one PostgreSQL statement: every part but the last in a `with` clause.
 fn run_as_one(c: &mut dyn Conn, parts: Vec<(String, Vec<Value>)>) -> Result<(), StoreError> {
-    let Some(((last, _), rest)) = parts.split_last() else {
-        return Ok(());
-    };
+    if let Some((sql, values)) = as_one(parts) {
+        c.execute(&sql, &values)?;
+    }
+    Ok(())
+}
+
+/// `parts` as one PostgreSQL statement (see [`run_as_one`]); `None` without parts.
+fn as_one(parts: Vec<(String, Vec<Value>)>) -> Option<(String, Vec<Value>)> {
+    let ((last, _), rest) = parts.split_last()?;
     let mut texts: Vec<String> = rest
         .iter()
         .enumerate()
@@ -185,8 +191,7 @@ fn run_as_one(c: &mut dyn Conn, parts: Vec<(String, Vec<Value>)>) -> Result<(), 
     texts.push(format!(" {last}"));
     let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
     let values: Vec<Value> = parts.into_iter().flat_map(|(_, v)| v).collect();
-    c.execute(&numbered(&texts), &values)?;
-    Ok(())
+    Some((numbered(&texts), values))
 }
 
 /// The rows and counters that the writes of a PostgreSQL lane's group deferred, written
@@ -249,6 +254,15 @@ impl Deferred {
     /// Writes everything deferred in one statement, in the caller's transaction. On an
     /// error the rows are gone: the caller rolls the transaction back.
     pub(crate) fn flush(&mut self, c: &mut dyn Conn) -> Result<(), StoreError> {
+        if let Some((sql, values)) = self.take_statement() {
+            c.execute(&sql, &values)?;
+        }
+        Ok(())
+    }
+
+    /// Everything deferred as one statement, for the caller to run (the lane sends it
+    /// with its commit); `None` when nothing was deferred. Forgotten here either way.
+    pub(crate) fn take_statement(&mut self) -> Option<(String, Vec<Value>)> {
         let rows = std::mem::take(&mut self.rows);
         let counters = std::mem::take(&mut self.counters);
         self.writes = 0;
@@ -259,7 +273,7 @@ impl Deferred {
         if !counters.is_empty() {
             parts.push(counters_part(counters));
         }
-        run_as_one(c, parts)
+        as_one(parts)
     }
 }
 
