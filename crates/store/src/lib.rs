@@ -187,6 +187,8 @@ pub struct LaneTimes {
     pub lock_micros: u64,
     pub commit_micros: u64,
     pub flush_micros: u64,
+    /// The flusher's flushes (each answers every group and wait queued before it).
+    pub flushes: u64,
 }
 
 #[derive(Debug, Default)]
@@ -217,6 +219,7 @@ impl CommitCounters {
         all.lock_micros += t.lock_micros;
         all.commit_micros += t.commit_micros;
         all.flush_micros += t.flush_micros;
+        all.flushes += t.flushes;
     }
 
     pub(crate) fn lane_times(&self) -> LaneTimes {
@@ -546,6 +549,24 @@ impl Store {
     }
 
     /// Where the PostgreSQL sales lanes' time went (zero on SQLite).
+    /// Returns once every commit made before the call is on disk. PostgreSQL lanes commit
+    /// without waiting for the WAL flush and answer their writes only after the flusher's
+    /// (see `pg_writer`), so rows a pooled read sees may not be on disk yet: an answer
+    /// built from such rows (an idempotent replay) waits for this first, or a crash of the
+    /// database in that millisecond would lose a sale whose replay was acknowledged.
+    /// Nothing to wait for on SQLite, whose writer answers after its commit.
+    pub async fn durable(&self) -> Result<(), StoreError> {
+        let Engine::Postgres { writers, .. } = &*self.engine else {
+            return Ok(());
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        writers.when_flushed(Box::new(move |r: Result<(), &StoreError>| {
+            let _ = tx.send(r.map_err(|e| StoreError::Commit(e.to_string())));
+        }));
+        rx.await
+            .unwrap_or_else(|_| Err(StoreError::Task("the PostgreSQL flusher stopped".into())))
+    }
+
     pub fn lane_times(&self) -> LaneTimes {
         self.commits.lane_times()
     }

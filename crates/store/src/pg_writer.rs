@@ -78,6 +78,7 @@ fn rolled_back(cause: Option<&StoreError>) -> StoreError {
 #[derive(Clone)]
 pub(crate) struct PgWriters {
     lanes: Vec<mpsc::Sender<Job>>,
+    flusher: Flusher,
 }
 
 /// What the flusher forces to disk: a transactional message (an xid and a WAL record,
@@ -127,6 +128,7 @@ impl Flusher {
                         .sum();
                     commits.record_lane(&crate::LaneTimes {
                         flush_micros: waited,
+                        flushes: 1,
                         ..crate::LaneTimes::default()
                     });
                     for d in groups.into_iter().flat_map(|(delivers, _)| delivers) {
@@ -201,7 +203,14 @@ impl PgWriters {
                 tx
             })
             .collect();
-        PgWriters { lanes }
+        PgWriters { lanes, flusher }
+    }
+
+    /// Calls `done` once the WAL is on disk past every commit made so far, lanes' and
+    /// others' alike: for an answer read from rows a lane may have committed without its
+    /// flush (an idempotent replay read on a pooled connection).
+    pub(crate) fn when_flushed(&self, done: Deliver) {
+        self.flusher.answer_when_flushed(vec![done]);
     }
 
     /// Queues `f` for shop `shop_id`; `answer` receives its result after the commit.

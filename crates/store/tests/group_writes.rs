@@ -521,3 +521,31 @@ async fn sales_of_several_shops_queued_together_share_one_commit() {
         }
     }
 }
+
+/// A keyed sale's replay is read on a pooled connection (PostgreSQL), where the first
+/// sale's rows can be seen before the flusher has put its commit on disk: the replay is
+/// answered only after a flush of its own, so that no acknowledged answer rests on a
+/// commit a crash of the database could still lose. On SQLite nothing waits.
+#[tokio::test]
+async fn a_replay_read_beside_the_lanes_is_answered_after_a_flush() {
+    for db in TestDb::all() {
+        let store = db.store().await;
+        let (shop, item, cash) = demo(&store, "Replay").await;
+        let first = sale(store.clone(), shop.clone(), item, cash, 0).await;
+        let flushes = store.lane_times().flushes;
+        let replay = sale(store.clone(), shop, item, cash, 1).await;
+        assert_eq!(
+            replay, first,
+            "{}: the replay answers the first sale",
+            db.backend
+        );
+        let after = store.lane_times().flushes;
+        match db.backend {
+            Backend::Postgres => assert!(
+                after > flushes,
+                "a replay was answered without a flush ({flushes} flushes before, {after} after)"
+            ),
+            Backend::Sqlite => assert_eq!((flushes, after), (0, 0)),
+        }
+    }
+}

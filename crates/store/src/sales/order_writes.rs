@@ -158,7 +158,12 @@ impl Store {
                 .read(move |c| what_r.check_keyed(c, &shop_r, idem_r.as_ref()))
                 .await?;
             match found {
-                Err(first) => return Ok(Answer::Replayed(first)),
+                Err(first) => {
+                    // Read on a pooled connection: the first answer's commit may not be
+                    // on disk yet (the lanes answer after their flush, not their commit).
+                    self.durable().await?;
+                    return Ok(Answer::Replayed(first));
+                }
                 Ok(c) => checked = Some(c),
             }
         }
@@ -187,7 +192,10 @@ impl Store {
                     .read(move |c| check_idempotency(c, shop_id, &i, "idempotencyKey"))
                     .await?;
                 match first {
-                    Some(body) => Ok(Answer::Replayed(body)),
+                    Some(body) => {
+                        self.durable().await?;
+                        Ok(Answer::Replayed(body))
+                    }
                     None => Err(StoreError::Conflict("idempotency record vanished".into()).into()),
                 }
             }
