@@ -14,6 +14,7 @@ use crate::db::{Backend, Conn, EachRow, PgConn, Row, Sql, Value};
 use crate::lane::Lane;
 use crate::pool::Pool;
 use crate::writer::{Deliver, Run, unguarded};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 
 /// Most writes taken from a lane's queue at once.
@@ -66,6 +67,8 @@ fn rolled_back(cause: Option<&StoreError>) -> StoreError {
 #[derive(Clone)]
 pub(crate) struct PgWriters {
     lanes: Vec<mpsc::Sender<Job>>,
+    /// Writes queued in every lane or being written, not yet answered.
+    waiting: Arc<AtomicUsize>,
 }
 
 impl PgWriters {
@@ -75,18 +78,20 @@ impl PgWriters {
         lanes: usize,
         commits: &Arc<crate::CommitCounters>,
     ) -> PgWriters {
+        let waiting = Arc::new(AtomicUsize::new(0));
         let lanes = (0..lanes.max(1))
             .map(|i| {
                 let (tx, rx) = mpsc::channel::<Job>();
                 let (pool, commits) = (Arc::clone(pool), Arc::clone(commits));
+                let taken = Arc::clone(&waiting);
                 std::thread::Builder::new()
                     .name(format!("comptoir-pg-writer-{i}"))
-                    .spawn(move || run(&pool, &rx, &commits))
+                    .spawn(move || run(&pool, &rx, &taken, &commits))
                     .expect("spawn a PostgreSQL writer thread");
                 tx
             })
             .collect();
-        PgWriters { lanes }
+        PgWriters { lanes, waiting }
     }
 
     /// Queues `f` for shop `shop_id`; `answer` receives its result after the commit.
@@ -106,14 +111,27 @@ impl PgWriters {
             kind,
             run: unguarded(f, answer),
         };
+        self.waiting.fetch_add(1, Ordering::Relaxed);
         if let Err(mpsc::SendError(job)) = self.lanes[lane].send(job) {
+            self.waiting.fetch_sub(1, Ordering::Relaxed);
             job.run
                 .fail(&StoreError::Task("the PostgreSQL writer stopped".into()));
         }
     }
+
+    /// Writes queued in the lanes or being written, not yet answered (see
+    /// `Writer::waiting`).
+    pub(crate) fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
+    }
 }
 
-fn run(pool: &Pool<PgConn>, rx: &mpsc::Receiver<Job>, commits: &crate::CommitCounters) {
+fn run(
+    pool: &Pool<PgConn>,
+    rx: &mpsc::Receiver<Job>,
+    waiting: &AtomicUsize,
+    commits: &crate::CommitCounters,
+) {
     let mut conn: Option<PgConn> = None;
     let mut state = crate::lane::LaneState::default();
     while let Ok(first) = rx.recv() {
@@ -124,6 +142,7 @@ fn run(pool: &Pool<PgConn>, rx: &mpsc::Receiver<Job>, commits: &crate::CommitCou
                 Err(_) => break,
             }
         }
+        let taken = jobs.len();
         // The sales of every shop in one transaction (one commit, one WAL flush); any
         // other write in one transaction per shop, in arrival order within each shop; a
         // write tried again alone.
@@ -143,6 +162,7 @@ fn run(pool: &Pool<PgConn>, rx: &mpsc::Receiver<Job>, commits: &crate::CommitCou
             jobs = rest;
             run_group(pool, &mut conn, &mut state, group, commits);
         }
+        waiting.fetch_sub(taken, Ordering::Relaxed);
     }
 }
 
