@@ -56,9 +56,9 @@ pub(crate) struct ServeArgs {
     /// the schedule of the spec (10 s, 1 min, … 24 h).
     #[arg(long, env = "COMPTOIR_WEBHOOK_TEST_SCHEDULE", hide = true)]
     webhook_test_schedule: Option<String>,
-    /// FOR MEASURING: how delivery yields while the sales saturate the server, as
-    /// `SALES,MS,EVENTS` (at least SALES sales in flight: a look every MS ms, at most
-    /// EVENTS events a look); the default is webhooks::Yielding's.
+    /// FOR MEASURING: how delivery yields while the sales saturate the writer, as
+    /// `QUEUED,MS,EVENTS` (at least QUEUED writes queued at the writer on average: a look
+    /// every MS ms, at most EVENTS events a look); the default is webhooks::Yielding's.
     #[arg(long, env = "COMPTOIR_WEBHOOK_YIELD", hide = true)]
     webhook_yield: Option<String>,
     /// PostgreSQL: most pooled connections of this process (requests, reports, webhooks).
@@ -98,14 +98,15 @@ pub(crate) async fn run(store: Store, args: ServeArgs, key_file: PathBuf) -> Res
             .split(',')
             .map(|t| t.trim().parse::<u64>())
             .collect::<Result<_, _>>()
-            .map_err(|_| Failure::usage("--webhook-yield: expected SALES,MS,EVENTS"))?;
-        let [sales, ms, events] = n[..] else {
-            return Err(Failure::usage("--webhook-yield: expected SALES,MS,EVENTS"));
+            .map_err(|_| Failure::usage("--webhook-yield: expected QUEUED,MS,EVENTS"))?;
+        let [queued, ms, events] = n[..] else {
+            return Err(Failure::usage("--webhook-yield: expected QUEUED,MS,EVENTS"));
         };
         webhooks.yielding = comptoir_server::webhooks::Yielding {
-            sales: usize::try_from(sales).unwrap_or(usize::MAX),
+            queued: usize::try_from(queued).unwrap_or(usize::MAX),
             interval: std::time::Duration::from_millis(ms),
             batch: usize::try_from(events).unwrap_or(usize::MAX),
+            ..Default::default()
         };
     }
     let config = comptoir_server::Config {

@@ -681,12 +681,13 @@ async fn forbidden_addresses_and_redirects_are_refused() {
 #[tokio::test]
 async fn while_sales_keep_the_server_busy_delivery_yields_but_delivers_everything() {
     for db in TestDb::all() {
-        // Always yielding (`sales: 0`): a look every 250 ms at most, two events a look.
+        // Always yielding (`queued: 0`): a look every 250 ms at most, two events a look.
         let app = TestApp::spawn_with(&db, |c| {
             c.webhooks.yielding = comptoir_server::webhooks::Yielding {
-                sales: 0,
+                queued: 0,
                 interval: Duration::from_millis(250),
                 batch: 2,
+                ..Default::default()
             };
         })
         .await;

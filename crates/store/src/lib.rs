@@ -543,6 +543,18 @@ impl Store {
             .await
     }
 
+    /// Writes given to the SQLite writer (or this process's PostgreSQL sales lanes) and
+    /// not yet answered, queued or in the batch being written: a few while the writes
+    /// keep up, and nearly every client's while they arrive faster than they are
+    /// committed. Webhook delivery reads it to stand aside while the sales saturate the
+    /// writer.
+    pub fn writes_waiting(&self) -> usize {
+        match &*self.engine {
+            Engine::Sqlite { writer, .. } => writer.waiting(),
+            Engine::Postgres { writers, .. } => writers.waiting(),
+        }
+    }
+
     /// Writes acknowledged through group commit, and the commits that carried them.
     pub fn commit_stats(&self) -> CommitStats {
         self.commits.stats()

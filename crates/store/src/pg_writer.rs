@@ -23,6 +23,7 @@ use crate::db::{Backend, Committed, Conn, EachRow, PgConn, Row, Sql, Value};
 use crate::lane::Lane;
 use crate::pool::Pool;
 use crate::writer::{Deliver, Run, unguarded};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::Instant;
 
@@ -79,6 +80,8 @@ fn rolled_back(cause: Option<&StoreError>) -> StoreError {
 pub(crate) struct PgWriters {
     lanes: Vec<mpsc::Sender<Job>>,
     flusher: Flusher,
+    /// Writes queued in every lane or being written, not yet answered.
+    waiting: Arc<AtomicUsize>,
 }
 
 /// What the flusher forces to disk: a transactional message (an xid and a WAL record,
@@ -191,19 +194,25 @@ impl PgWriters {
         commits: &Arc<crate::CommitCounters>,
     ) -> PgWriters {
         let flusher = Flusher::start(pool, commits);
+        let waiting = Arc::new(AtomicUsize::new(0));
         let lanes = (0..lanes.max(1))
             .map(|i| {
                 let (tx, rx) = mpsc::channel::<Job>();
                 let (pool, commits) = (Arc::clone(pool), Arc::clone(commits));
+                let taken = Arc::clone(&waiting);
                 let flusher = flusher.clone();
                 std::thread::Builder::new()
                     .name(format!("comptoir-pg-writer-{i}"))
-                    .spawn(move || run(&pool, &rx, &commits, &flusher))
+                    .spawn(move || run(&pool, &rx, &taken, &commits, &flusher))
                     .expect("spawn a PostgreSQL writer thread");
                 tx
             })
             .collect();
-        PgWriters { lanes, flusher }
+        PgWriters {
+            lanes,
+            flusher,
+            waiting,
+        }
     }
 
     /// Calls `done` once the WAL is on disk past every commit made so far, lanes' and
@@ -231,16 +240,25 @@ impl PgWriters {
             run: unguarded(f, answer),
             queued: Instant::now(),
         };
+        self.waiting.fetch_add(1, Ordering::Relaxed);
         if let Err(mpsc::SendError(job)) = self.lanes[lane].send(job) {
+            self.waiting.fetch_sub(1, Ordering::Relaxed);
             job.run
                 .fail(&StoreError::Task("the PostgreSQL writer stopped".into()));
         }
+    }
+
+    /// Writes queued in the lanes or being written, not yet answered (see
+    /// `Writer::waiting`).
+    pub(crate) fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
     }
 }
 
 fn run(
     pool: &Pool<PgConn>,
     rx: &mpsc::Receiver<Job>,
+    waiting: &AtomicUsize,
     commits: &crate::CommitCounters,
     flusher: &Flusher,
 ) {
@@ -254,6 +272,7 @@ fn run(
                 Err(_) => break,
             }
         }
+        let taken = jobs.len();
         // The sales of every shop in one transaction (one commit, one WAL flush); any
         // other write in one transaction per shop, in arrival order within each shop; a
         // write tried again alone.
@@ -273,6 +292,7 @@ fn run(
             jobs = rest;
             run_group(pool, &mut conn, &mut state, group, commits, flusher);
         }
+        waiting.fetch_sub(taken, Ordering::Relaxed);
     }
 }
 

@@ -7,6 +7,7 @@ use crate::StoreError;
 use crate::db::{Backend, Conn, EachRow, Row, Sql, SqliteConn, Value};
 use crate::lane::Lane;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
@@ -116,6 +117,8 @@ struct Job {
 #[derive(Clone)]
 pub(crate) struct Writer {
     queue: mpsc::Sender<Job>,
+    /// Writes queued or being written, not yet answered ([`Writer::waiting`]).
+    waiting: Arc<AtomicUsize>,
     /// Dropped with the last handle: the checkpoint thread then stops.
     _checkpoints: Arc<mpsc::Sender<()>>,
 }
@@ -138,9 +141,11 @@ impl Writer {
             tracing::warn!(error = %e, "SQLite writer: cannot set its pragmas");
         }
         let (tx, rx) = mpsc::channel::<Job>();
+        let waiting = Arc::new(AtomicUsize::new(0));
+        let taken = Arc::clone(&waiting);
         std::thread::Builder::new()
             .name("comptoir-sqlite-writer".into())
-            .spawn(move || run(conn, &rx, &commits))
+            .spawn(move || run(conn, &rx, &taken, &commits))
             .expect("spawn the SQLite writer thread");
         let (stop, stopped) = mpsc::channel::<()>();
         std::thread::Builder::new()
@@ -149,6 +154,7 @@ impl Writer {
             .expect("spawn the SQLite checkpoint thread");
         Writer {
             queue: tx,
+            waiting,
             _checkpoints: Arc::new(stop),
         }
     }
@@ -219,10 +225,19 @@ impl Writer {
     }
 
     fn queue(&self, job: Job) {
+        self.waiting.fetch_add(1, Ordering::Relaxed);
         if let Err(mpsc::SendError(job)) = self.queue.send(job) {
             // The writer thread is gone (it only stops when every handle is dropped).
+            self.waiting.fetch_sub(1, Ordering::Relaxed);
             drop(job);
         }
+    }
+
+    /// Writes queued or in the batch being written, not yet answered: a few while the
+    /// writer keeps up, many while writes arrive faster than it commits them (the sales
+    /// saturate it: their clients all wait on it).
+    pub(crate) fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
     }
 }
 
@@ -324,7 +339,12 @@ impl Conn for WriterConn {
     }
 }
 
-fn run(conn: SqliteConn, rx: &mpsc::Receiver<Job>, commits: &crate::CommitCounters) {
+fn run(
+    conn: SqliteConn,
+    rx: &mpsc::Receiver<Job>,
+    waiting: &AtomicUsize,
+    commits: &crate::CommitCounters,
+) {
     let mut conn = WriterConn {
         conn,
         memo: HashMap::new(),
@@ -338,6 +358,7 @@ fn run(conn: SqliteConn, rx: &mpsc::Receiver<Job>, commits: &crate::CommitCounte
                 Err(_) => break,
             }
         }
+        let taken = jobs.len();
         let mut jobs = jobs.into_iter();
         let mut delivers: Vec<Deliver> = Vec::with_capacity(jobs.len());
         let mut in_transaction = false;
@@ -401,19 +422,19 @@ fn run(conn: SqliteConn, rx: &mpsc::Receiver<Job>, commits: &crate::CommitCounte
                 in_transaction = false;
             }
         }
-        if !in_transaction {
-            continue;
+        if in_transaction {
+            let c: &mut dyn Conn = &mut conn;
+            let commit = c.execute("commit", &[]).map(|_| ());
+            if commit.is_err() {
+                let _ = c.execute("rollback", &[]);
+            } else {
+                commits.record(delivers.len());
+            }
+            for d in delivers {
+                d(commit.as_ref().map(|_| ()));
+            }
         }
-        let c: &mut dyn Conn = &mut conn;
-        let commit = c.execute("commit", &[]).map(|_| ());
-        if commit.is_err() {
-            let _ = c.execute("rollback", &[]);
-        } else {
-            commits.record(delivers.len());
-        }
-        for d in delivers {
-            d(commit.as_ref().map(|_| ()));
-        }
+        waiting.fetch_sub(taken, Ordering::Relaxed);
     }
 }
 

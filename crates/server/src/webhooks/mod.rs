@@ -9,7 +9,6 @@ mod verify;
 mod worker;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::Notify;
 
@@ -40,28 +39,36 @@ pub struct Settings {
     pub nice: u8,
 }
 
-/// Sales first: while at least `sales` sales are being recorded at once in this process
-/// (the server is saturated with them), the worker looks at the outbox at most every
-/// `interval` and leases at most `batch` events a look, instead of at each commit. Its
-/// cost then stays a small share of the machine (at most `batch / interval` attempts a
-/// second) and the backlog goes out once the rush eases; nothing is dropped.
+/// Sales first: while the writes waiting at the writer for their commit
+/// ([`comptoir_store::Store::writes_waiting`], averaged over the last looks) reach
+/// `queued` (the sales arrive faster than the writer commits them: the server is
+/// saturated), the worker looks at the outbox at most every `interval` and leases at most
+/// `batch` events a look, instead of at each commit. Its writes then stay a small share of
+/// the writer's (at most `batch / interval` attempts a second) and the backlog goes out
+/// once the rush eases, or once a look's worth of events has waited `max_lag` (then
+/// delivery takes its share of a rush that lasts); nothing is dropped. Unlike the sales in
+/// flight, which include the time their requests take, the writes at the writer stay few
+/// at any rate it keeps up with.
 #[derive(Clone, Debug)]
 pub struct Yielding {
-    pub sales: usize,
+    pub queued: usize,
     pub interval: Duration,
     pub batch: usize,
+    pub max_lag: Duration,
 }
 
 impl Default for Yielding {
     fn default() -> Self {
-        // 16 sales at once is far above a steady 2,000 sales/s on SQLite (a few in
-        // flight) and below what a saturating load keeps waiting. 64 events every 25 ms
-        // is 2,560/s: well above the events of a busy shop's steady rate, so a backlog
-        // cannot grow for ever while a slower backend keeps sales in flight.
+        // 12 writes at the writer on average: a steady 500–2,000 sales/s on SQLite keeps
+        // a few there (a batch being written, a few queued behind it), 32 clients going
+        // flat-out keep nearly all of theirs. 64 events every 250 ms (256 a second) keeps
+        // delivery going meanwhile at a twentieth of the writer's flat-out rate. 10 s: the
+        // first retry's wait; a rush shorter than that delays events, never stops them.
         Yielding {
-            sales: 16,
-            interval: Duration::from_millis(25),
+            queued: 12,
+            interval: Duration::from_millis(250),
             batch: 64,
+            max_lag: Duration::from_secs(10),
         }
     }
 }
@@ -93,32 +100,13 @@ pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 /// process killed mid-attempt leaves its events to another after this.
 const LEASE: Duration = Duration::from_secs(15);
 
-/// What a handler needs of the webhooks: wake the worker after a commit, and say when a
-/// sale is being recorded.
+/// What a handler needs of the webhooks: wake the worker after a commit.
 #[derive(Clone, Default)]
 pub struct Webhooks {
     wake: Arc<Notify>,
-    /// Sales being recorded now, for [`Yielding`].
-    recording: Arc<AtomicUsize>,
-}
-
-/// A sale being recorded, counted until dropped.
-pub struct Recording(Arc<AtomicUsize>);
-
-impl Drop for Recording {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
 }
 
 impl Webhooks {
-    /// Counts a sale as being recorded until the guard drops: the worker yields to the
-    /// sales while many are ([`Yielding`]).
-    pub fn recording(&self) -> Recording {
-        self.recording.fetch_add(1, Ordering::Relaxed);
-        Recording(Arc::clone(&self.recording))
-    }
-
     /// Tells the worker that events were just committed: it looks at once rather than at
     /// its next poll.
     pub fn wake(&self) {

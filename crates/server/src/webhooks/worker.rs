@@ -11,7 +11,6 @@ use comptoir_store::webhooks::{
 };
 use comptoir_store::{Store, StoreError};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc, watch};
@@ -33,12 +32,10 @@ struct Inner {
     allow_private: bool,
     settings: Settings,
     wake: Arc<Notify>,
-    /// Sales being recorded in this process (see [`super::Yielding`]).
-    recording: Arc<AtomicUsize>,
     http: reqwest::Client,
     /// Attempts in flight in this process, by shop.
     in_flight: Mutex<HashMap<i64, usize>>,
-    /// Finished attempts, recorded in batches by [`recorder`].
+    /// Finished attempts, recorded in batches by the next look ([`claim`]).
     results: mpsc::Sender<Finished>,
 }
 
@@ -80,7 +77,6 @@ impl Worker {
             allow_private,
             settings,
             wake: state.webhooks.wake.clone(),
-            recording: state.webhooks.recording.clone(),
             http,
             in_flight: Mutex::new(HashMap::new()),
             results,
@@ -119,26 +115,35 @@ impl Drop for Worker {
 
 async fn run(
     inner: Arc<Inner>,
-    finished: mpsc::Receiver<Finished>,
+    mut finished: mpsc::Receiver<Finished>,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut tasks = JoinSet::new();
     let housekeeping = tokio::spawn(housekeeping(Arc::clone(&inner), stop.clone()));
-    let recorder = tokio::spawn(recorder(Arc::clone(&inner), finished, stop.clone()));
     let mut last_look: Option<Instant> = None;
+    let mut pressure = Pressure::default();
     loop {
-        let (interval, batch) = pace(&inner);
-        if let Some(wait) = last_look.and_then(|t| interval.checked_sub(t.elapsed())) {
-            tokio::time::sleep(wait).await;
-        }
+        // While the sales saturate the writer, wait out the longer interval, checking
+        // every PROBE whether they still do.
+        let batch = loop {
+            let (interval, batch) = pace(&inner, &mut pressure);
+            match last_look.and_then(|t| interval.checked_sub(t.elapsed())) {
+                Some(wait) if !wait.is_zero() => tokio::time::sleep(wait.min(PROBE)).await,
+                _ => break batch,
+            }
+        };
         last_look = Some(Instant::now());
+        // Every attempt reaped here has queued its result: the look records it.
         while tasks.try_join_next().is_some() {}
+        let done = take(&mut finished, RECORD_BATCH);
+        let mut more = done.len() >= RECORD_BATCH;
         let free = inner.settings.concurrency.saturating_sub(tasks.len());
-        let mut more = false;
-        if free > 0 {
-            match claim(&inner, free.min(batch)).await {
+        let limit = free.min(batch);
+        if limit > 0 || !done.is_empty() {
+            match claim(&inner, limit, done).await {
                 Ok((jobs, full)) => {
-                    more = full;
+                    more |= full && tasks.len() + jobs.len() < inner.settings.concurrency;
+                    pressure.leased(&jobs, limit, inner.settings.yielding.max_lag);
                     for job in jobs {
                         tasks.spawn(attempt(Arc::clone(&inner), job));
                     }
@@ -146,7 +151,7 @@ async fn run(
                 Err(e) => tracing::warn!(error = %e, "webhooks: cannot claim events"),
             }
         }
-        if more && tasks.len() < inner.settings.concurrency {
+        if more {
             continue;
         }
         tokio::select! {
@@ -167,63 +172,39 @@ async fn run(
     }
     tasks.abort_all();
     housekeeping.abort();
-    let _ = tokio::time::timeout(Duration::from_secs(2), recorder).await;
-}
-
-/// The least time between two looks at the outbox and the most events a look leases:
-/// ordinary, or yielding to the sales while they keep the process busy.
-fn pace(inner: &Inner) -> (Duration, usize) {
-    let y = &inner.settings.yielding;
-    if inner.recording.load(Ordering::Relaxed) >= y.sales {
-        (y.interval, y.batch.max(1))
-    } else {
-        (MIN_LOOK_INTERVAL, CLAIM_BATCH)
-    }
-}
-
-/// Records finished attempts, many per write (one commit for a batch), and wakes the
-/// worker after each: a recorded `validated` may let its `terminated` go.
-async fn recorder(
-    inner: Arc<Inner>,
-    mut finished: mpsc::Receiver<Finished>,
-    mut stop: watch::Receiver<bool>,
-) {
-    let mut batch = Vec::with_capacity(256);
+    // What the attempts finished meanwhile, recorded (those aborted run out their leases).
     loop {
-        tokio::select! {
-            n = finished.recv_many(&mut batch, 256) => {
-                if n == 0 {
-                    return;
-                }
-            }
-            _ = stop.changed() => {
-                // Attempts in flight get the worker's grace; record what they finish.
-                let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
-                while let Ok(Some(f)) = tokio::time::timeout_at(deadline, finished.recv()).await {
-                    batch.push(f);
-                    if batch.len() >= 256 {
-                        break;
-                    }
-                }
-                record(&inner, std::mem::take(&mut batch)).await;
-                return;
-            }
+        let done = take(&mut finished, RECORD_BATCH);
+        if done.is_empty() {
+            break;
         }
-        record(&inner, std::mem::take(&mut batch)).await;
-        inner.wake.notify_one();
+        let n = done.len();
+        let recorded = inner
+            .store
+            .write_aside_autocommit(move |c| store_wh::record_many(c, &done))
+            .await;
+        recorded_report(n, recorded);
     }
 }
 
-async fn record(inner: &Inner, batch: Vec<Finished>) {
-    if batch.is_empty() {
-        return;
+/// Most finished attempts a look records.
+const RECORD_BATCH: usize = 256;
+
+/// Up to `most` finished attempts waiting to be recorded.
+fn take(finished: &mut mpsc::Receiver<Finished>, most: usize) -> Vec<Finished> {
+    let mut done = Vec::new();
+    while done.len() < most {
+        match finished.try_recv() {
+            Ok(f) => done.push(f),
+            Err(_) => break,
+        }
     }
-    let n = batch.len();
-    match inner
-        .store
-        .write_aside_autocommit(move |c| store_wh::record_many(c, &batch))
-        .await
-    {
+    done
+}
+
+/// Says what did not go as planned in recording `n` attempts.
+fn recorded_report(n: usize, recorded: Result<usize, StoreError>) {
+    match recorded {
         Ok(logged) if logged < n => {
             // Events purged while being attempted: nothing left to log them against.
             tracing::warn!(
@@ -238,14 +219,81 @@ async fn record(inner: &Inner, batch: Vec<Finished>) {
     }
 }
 
-/// Leases what is due within the per-shop room, then makes the body of each event's first
+/// How often, while delivery stands aside, the worker checks whether the sales still
+/// saturate the writer: it comes back within a few of these of their rush ending.
+const PROBE: Duration = Duration::from_millis(10);
+/// Weight of the newest sample of the writer's writes in [`Pressure`]'s average: about
+/// the last ten samples count (50–100 ms), so a single burst does not make delivery yield.
+const SMOOTHING: f64 = 0.2;
+
+/// Whether the sales saturate the writer: the writes waiting there for their commit
+/// ([`Store::writes_waiting`]), averaged over the last samples. It yields from when the
+/// average reaches [`super::Yielding::queued`] until it falls below a quarter of it, so
+/// that the dips between a saturated writer's batches do not end it.
+#[derive(Default)]
+struct Pressure {
+    average: f64,
+    saturated: bool,
+    /// The last look leased as many events as it could, all of them waiting for their
+    /// first attempt longer than [`super::Yielding::max_lag`]: a rush that lasts is then
+    /// shared with delivery rather than left to pile up behind it.
+    behind: bool,
+}
+
+impl Pressure {
+    fn sample(&mut self, waiting: usize, threshold: usize) -> bool {
+        self.average += (waiting as f64 - self.average) * SMOOTHING;
+        let threshold = threshold as f64;
+        if self.average >= threshold {
+            self.saturated = true;
+        } else if self.average < threshold / 4.0 {
+            self.saturated = false;
+        }
+        self.saturated
+    }
+
+    /// After a look that leased `leased` of at most `limit` events: whether delivery is
+    /// behind by more than `max_lag` (first attempts only: a retry's creation is older
+    /// by design).
+    fn leased(&mut self, leased: &[Job], limit: usize, max_lag: Duration) {
+        let cutoff =
+            comptoir_store::now_micros() - i64::try_from(max_lag.as_micros()).unwrap_or(i64::MAX);
+        self.behind = leased.len() >= limit
+            && leased
+                .iter()
+                .filter(|j| j.event.attempt == 1)
+                .map(|j| j.event.created_at)
+                .max()
+                .is_some_and(|newest| newest < cutoff);
+    }
+}
+
+/// The least time between two looks at the outbox and the most events a look leases:
+/// ordinary, or standing aside while the sales saturate the writer (and delivery is not
+/// yet `max_lag` behind).
+fn pace(inner: &Inner, pressure: &mut Pressure) -> (Duration, usize) {
+    let y = &inner.settings.yielding;
+    if pressure.sample(inner.store.writes_waiting(), y.queued) && !pressure.behind {
+        (y.interval, y.batch.max(1))
+    } else {
+        (MIN_LOOK_INTERVAL, CLAIM_BATCH)
+    }
+}
+
+/// Records the attempts finished since the last look (`done`), then leases what is due
+/// within the per-shop room, in one write; then makes the body of each event's first
 /// attempt and keeps it before anything is sent; whether the lease was full (more may be
-/// due). Per look: the lease (one statement), one read (each shop's settings and record,
-/// then the orders of all the new events with their lines and payments in three statements
-/// on PostgreSQL, whatever their number) and, when there are new events, their bodies
-/// kept (one statement); the writes beside the sales (they change nothing the sales
-/// remember), without a transaction of their own on PostgreSQL.
-async fn claim(inner: &Arc<Inner>, limit: usize) -> Result<(Vec<Job>, bool), StoreError> {
+/// due). Per look: the records and the lease (one write, one statement each on
+/// PostgreSQL), one read (each shop's settings and record, then the orders of all the new
+/// events with their lines and payments in three statements on PostgreSQL, whatever their
+/// number; an order read once for both its events) and, when there are new events, their
+/// bodies kept (one statement); the writes beside the sales (they change nothing the
+/// sales remember), without a transaction of their own on PostgreSQL.
+async fn claim(
+    inner: &Arc<Inner>,
+    limit: usize,
+    done: Vec<Finished>,
+) -> Result<(Vec<Job>, bool), StoreError> {
     let now = comptoir_store::now_micros();
     let lease_until = now + i64::try_from(LEASE.as_micros()).unwrap_or(i64::MAX);
     let room = Room {
@@ -259,11 +307,32 @@ async fn claim(inner: &Arc<Inner>, limit: usize) -> Result<(Vec<Job>, bool), Sto
             .map(|(shop, n)| (*shop, i64::try_from(*n).unwrap_or(i64::MAX)))
             .collect(),
     };
-    let claimed = inner
+    let n = done.len();
+    let (recorded, claimed) = inner
         .store
-        .write_aside_autocommit(move |c| store_wh::lease_due(c, now, lease_until, &room))
+        .write_aside_autocommit(move |c| {
+            // The records first: a `validated` recorded here lets its `terminated` be
+            // leased by the same write. Each statement stands alone (one per attempt or
+            // per lease on SQLite, one for all on PostgreSQL), so a failed lease keeps the
+            // records, and a failed record does not stop the lease.
+            let recorded = if done.is_empty() {
+                Ok(0)
+            } else {
+                store_wh::record_many(c, &done)
+            };
+            let claimed = if room.limit == 0 {
+                Ok(Vec::new())
+            } else {
+                store_wh::lease_due(c, now, lease_until, &room)
+            };
+            Ok::<_, StoreError>((recorded, claimed))
+        })
         .await?;
-    let full = claimed.len() >= limit;
+    if n > 0 {
+        recorded_report(n, recorded);
+    }
+    let claimed = claimed?;
+    let full = limit > 0 && claimed.len() >= limit;
     if claimed.is_empty() {
         return Ok((Vec::new(), false));
     }
@@ -368,13 +437,13 @@ async fn claim(inner: &Arc<Inner>, limit: usize) -> Result<(Vec<Job>, bool), Sto
     Ok((jobs, full))
 }
 
-/// One attempt of one event: send, then hand the result to the recorder.
+/// One attempt of one event: send, then queue the result for the next look to record.
 async fn attempt(inner: Arc<Inner>, job: Job) {
     let sent = send(&inner, &job).await;
     finish(&inner, job.event, sent);
 }
 
-/// Decides what an attempt led to, counts it, queues it for the recorder and frees the
+/// Decides what an attempt led to, counts it, queues it for recording and frees the
 /// shop's slot.
 fn finish(inner: &Inner, event: Claimed, sent: Result<Sent, String>) {
     let at = comptoir_store::now_micros();
@@ -431,8 +500,8 @@ fn finish(inner: &Inner, event: Claimed, sent: Result<Sent, String>) {
     }
     let shop_id = event.shop_id;
     if inner.results.try_send((event, logged, outcome)).is_err() {
-        // The recorder is far behind or gone: the lease runs out and the event is tried
-        // again (at least once).
+        // The looks are far behind recording, or the worker is gone: the lease runs out
+        // and the event is tried again (at least once).
         tracing::warn!(
             shop = shop_id,
             "webhooks: an attempt could not be queued for recording"
@@ -607,5 +676,37 @@ async fn housekeeping(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
             () = tokio::time::sleep(Duration::from_secs(2)) => {}
             _ = stop.changed() => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Pressure;
+
+    #[test]
+    fn pressure_yields_for_a_queue_that_stays_long_until_it_empties() {
+        let mut p = Pressure::default();
+        // One long sample among short ones is a burst, not a saturated writer.
+        assert!(!p.sample(20, 8));
+        assert!(!p.sample(0, 8));
+        assert!(!p.sample(1, 8));
+        // A queue that stays long makes it yield within a few samples.
+        let mut samples = 0;
+        while !p.sample(16, 8) {
+            samples += 1;
+            assert!(samples < 8, "still not yielding after {samples} samples");
+        }
+        // A saturated writer's queue empties at each batch and refills: still yielding.
+        for i in 0..40 {
+            assert!(p.sample(if i % 2 == 0 { 0 } else { 8 }, 8), "sample {i}");
+        }
+        // Once it stays empty, within a few samples (PROBE apart) it stops.
+        let mut samples = 0;
+        while p.sample(0, 8) {
+            samples += 1;
+            assert!(samples < 8, "still yielding after {samples} empty samples");
+        }
+        // With a mark of 0 it always yields (the tests' setting).
+        assert!(Pressure::default().sample(0, 0));
     }
 }

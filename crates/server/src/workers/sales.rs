@@ -326,7 +326,6 @@ async fn order_write(
         state.base_url.clone(),
     );
     let shape: Shape = Arc::new(move |o| o.to_json_string(digits, &tz, &base));
-    let _recording = state.webhooks.recording(); // webhook delivery yields while many are
     let answer = state
         .store
         .write_order(shop, idem, what, Arc::clone(&shape))
