@@ -248,6 +248,27 @@ pub struct PoolStats {
 
 const POOL_WAIT: Duration = Duration::from_secs(10);
 
+/// `f` handed to SQLite's writer by `submit` (a way to queue it), its answer awaited.
+async fn on_sqlite_writer<T, E, F>(
+    f: F,
+    submit: impl FnOnce(F, Box<dyn FnOnce(Result<T, E>) + Send>),
+) -> Result<T, E>
+where
+    F: FnOnce(&mut dyn Conn) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: From<StoreError> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    submit(
+        f,
+        Box::new(move |r| {
+            let _ = tx.send(r);
+        }),
+    );
+    rx.await
+        .unwrap_or_else(|_| Err(StoreError::Task("the SQLite writer stopped".into()).into()))
+}
+
 impl Store {
     /// Opens (creating a SQLite file if needed) and migrates the database.
     pub fn open_blocking(url: &DbUrl) -> Result<Store, StoreError> {
@@ -425,13 +446,7 @@ impl Store {
         E: From<StoreError> + Send + 'static,
     {
         if let Engine::Sqlite { writer, .. } = &*self.engine {
-            let (tx, rx) = tokio::sync::oneshot::channel();
-            writer.submit(f, move |r| {
-                let _ = tx.send(r);
-            });
-            return rx.await.unwrap_or_else(|_| {
-                Err(StoreError::Task("the SQLite writer stopped".into()).into())
-            });
+            return on_sqlite_writer(f, |f, answer| writer.submit(f, answer)).await;
         }
         let store = self.clone();
         spawn(move || store.write_blocking(f)).await
@@ -450,13 +465,7 @@ impl Store {
         E: From<StoreError> + Send + 'static,
     {
         if let Engine::Sqlite { writer, .. } = &*self.engine {
-            let (tx, rx) = tokio::sync::oneshot::channel();
-            writer.submit_aside(f, move |r| {
-                let _ = tx.send(r);
-            });
-            return rx.await.unwrap_or_else(|_| {
-                Err(StoreError::Task("the SQLite writer stopped".into()).into())
-            });
+            return on_sqlite_writer(f, |f, answer| writer.submit_aside(f, answer)).await;
         }
         self.write(f).await
     }

@@ -169,16 +169,7 @@ impl Writer {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        let run = Run(Box::new(Write {
-            f: move |c: &mut dyn Conn, _: Lane<'_>| f(c),
-            answer,
-            guarded: true,
-        }));
-        self.queue(Job {
-            run,
-            guarded: true,
-            keeps_memo: false,
-        });
+        self.submit_guarded(f, answer, false);
     }
 
     /// [`Writer::submit`] for a write that changes none of the tables checked writes look
@@ -193,6 +184,19 @@ impl Writer {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
+        self.submit_guarded(f, answer, true);
+    }
+
+    /// `f` queued inside a savepoint of its own, the batch's memo kept or not.
+    fn submit_guarded<T, E>(
+        &self,
+        f: impl FnOnce(&mut dyn Conn) -> Result<T, E> + Send + 'static,
+        answer: impl FnOnce(Result<T, E>) + Send + 'static,
+        keeps_memo: bool,
+    ) where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
         let run = Run(Box::new(Write {
             f: move |c: &mut dyn Conn, _: Lane<'_>| f(c),
             answer,
@@ -201,7 +205,7 @@ impl Writer {
         self.queue(Job {
             run,
             guarded: true,
-            keeps_memo: true,
+            keeps_memo,
         });
     }
 
