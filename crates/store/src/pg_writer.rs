@@ -435,21 +435,22 @@ fn abort(
     }
 }
 
-/// Set on each lane connection. A lane's statements, and the foreign-key checks their
-/// rows fire, look rows up by key. On a table of a page or two (a new shop's first
-/// orders) the planner prefers reading it whole, and PostgreSQL keeps a foreign-key
-/// check's plan until the next ANALYZE of the table: until then every check reads every
-/// row (measured in the sales benchmark on a new shop: 145 µs a check at ~1,500 orders,
-/// six checks into `orders` per sale). Without sequential scans the key's index is used
-/// whatever the table's size. (A lookup without an index of its own, a refund's balance
-/// by `refund_of`, reads the shop's orders through an index leading with `shop_id`.)
-const LANE_SETTINGS: &str = "set enable_seqscan = off";
-
-/// How a lane's transaction starts: its commit does not wait for the WAL flush, which the
-/// [`Flusher`] waits for before the writes are answered; the counter rows are released
-/// meanwhile. (`set local`: nothing outlives the transaction, as PgBouncer's transaction
-/// mode needs; one round trip with the `begin`.)
-const BEGIN: &str = "begin; set local synchronous_commit = off";
+/// How a lane's transaction starts, in one round trip, with two settings for the
+/// transaction only (`set local`: nothing outlives it, as PgBouncer's transaction mode
+/// needs, where the next transaction may run on another server connection):
+///
+/// - its commit does not wait for the WAL flush, which the [`Flusher`] waits for before
+///   the writes are answered; the counter rows are released meanwhile;
+/// - no sequential scans. A lane's statements, and the foreign-key checks their rows
+///   fire, look rows up by key. On a table of a page or two (a new shop's first orders)
+///   the planner prefers reading it whole, and PostgreSQL keeps a foreign-key check's
+///   plan until the next ANALYZE of the table: until then every check reads every row
+///   (measured in the sales benchmark on a new shop: 145 µs a check at ~1,500 orders, six
+///   checks into `orders` per sale). Without sequential scans the key's index is used
+///   whatever the table's size. (A lookup without an index of its own, a refund's
+///   balance by `refund_of`, reads the shop's orders through an index leading with
+///   `shop_id`.)
+const BEGIN: &str = "begin; set local synchronous_commit = off; set local enable_seqscan = off";
 
 /// Opens a transaction on the lane's connection and locks the counter rows of `shops`
 /// (if any) in it; the transaction is rolled back when the locks fail.
@@ -482,9 +483,7 @@ fn begin_transaction(pool: &Pool<PgConn>, conn: &mut Option<PgConn>) -> Result<(
         tries += 1;
         if conn.as_ref().is_none_or(PgConn::is_closed) {
             *conn = None;
-            let mut c = pool.connect()?;
-            c.batch(LANE_SETTINGS)?;
-            *conn = Some(c);
+            *conn = Some(pool.connect()?);
         }
         let Some(c) = conn.as_mut() else { continue };
         match c.batch(BEGIN) {
