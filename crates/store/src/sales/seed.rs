@@ -3,19 +3,35 @@
 
 use super::*;
 
+/// Makes any ANALYZE of `orders`, `order_lines` and `payments` wait for the end of the
+/// caller's transaction (PostgreSQL; nothing on SQLite), for a history seeded in bulk in
+/// one transaction, here or by a benchmark's own statements. An ANALYZE from another
+/// connection (the store's upkeep, which looks every second) would see none of the rows
+/// added before the commit and record the tables as empty over all their pages: the
+/// lines' foreign-key checks then read every order (seen: a 200,000-order seed still
+/// running after 5 minutes), and a report over the seeded day chose a nested loop that
+/// ran for minutes. Inserts elsewhere go on meanwhile.
+pub fn hold_off_statistics(c: &mut dyn Conn) -> Result<(), StoreError> {
+    crate::statistics::hold_off(c, &["orders", "order_lines", "payments"])
+}
+
+/// Analyses, inside the caller's transaction, those of a sale's tables that grew (what
+/// the store's upkeep does every second; PostgreSQL only): its ANALYZE sees the rows the
+/// transaction added, and the foreign-key checks of the rows it adds next are planned
+/// again on them. For a history seeded row by row under [`hold_off_statistics`].
+pub fn refresh_statistics(c: &mut dyn Conn) -> Result<(), StoreError> {
+    if c.backend() != Backend::Postgres {
+        return Ok(());
+    }
+    crate::statistics::refresh(c).map(drop)
+}
+
 /// Adds `n` open (pending) orders of one line each to shop `shop_id`, in one statement per
 /// table. They are pending, so they take no number and no journal entry: a history of
 /// validated sales would need each one sealed in turn, which is what is being measured,
 /// not what sets the stage. The rows, indexes and keys a sale touches grow just the same.
 pub fn existing_orders(c: &mut dyn Conn, shop_id: i64, n: i64) -> Result<(), StoreError> {
-    if c.backend() == Backend::Postgres {
-        // An ANALYZE from another connection (the store's upkeep, which looks every
-        // second) would see none of the rows added here before the commit, and record
-        // `orders` as empty over all its pages: the lines' foreign-key checks then read
-        // every order (seen: a 200,000-order seed still running after 5 minutes). This
-        // lock makes such an ANALYZE wait for the commit; inserts elsewhere go on.
-        crate::statistics::hold_off(c, &["orders", "order_lines"])?;
-    }
+    hold_off_statistics(c)?;
     // A prefix of its own, so that the lines find exactly this run's orders.
     let tag = format!("{shop_id}-seed-{}-", hex(&random_bytes::<8>()));
     c.execute(
