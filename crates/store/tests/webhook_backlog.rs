@@ -40,6 +40,31 @@ fn room(per_shop: i64) -> Room {
     }
 }
 
+/// A new shop with webhooks on and a backlog of `orders` orders' events, made now: each
+/// order's `validated` then its `terminated`.
+async fn shop_with_backlog(store: &Store, name: &str, orders: i64) {
+    let shop_id = create_shop(store, name, Licence::Extended).await.shop_id;
+    store
+        .write(move |c| {
+            webhooks::set_endpoint(c, shop_id, "https://h.example/in", "form", "whsec_a", now())
+        })
+        .await
+        .unwrap();
+    store
+        .write(move |c| {
+            comptoir_store::sales::seed::existing_orders(c, shop_id, orders)?;
+            c.execute(
+                "insert into outbox (shop_id, event_type, order_id, created_at)
+                 select o.shop_id, e.event_type, o.id, $2 from orders o
+                 cross join (values (1, 'validated'), (2, 'terminated')) as e(n, event_type)
+                 where o.shop_id = $1 order by o.id, e.n",
+                params![shop_id, now()],
+            )
+        })
+        .await
+        .unwrap();
+}
+
 /// A lease as the worker makes it, and the rows of `outbox` it read: on one connection,
 /// its statistics flushed before they are read again.
 async fn measured_lease(store: &Store, room: Room) -> (Vec<Claimed>, i64) {
@@ -108,29 +133,7 @@ async fn a_lease_reads_a_bounded_number_of_rows_on_a_backlog_with_delivered_and_
         return;
     };
     let store = db.store().await;
-    let shop_id = create_shop(&store, "Backlog", Licence::Extended)
-        .await
-        .shop_id;
-    store
-        .write(move |c| {
-            webhooks::set_endpoint(c, shop_id, "https://h.example/in", "form", "whsec_a", now())
-        })
-        .await
-        .unwrap();
-    // A backlog: each order's `validated` then its `terminated`, made now.
-    store
-        .write(move |c| {
-            comptoir_store::sales::seed::existing_orders(c, shop_id, ORDERS)?;
-            c.execute(
-                "insert into outbox (shop_id, event_type, order_id, created_at)
-                 select o.shop_id, e.event_type, o.id, $2 from orders o
-                 cross join (values (1, 'validated'), (2, 'terminated')) as e(n, event_type)
-                 where o.shop_id = $1 order by o.id, e.n",
-                params![shop_id, now()],
-            )
-        })
-        .await
-        .unwrap();
+    shop_with_backlog(&store, "Backlog", ORDERS).await;
     let upkeep = store.clone();
     tokio::task::spawn_blocking(move || upkeep.refresh_statistics_blocking())
         .await
@@ -192,28 +195,7 @@ async fn the_upkeep_vacuums_the_outbox_so_a_lease_walks_no_delivered_events() {
         return;
     };
     let store = db.store().await;
-    let shop_id = create_shop(&store, "Delivered", Licence::Extended)
-        .await
-        .shop_id;
-    store
-        .write(move |c| {
-            webhooks::set_endpoint(c, shop_id, "https://h.example/in", "form", "whsec_a", now())
-        })
-        .await
-        .unwrap();
-    store
-        .write(move |c| {
-            comptoir_store::sales::seed::existing_orders(c, shop_id, 9_000)?;
-            c.execute(
-                "insert into outbox (shop_id, event_type, order_id, created_at)
-                 select o.shop_id, e.event_type, o.id, $2 from orders o
-                 cross join (values (1, 'validated'), (2, 'terminated')) as e(n, event_type)
-                 where o.shop_id = $1 order by o.id, e.n",
-                params![shop_id, now()],
-            )
-        })
-        .await
-        .unwrap();
+    shop_with_backlog(&store, "Delivered", 9_000).await;
     let vacuums = "select vacuum_count + autovacuum_count from pg_stat_user_tables
                    where schemaname = current_schema() and relname = 'outbox'";
     let before = store

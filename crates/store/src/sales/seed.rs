@@ -46,11 +46,9 @@ pub fn existing_orders(c: &mut dyn Conn, shop_id: i64, n: i64) -> Result<(), Sto
          from g",
         params![shop_id, n, now_micros() - n, tag.as_str()],
     )?;
-    if c.backend() == Backend::Postgres {
-        // The lines' foreign-key checks are planned now: on the orders just added, not on
-        // statistics of an empty table (which may pick an index that reads them all).
-        crate::statistics::refresh(c)?;
-    }
+    // The lines' foreign-key checks are planned now: on the orders just added, not on
+    // statistics of an empty table (which may pick an index that reads them all).
+    refresh_statistics(c)?;
     c.execute(
         "insert into order_lines (shop_id, order_id, line_no, title, quantity, unit_price,
              total, vat_rate)
