@@ -548,16 +548,22 @@ mod tests {
         f: impl FnOnce(&mut dyn Conn) -> Result<(), StoreError> + Send + 'static,
     ) -> Job {
         let tx = tx.clone();
+        answering(f, move |r| {
+            let _ = tx.send((i, r.is_ok()));
+        })
+    }
+
+    /// A write of shop 1 (no counter row to lock in the tests' schemas: as a shop's other
+    /// writes) running `f` and handing its result to `answer`.
+    fn answering(
+        f: impl FnOnce(&mut dyn Conn) -> Result<(), StoreError> + Send + 'static,
+        answer: impl FnOnce(Result<(), StoreError>) + Send + 'static,
+    ) -> Job {
         Job {
             shop_id: 1,
             kind: JobKind::Other,
             queued: Instant::now(),
-            run: unguarded(
-                move |c: &mut dyn Conn, _: Lane<'_>| f(c),
-                move |r: Result<(), StoreError>| {
-                    let _ = tx.send((i, r.is_ok()));
-                },
-            ),
+            run: unguarded(move |c: &mut dyn Conn, _: Lane<'_>| f(c), answer),
         }
     }
 
@@ -673,18 +679,9 @@ mod tests {
         let (tx, rx) = channel::<(i64, Result<(), String>)>();
         let job = |i: i64| {
             let tx = tx.clone();
-            Job {
-                shop_id: 1,
-                // No counter row to lock in this schema: as a shop's other writes.
-                kind: JobKind::Other,
-                queued: Instant::now(),
-                run: unguarded(
-                    move |c: &mut dyn Conn, _: Lane<'_>| insert(i)(c),
-                    move |r: Result<(), StoreError>| {
-                        let _ = tx.send((i, r.map_err(|e| e.to_string())));
-                    },
-                ),
-            }
+            answering(insert(i), move |r| {
+                let _ = tx.send((i, r.map_err(|e| e.to_string())));
+            })
         };
         let mut stored = || -> Vec<i64> {
             admin
