@@ -248,34 +248,31 @@ fn render_lanes(t: comptoir_store::LaneTimes) -> String {
         "comptoir_db_lane_transactions_total {}",
         t.transactions
     );
-    out.push_str("# HELP comptoir_db_lane_write_seconds_total Summed over the committed writes of the PostgreSQL sales lanes: waiting in the lane's queue, in the group's transaction until its commit answered, and for the WAL flush after it.\n");
-    out.push_str("# TYPE comptoir_db_lane_write_seconds_total counter\n");
-    let _ = writeln!(
-        out,
-        "comptoir_db_lane_write_seconds_total{{part=\"queued\"}} {}",
-        seconds(t.queued_micros)
-    );
-    let _ = writeln!(
-        out,
-        "comptoir_db_lane_write_seconds_total{{part=\"transaction\"}} {}",
-        seconds(t.run_micros)
-    );
-    let _ = writeln!(
-        out,
-        "comptoir_db_lane_write_seconds_total{{part=\"flush\"}} {}",
-        seconds(t.flush_micros)
-    );
-    out.push_str("# HELP comptoir_db_lane_transaction_seconds_total Summed over the PostgreSQL sales lanes' committed transactions: begin and the counter rows' lock (waits included), and the group statement with the commit.\n");
-    out.push_str("# TYPE comptoir_db_lane_transaction_seconds_total counter\n");
-    let _ = writeln!(
-        out,
-        "comptoir_db_lane_transaction_seconds_total{{step=\"lock\"}} {}",
-        seconds(t.lock_micros)
-    );
-    let _ = writeln!(
-        out,
-        "comptoir_db_lane_transaction_seconds_total{{step=\"commit\"}} {}",
-        seconds(t.commit_micros)
-    );
+    let writes = [
+        ("queued", t.queued_micros),
+        ("transaction", t.run_micros),
+        ("flush", t.flush_micros),
+    ];
+    let steps = [("lock", t.lock_micros), ("commit", t.commit_micros)];
+    let families = [
+        (
+            "comptoir_db_lane_write_seconds_total",
+            "Summed over the committed writes of the PostgreSQL sales lanes: waiting in the lane's queue, in the group's transaction until its commit answered, and for the WAL flush after it.",
+            "part",
+            writes.as_slice(),
+        ),
+        (
+            "comptoir_db_lane_transaction_seconds_total",
+            "Summed over the PostgreSQL sales lanes' committed transactions: begin and the counter rows' lock (waits included), and the group statement with the commit.",
+            "step",
+            steps.as_slice(),
+        ),
+    ];
+    for (name, help, label, parts) in families {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+        for (part, micros) in parts {
+            let _ = writeln!(out, "{name}{{{label}=\"{part}\"}} {}", seconds(*micros));
+        }
+    }
     out
 }
