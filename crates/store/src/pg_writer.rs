@@ -264,35 +264,95 @@ fn run(
 ) {
     let mut conn: Option<PgConn> = None;
     let mut state = crate::lane::LaneState::default();
-    while let Ok(first) = rx.recv() {
+    let mut queue = Queue {
+        rx,
+        carried: Vec::new(),
+    };
+    while let Some(first) = queue.next() {
         let mut jobs = vec![first];
-        while jobs.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(j) => jobs.push(j),
-                Err(_) => break,
-            }
-        }
-        let taken = jobs.len();
+        jobs.extend(queue.take(MAX_BATCH - 1));
+        let mut taken = jobs.len();
         // The sales of every shop in one transaction (one commit, one WAL flush); any
         // other write in one transaction per shop, in arrival order within each shop; a
         // write tried again alone.
         let (alone, jobs): (Vec<Job>, Vec<Job>) =
             jobs.into_iter().partition(|j| j.kind == JobKind::Alone);
         for job in alone {
-            run_group(pool, &mut conn, &mut state, vec![job], commits, flusher);
+            run_group(
+                pool,
+                &mut conn,
+                &mut state,
+                vec![job],
+                commits,
+                flusher,
+                None,
+            );
         }
         let (sales, mut jobs): (Vec<Job>, Vec<Job>) =
             jobs.into_iter().partition(|j| j.kind == JobKind::Sale);
         if !sales.is_empty() {
-            run_group(pool, &mut conn, &mut state, sales, commits, flusher);
+            let late = Some(&mut queue);
+            taken += run_group(pool, &mut conn, &mut state, sales, commits, flusher, late);
         }
         while let Some(shop_id) = jobs.first().map(|j| j.shop_id) {
             let (group, rest): (Vec<Job>, Vec<Job>) =
                 jobs.into_iter().partition(|j| j.shop_id == shop_id);
             jobs = rest;
-            run_group(pool, &mut conn, &mut state, group, commits, flusher);
+            run_group(pool, &mut conn, &mut state, group, commits, flusher, None);
         }
         waiting.fetch_sub(taken, Ordering::Relaxed);
+    }
+}
+
+/// A lane's queue, and the writes taken from it for a later transaction.
+struct Queue<'a> {
+    rx: &'a mpsc::Receiver<Job>,
+    /// Taken while a transaction was open, not for it: the next ones', first.
+    carried: Vec<Job>,
+}
+
+impl Queue<'_> {
+    /// The next write, waiting for one; `None` once every handle is dropped.
+    fn next(&mut self) -> Option<Job> {
+        if self.carried.is_empty() {
+            self.rx.recv().ok()
+        } else {
+            Some(self.carried.remove(0))
+        }
+    }
+
+    /// Up to `room` writes already queued, without waiting.
+    fn take(&mut self, room: usize) -> Vec<Job> {
+        let from_carried = room.min(self.carried.len());
+        let mut jobs: Vec<Job> = self.carried.drain(..from_carried).collect();
+        while jobs.len() < room {
+            match self.rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        jobs
+    }
+
+    /// The sales of `shops` (sorted) queued since the transaction that holds their counter
+    /// rows began, up to `room`; the other writes taken meanwhile are carried to the next
+    /// transactions, in their order.
+    // Why: the lock can wait, for another process's transaction on the same shop; the
+    // sales that arrive meanwhile then join this transaction rather than wait for the next
+    // one (one lock, one statement and one commit for more sales). With two processes
+    // selling for one shop they take its counter row in turn, and the groups, each the
+    // sales that came while the other held the row, no longer halve.
+    fn sales_of(&mut self, shops: &[i64], room: usize) -> Vec<Job> {
+        let mut joining = Vec::new();
+        while joining.len() < room {
+            let Ok(j) = self.rx.try_recv() else { break };
+            if j.kind == JobKind::Sale && shops.binary_search(&j.shop_id).is_ok() {
+                joining.push(j);
+            } else {
+                self.carried.push(j);
+            }
+        }
+        joining
     }
 }
 
@@ -307,6 +367,9 @@ fn run(
 /// the commit, and before any write that is not a sale; should that statement fail,
 /// every write it carried is answered [`ROLLED_BACK`]. The sales endpoints try such a
 /// write once more, alone (`Store::write_order`).
+///
+/// With `late`, a group of sales takes in the sales of its shops queued while it runs,
+/// before its statement ([`Queue::sales_of`]); returns how many it took.
 fn run_group(
     pool: &Pool<PgConn>,
     conn: &mut Option<PgConn>,
@@ -314,7 +377,8 @@ fn run_group(
     jobs: Vec<Job>,
     commits: &crate::CommitCounters,
     flusher: &Flusher,
-) {
+    mut late: Option<&mut Queue<'_>>,
+) -> usize {
     // Held counters belong to one transaction.
     state.clear_counters();
     let started = Instant::now();
@@ -337,7 +401,22 @@ fn run_group(
     let mut delivers: Vec<Deliver> = Vec::with_capacity(jobs.len());
     // Whether `conn` is inside this group's transaction.
     let mut open = false;
-    for job in jobs {
+    let (mut jobs, mut joined) = (std::collections::VecDeque::from(jobs), 0);
+    loop {
+        if jobs.is_empty()
+            && open
+            && !shops.is_empty()
+            && let Some(queue) = late.as_deref_mut()
+        {
+            let more = queue.sales_of(&shops, MAX_BATCH.saturating_sub(delivers.len()));
+            let now = Instant::now();
+            for j in &more {
+                times.queued_micros += micros(now.saturating_duration_since(j.queued));
+            }
+            joined += more.len();
+            jobs.extend(more);
+        }
+        let Some(job) = jobs.pop_front() else { break };
         if open
             && job.kind == JobKind::Other
             && state.deferred().writes() > 0
@@ -388,9 +467,11 @@ fn run_group(
         }
     }
     if !open {
-        return;
+        return joined;
     }
-    let Some(c) = conn.as_mut() else { return };
+    let Some(c) = conn.as_mut() else {
+        return joined;
+    };
     // A failed commit may have committed all the same (the connection lost on the way):
     // only a failed statement before it is known to leave nothing.
     let t = Instant::now();
@@ -411,7 +492,7 @@ fn run_group(
         for d in delivers {
             d(Err(&e));
         }
-        return;
+        return joined;
     }
     state.committed();
     commits.record(delivers.len());
@@ -419,6 +500,7 @@ fn run_group(
     commits.record_lane(&times);
     // Committed, the counter rows released; answered once on disk.
     flusher.answer_when_flushed(delivers);
+    joined
 }
 
 /// Rolls the group's transaction back and fails the writes it carried with `e`.
