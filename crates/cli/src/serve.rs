@@ -67,16 +67,20 @@ pub(crate) struct ServeArgs {
           value_parser = clap::value_parser!(u16).range(1..=1000))]
     pg_pool_size: u16,
     /// PostgreSQL: sales writer lanes of this process, one connection each; a shop's
-    /// sales always go to the same lane.
-    #[arg(long, env = "COMPTOIR_PG_WRITER_LANES", default_value_t = 4,
+    /// sales always go to the same lane. Default: one per two cores, 1 to 4.
+    #[arg(long, env = "COMPTOIR_PG_WRITER_LANES",
           value_parser = clap::value_parser!(u16).range(1..=64))]
-    pg_writer_lanes: u16,
+    pg_writer_lanes: Option<u16>,
 }
 
 impl ServeArgs {
     /// The PostgreSQL connections this server may hold.
     pub(crate) fn budget(&self) -> Result<ConnectionBudget, Failure> {
-        ConnectionBudget::new(self.pg_pool_size.into(), self.pg_writer_lanes.into())
+        let lanes = match self.pg_writer_lanes {
+            Some(n) => n.into(),
+            None => ConnectionBudget::default().lanes(),
+        };
+        ConnectionBudget::new(self.pg_pool_size.into(), lanes)
             .map_err(|e| Failure::usage(format!("--pg-pool-size/--pg-writer-lanes: {e}")))
     }
 }
