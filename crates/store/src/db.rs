@@ -343,7 +343,7 @@ impl Conn for SqliteConn {
     }
 }
 
-/// Run on each connection the store opens (pool, lanes, upkeep): JIT compilation off.
+/// Run on each connection the store opens (pool, lanes, upkeep): JIT compilation off,
 /// PostgreSQL (11 and later, where it is on by default) compiles a statement whose
 /// estimated cost passes `jit_above_cost` (100,000) before running it, whatever the rows
 /// it then reads: 60–400 ms of CPU. The store's statements are key lookups and bounded
@@ -352,8 +352,18 @@ impl Conn for SqliteConn {
 /// compiled at each look (every 250 ms), for a statement that ran in microseconds: half the
 /// database's CPU per sale in the sales benchmark (docs/performance.md). A server
 /// without the setting (before 11) is left as it is.
-const SESSION_SETTINGS: &str =
-    "select set_config('jit', 'off', false) where current_setting('jit', true) is not null";
+///
+/// And no sequential scans where an index serves. Every table's keys lead with shop_id,
+/// and every statement of the store reads one shop's rows; on a small table (the
+/// catalogs of a hundred shops, a few pages) the planner prefers reading all of it,
+/// every shop's rows, to an index probe: a sale's lookups read the whole `departments`
+/// once per item and the whole `payment_methods` (measured with 100 shops: 600 rows for
+/// one, 8 % of the database's CPU in sequential scans). The lanes already run so (`set
+/// local`, pg_writer.rs); with the setting here a pooled connection's reads do too.
+/// A statement with no index to use still scans.
+const SESSION_SETTINGS: &str = "select set_config('jit', 'off', false) \
+     where current_setting('jit', true) is not null; \
+     select set_config('enable_seqscan', 'off', false)";
 
 pub(crate) struct PgConn {
     client: Option<PgClient>,

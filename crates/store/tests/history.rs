@@ -280,3 +280,82 @@ async fn an_upkeep_pass_during_a_large_items_csv_waits_for_its_commit_and_counts
     })
     .await;
 }
+
+/// Shops beside the one that sells, each with the demo catalog: enough that the catalog
+/// tables hold a few pages, where the planner would rather read a table whole than probe
+/// an index.
+const OTHER_SHOPS: usize = 80;
+
+/// Entries read so far in the catalog tables' indexes, plus rows read by sequential
+/// scans.
+const CATALOG_READS: &str = "select cast(
+     (select coalesce(sum(idx_tup_read), 0) from pg_stat_user_indexes
+      where schemaname = current_schema()
+        and relname in ('items', 'departments', 'payment_methods', 'users', 'cash_boxes'))
+     + (select coalesce(sum(seq_tup_read), 0) from pg_stat_user_tables
+      where schemaname = current_schema()
+        and relname in ('items', 'departments', 'payment_methods', 'users', 'cash_boxes'))
+     as bigint)";
+
+/// A sale's checks, as webapp.php runs them on PostgreSQL (on a pooled connection, before
+/// the sale is queued), read the shop's own few catalog rows, not every shop's: no
+/// sequential scan of `departments` or `payment_methods` once the catalogs of many shops
+/// fill a few pages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sales_checks_read_its_shops_catalog_rows_not_every_shops() {
+    let Some(db) = TestDb::postgres() else {
+        eprintln!("skipped: COMPTOIR_TEST_POSTGRES is not set");
+        return;
+    };
+    let store = db.store().await;
+    let mut shop_ids = Vec::with_capacity(OTHER_SHOPS + 1);
+    for i in 0..=OTHER_SHOPS {
+        let shop_id = create_shop(&store, &format!("Catalog {i}"), Licence::Extended)
+            .await
+            .shop_id;
+        comptoir_testkit::import_demo(&store, shop_id).await;
+        shop_ids.push(shop_id);
+    }
+    let s = store.clone();
+    tokio::task::spawn_blocking(move || s.refresh_statistics_blocking())
+        .await
+        .unwrap()
+        .unwrap();
+    let shop_id = shop_ids[OTHER_SHOPS / 2];
+    let (item, method) = comptoir_testkit::item_and_payment_method(&store, shop_id).await;
+    let (rows, per_sale) = store
+        .read(move |c| {
+            let shop = shops::get_shop(c, shop_id)?.expect("the shop");
+            let rows: i64 = c
+                .query_one(
+                    "select (select count(*) from departments) + (select count(*) from payment_methods)",
+                    &[],
+                )?
+                .i64(0)?;
+            let input = SaleInput::new(
+                vec![format!("{item}_2"), format!("{item}_1"), item.to_string()],
+                comptoir_core::sale::PaymentParam::Method(method),
+            );
+            let reads = |c: &mut dyn Conn| -> Result<i64, StoreError> {
+                c.batch("select pg_stat_force_next_flush()")?;
+                c.query_one(CATALOG_READS, &[])?.i64(0)
+            };
+            let before = reads(c)?;
+            for _ in 0..MEASURED {
+                sales::check_sale(c, &shop, &input).expect("the sale checks");
+            }
+            let after = reads(c)?;
+            Ok::<_, StoreError>((rows, (after - before) / MEASURED))
+        })
+        .await
+        .unwrap();
+    eprintln!(
+        "catalog rows or index entries read per sale's checks: {per_sale} ({rows} departments and payment methods in all)"
+    );
+    assert!(
+        per_sale <= HANDFUL,
+        "a sale's checks read {per_sale} rows or index entries of the catalog tables \
+         ({rows} departments and payment methods in {} shops; at most {HANDFUL} expected)",
+        OTHER_SHOPS + 1
+    );
+}
