@@ -549,3 +549,99 @@ async fn a_replay_read_beside_the_lanes_is_answered_after_a_flush() {
         }
     }
 }
+
+/// On PostgreSQL, a lane's transaction that waits for its shop's counter row (held here by
+/// a second store, as another `serve` process would while it records its own group) takes
+/// in the sales of that shop queued meanwhile: one transaction, one commit for them all,
+/// numbered 1..N without a gap, the chain intact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_waiting_for_its_shops_counter_row_takes_in_the_sales_queued_meanwhile() {
+    let Some(db) = TestDb::postgres() else {
+        eprintln!("skipped: COMPTOIR_TEST_POSTGRES is not set");
+        return;
+    };
+    let store = Store::open_with(&db.db_url(), ConnectionBudget::new(8, 1).unwrap())
+        .await
+        .unwrap();
+    let other = Store::open_with(&db.db_url(), ConnectionBudget::new(2, 1).unwrap())
+        .await
+        .unwrap();
+    let (shop, item, cash) = demo(&store, "Waiting").await;
+    let (elsewhere, other_item, other_cash) = demo(&store, "Elsewhere").await;
+    let shop_id = shop.id;
+    let holding = tokio::spawn(async move {
+        other
+            .write_checked(shop_id, move |c| {
+                c.query_one(
+                    "select next_order_number from shop_counters where shop_id = $1 for update",
+                    params![shop_id],
+                )?;
+                std::thread::sleep(std::time::Duration::from_millis(1500));
+                Ok::<_, StoreError>(())
+            })
+            .await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let before = store.commit_stats();
+    // Neither refused nor keyed (see `sale`).
+    let mut plain = (0i64..).filter(|i| i % 10 != 3 && i % 7 >= 2);
+    let first = tokio::spawn(sale(
+        store.clone(),
+        shop.clone(),
+        item,
+        cash,
+        plain.next().unwrap(),
+    ));
+    // The first sale's transaction is now waiting for the row; the others queue behind it.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let mut tasks = Vec::new();
+    for i in plain.by_ref().take(19) {
+        tasks.push(tokio::spawn(sale(
+            store.clone(),
+            shop.clone(),
+            item,
+            cash,
+            i,
+        )));
+    }
+    // A sale of a shop the transaction has not locked: taken from the queue meanwhile,
+    // and recorded in the next transaction.
+    let i = plain.next().unwrap();
+    tasks.push(tokio::spawn(sale(
+        store.clone(),
+        elsewhere,
+        other_item,
+        other_cash,
+        i,
+    )));
+    holding.await.unwrap().unwrap();
+    first.await.unwrap().expect("the first sale");
+    for t in tasks {
+        t.await.unwrap().expect("a sale");
+    }
+    let after = store.commit_stats();
+    assert_eq!(
+        (after.commits - before.commits, after.writes - before.writes),
+        (2, 21),
+        "the twenty sales in one commit, the other shop's in another: {after:?} after {before:?}"
+    );
+    let (numbers, verdict) = store
+        .read(move |c| {
+            let numbers: Vec<i64> = c
+                .query(
+                    "select number from orders where shop_id = $1 order by number",
+                    params![shop_id],
+                )?
+                .iter()
+                .map(|r| r.i64(0))
+                .collect::<Result<_, _>>()?;
+            Ok::<_, StoreError>((numbers, journal::verify(c, shop_id)?))
+        })
+        .await
+        .unwrap();
+    assert_eq!(numbers, (1..=20).collect::<Vec<_>>());
+    assert!(
+        matches!(verdict, Verification::Intact { entries: 40, .. }),
+        "{verdict:?}"
+    );
+}
