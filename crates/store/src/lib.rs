@@ -17,6 +17,7 @@ pub mod lists;
 mod migrate;
 mod pg_client;
 pub mod pg_connect;
+mod pg_flusher;
 mod pg_writer;
 mod pool;
 pub mod report;
