@@ -426,6 +426,26 @@ impl PgConn {
         self.broken || self.client.as_ref().is_none_or(PgClient::is_closed)
     }
 
+    /// Runs two queries sent together, in one round trip: the second starts once the
+    /// first is done (with a snapshot of its own). Should the first fail, the second's
+    /// answer is not used and the first's error is returned.
+    pub(crate) fn query_then_query(
+        &mut self,
+        first: (&str, &[Value]),
+        second: (&str, &[Value]),
+    ) -> Result<(Vec<Row>, Vec<Row>), StoreError> {
+        let (a, b) = (self.statement(first.0)?, self.statement(second.0)?);
+        let answers = self
+            .client()
+            .query_then_query((&a, &pg_params(first.1)), (&b, &pg_params(second.1)));
+        let (one, two) = answers.map_err(|e| self.note(e))?;
+        let one = one.map_err(|e| self.note(e))?;
+        let two = two.map_err(|e| self.note(e))?;
+        let rows =
+            |rows: Vec<postgres::Row>| rows.iter().map(pg_row).collect::<Result<Vec<_>, _>>();
+        Ok((rows(one)?, rows(two)?))
+    }
+
     /// Runs `sql` and then `commit`, sent together: one round trip. A statement that
     /// fails in the database leaves the transaction failed, which the `commit` then
     /// ends by rolling it back.

@@ -3,11 +3,17 @@
 //! them, the rows its group deferred, and ids drawn ahead. The sales' ledger alone reads it.
 
 use crate::StoreError;
-use crate::db::{Conn, Value};
-use std::collections::HashMap;
+use crate::db::{Conn, PgConn, Value};
+use std::collections::{HashMap, HashSet};
 
 /// Ids drawn at once when a lane's supply runs out.
 const IDS_AHEAD: i64 = 64;
+
+/// The end of the last closed day (`closings::closed_until`) of each shop of `$1`.
+const CLOSED: &str = "select s.id, (select value_to from closings
+                                   where shop_id = s.id and period = 'day'
+                                   order by number desc limit 1)
+                      from unnest($1::bigint[]) as s(id)";
 
 /// The state of one lane.
 #[derive(Default)]
@@ -24,6 +30,10 @@ pub(crate) struct LaneState {
     /// later transaction finds the same head under its lock, the closed period is the
     /// same, and it is not read again.
     known_closed: HashMap<i64, (String, Option<i64>)>,
+    /// Shops whose chain head had moved, the last time this lane locked them, since its
+    /// own last commit for them: another process records their sales too, and will
+    /// likely have moved it again by the next lock.
+    moving: HashSet<i64>,
     /// Rows and counters of the group's writes, written by one statement.
     deferred: crate::sales::Deferred,
     /// Ids drawn ahead from the `orders` and `payments` sequences. A drawn id is never
@@ -54,21 +64,49 @@ impl LaneState {
     /// `known_closed`), in one statement. Two transactions that each lock their shops in
     /// id order never wait on each other in a cycle, so a lane may record the sales of
     /// several shops in one transaction without risking a deadlock with another process.
-    pub(crate) fn lock_shops(&mut self, c: &mut dyn Conn, shops: &[i64]) -> Result<(), StoreError> {
+    ///
+    /// The closed period of the shops whose head moved last time too (another process
+    /// sells for them: see `moving`) is read by a statement sent with the lock, in the
+    /// same round trip, so that the lane does not hold their rows for one more.
+    pub(crate) fn lock_shops(&mut self, c: &mut PgConn, shops: &[i64]) -> Result<(), StoreError> {
+        const LOCK: &str = "select shop_id, next_order_number, journal_seq, journal_head
+             from shop_counters where shop_id = any($1::bigint[]) order by shop_id for update";
         let ids = Value::Array(shops.iter().map(|s| Value::I64(*s)).collect());
-        let rows = c.query(
-            "select shop_id, next_order_number, journal_seq, journal_head from shop_counters
-             where shop_id = any($1::bigint[]) order by shop_id for update",
-            &[ids],
-        )?;
+        let expected: Vec<Value> = shops
+            .iter()
+            .filter(|s| self.moving.contains(s))
+            .map(|s| Value::I64(*s))
+            .collect();
+        let (rows, mut read) = if expected.is_empty() {
+            (c.query(LOCK, &[ids])?, HashMap::new())
+        } else {
+            // The second statement starts once the first holds the rows: its snapshot
+            // sees every closing committed before the locks.
+            let (rows, closed) =
+                c.query_then_query((LOCK, &[ids]), (CLOSED, &[Value::Array(expected)]))?;
+            let closed = closed
+                .iter()
+                .map(|r| Ok((r.i64(0)?, r.opt_i64(1)?)))
+                .collect::<Result<HashMap<_, _>, StoreError>>()?;
+            (rows, closed)
+        };
         let mut unknown = Vec::new();
         for r in rows {
             let (shop_id, head) = (r.i64(0)?, r.string(3)?);
             match self.known_closed.get(&shop_id) {
                 Some((h, to)) if *h == head => {
+                    self.moving.remove(&shop_id);
                     self.closed_until.insert(shop_id, *to);
                 }
-                _ => unknown.push(Value::I64(shop_id)),
+                _ => {
+                    self.moving.insert(shop_id);
+                    match read.remove(&shop_id) {
+                        Some(to) => {
+                            self.closed_until.insert(shop_id, to);
+                        }
+                        None => unknown.push(Value::I64(shop_id)),
+                    }
+                }
             }
             self.counters.insert(shop_id, (r.i64(1)?, r.i64(2)?, head));
         }
@@ -76,13 +114,7 @@ impl LaneState {
             return Ok(());
         }
         // A new statement: its snapshot sees every closing committed before the locks.
-        for r in c.query(
-            "select s.id, (select value_to from closings
-                           where shop_id = s.id and period = 'day'
-                           order by number desc limit 1)
-             from unnest($1::bigint[]) as s(id)",
-            &[Value::Array(unknown)],
-        )? {
+        for r in c.query(CLOSED, &[Value::Array(unknown)])? {
             self.closed_until.insert(r.i64(0)?, r.opt_i64(1)?);
         }
         Ok(())

@@ -22,6 +22,9 @@ use tokio_postgres::{Error, Row, RowStream, Socket, Statement};
 /// ([`PgClient::execute_then_batch`]).
 pub(crate) type StatementThenBatch = (Result<u64, Error>, Result<(), Error>);
 
+/// The answers of two queries sent together ([`PgClient::query_then_query`]).
+pub(crate) type QueryThenQuery = (Result<Vec<Row>, Error>, Result<Vec<Row>, Error>);
+
 /// The connection's task: reads the server's messages and writes the client's requests.
 type Driver = Pin<Box<dyn Future<Output = Result<(), Error>> + Send>>;
 
@@ -112,6 +115,20 @@ impl PgClient {
         match self {
             PgClient::Bounded(c) => c.execute_then_batch(st, params, batch),
             PgClient::Plain(c) => Ok((c.execute(st, params), c.batch_execute(batch))),
+        }
+    }
+
+    /// `first`, then `second`, sent together (pipelined: one round trip) and answered in
+    /// that order; `second` starts once `first` is done, with a snapshot of its own.
+    /// The outer error: the connection failed before both were answered.
+    pub(crate) fn query_then_query(
+        &mut self,
+        first: (&Statement, &[&(dyn ToSql + Sync)]),
+        second: (&Statement, &[&(dyn ToSql + Sync)]),
+    ) -> Result<QueryThenQuery, Error> {
+        match self {
+            PgClient::Bounded(c) => c.query_then_query(first, second),
+            PgClient::Plain(c) => Ok((c.query(first.0, first.1), c.query(second.0, second.1))),
         }
     }
 
@@ -288,6 +305,21 @@ impl Bounded {
         let (io, client) = self.parts();
         let both =
             futures_util::future::join(client.execute(st, params), client.batch_execute(batch));
+        io.block_on(async { Ok(both.await) })
+    }
+
+    /// [`PgClient::query_then_query`], both requests sent before the first answer is
+    /// awaited (see `execute_then_batch`).
+    pub(crate) fn query_then_query(
+        &mut self,
+        first: (&Statement, &[&(dyn ToSql + Sync)]),
+        second: (&Statement, &[&(dyn ToSql + Sync)]),
+    ) -> Result<QueryThenQuery, Error> {
+        let (io, client) = self.parts();
+        let both = futures_util::future::join(
+            client.query(first.0, first.1),
+            client.query(second.0, second.1),
+        );
         io.block_on(async { Ok(both.await) })
     }
 

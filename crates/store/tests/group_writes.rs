@@ -659,3 +659,98 @@ async fn a_group_waiting_for_its_shops_counter_row_takes_in_the_sales_queued_mea
         "{verdict:?}"
     );
 }
+
+/// A sale of `shop` dated `local` (Paris time), recorded through `write_order`.
+async fn dated_sale(
+    store: &Store,
+    shop: &Shop,
+    item: i64,
+    cash: i64,
+    local: &str,
+) -> Result<(), String> {
+    let dt: jiff::civil::DateTime = local.parse().unwrap();
+    let at = dt
+        .to_zoned(jiff::tz::TimeZone::get("Europe/Paris").unwrap())
+        .unwrap()
+        .timestamp();
+    let mut input = SaleInput::new(vec![format!("{item}_1")], PaymentParam::Method(cash));
+    input.value_date = Some(at.as_microsecond());
+    let shape: Shape = Arc::new(|o| o.id.to_string());
+    store
+        .write_order(shop, None, OrderWrite::Sale(Arc::new(input)), shape)
+        .await
+        .map(drop)
+        .map_err(|e| format!("{e:?}"))
+}
+
+/// On PostgreSQL, a lane that found its shop's chain head moved by another process reads
+/// the shop's closed period with its next lock, in the same round trip: a day that the
+/// other process closed in between is seen all the same. A sale dated in it is refused,
+/// one dated the next day is recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_day_closed_by_another_process_is_seen_by_a_lane_that_expected_its_head_to_move() {
+    let Some(db) = TestDb::postgres() else {
+        eprintln!("skipped: COMPTOIR_TEST_POSTGRES is not set");
+        return;
+    };
+    let store = Store::open_with(&db.db_url(), ConnectionBudget::new(4, 1).unwrap())
+        .await
+        .unwrap();
+    let other = Store::open_with(&db.db_url(), ConnectionBudget::new(4, 1).unwrap())
+        .await
+        .unwrap();
+    let (shop, item, cash) = demo(&store, "Closed elsewhere").await;
+    // Each store's sale moves the head the other's lane last saw: after these, this
+    // store's lane expects the shop's head to have moved at its next lock.
+    for (s, when) in [
+        (&store, "2026-03-12T10:00"),
+        (&other, "2026-03-12T11:00"),
+        (&store, "2026-03-12T12:00"),
+        (&other, "2026-03-12T13:00"),
+    ] {
+        dated_sale(s, &shop, item, cash, when)
+            .await
+            .expect("a sale");
+    }
+    let shop_id = shop.id;
+    let now: jiff::Timestamp = "2026-03-14T10:00:00Z".parse().unwrap();
+    other
+        .write(move |c| {
+            comptoir_store::closings::close_day(
+                c,
+                shop_id,
+                jiff::civil::Date::constant(2026, 3, 12),
+                &comptoir_core::fiscal_key::FiscalKey::from_seed([7; 32]),
+                now,
+            )
+        })
+        .await
+        .expect("the day closed by the other store");
+    let refused = dated_sale(&store, &shop, item, cash, "2026-03-12T18:00").await;
+    assert!(
+        refused.as_ref().is_err_and(|e| e.contains("PeriodClosed")),
+        "a sale dated in the day the other process closed: {refused:?}"
+    );
+    dated_sale(&store, &shop, item, cash, "2026-03-13T09:00")
+        .await
+        .expect("a sale dated the next day");
+    let (numbers, verdict) = store
+        .read(move |c| {
+            let numbers: Vec<i64> = c
+                .query(
+                    "select number from orders where shop_id = $1 order by number",
+                    params![shop_id],
+                )?
+                .iter()
+                .map(|r| r.i64(0))
+                .collect::<Result<_, _>>()?;
+            Ok::<_, StoreError>((numbers, journal::verify(c, shop_id)?))
+        })
+        .await
+        .unwrap();
+    assert_eq!(numbers, (1..=5).collect::<Vec<_>>());
+    assert!(
+        matches!(verdict, Verification::Intact { .. }),
+        "{verdict:?}"
+    );
+}
