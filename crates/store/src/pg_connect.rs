@@ -68,8 +68,8 @@ impl ConnectionBudget {
     // Why: a lane commits without waiting for its WAL flush, so its transactions are
     // the database's CPU, not its disk's; lanes beyond what the cores run in parallel only
     // cut the groups into more transactions (more commits, locks and statements per sale).
-    // Measured on 2 cores, 100 shops: 1 lane recorded 1.2–1.4 times the sales of 4 at
-    // about 0.7 times the database CPU per sale (docs/performance.md, "How many lanes").
+    // Measured on 2 cores, 100 shops: 1 lane recorded 1.2–1.3 times the sales of 4 at
+    // 0.7–0.8 times the database CPU per sale (docs/performance.md, "How many lanes").
     pub fn default_lanes(cores: usize) -> usize {
         (cores / 2).clamp(1, 4)
     }
