@@ -28,6 +28,24 @@ async fn demo(store: &Store, name: &str) -> (Shop, i64, i64) {
     (shop, item, cash)
 }
 
+/// The shop's order numbers, in order, and the verdict on its journal's chain.
+async fn numbers_and_chain(store: &Store, shop_id: i64) -> (Vec<i64>, Verification) {
+    store
+        .read(move |c| {
+            let numbers: Vec<i64> = c
+                .query(
+                    "select number from orders where shop_id = $1 order by number",
+                    params![shop_id],
+                )?
+                .iter()
+                .map(|r| r.i64(0))
+                .collect::<Result<_, _>>()?;
+            Ok::<_, StoreError>((numbers, journal::verify(c, shop_id)?))
+        })
+        .await
+        .unwrap()
+}
+
 /// Refuses, inside the database, every order whose private comment is `refuse`: a failure
 /// that no check can see coming, raised by the statement that writes the order.
 fn refusing_trigger(backend: Backend) -> &'static str {
@@ -512,20 +530,7 @@ async fn sales_of_several_shops_queued_together_share_one_commit() {
         }
         for (shop, _, _) in &shops {
             let shop_id = shop.id;
-            let (numbers, verdict) = store
-                .read(move |c| {
-                    let numbers: Vec<i64> = c
-                        .query(
-                            "select number from orders where shop_id = $1 order by number",
-                            params![shop_id],
-                        )?
-                        .iter()
-                        .map(|r| r.i64(0))
-                        .collect::<Result<_, _>>()?;
-                    Ok::<_, StoreError>((numbers, journal::verify(c, shop_id)?))
-                })
-                .await
-                .unwrap();
+            let (numbers, verdict) = numbers_and_chain(&store, shop_id).await;
             assert_eq!(numbers, (1..=10).collect::<Vec<_>>(), "{}", db.backend);
             assert!(
                 matches!(verdict, Verification::Intact { entries: 20, .. }),
@@ -639,20 +644,7 @@ async fn a_group_waiting_for_its_shops_counter_row_takes_in_the_sales_queued_mea
         (2, 21),
         "the twenty sales in one commit, the other shop's in another: {after:?} after {before:?}"
     );
-    let (numbers, verdict) = store
-        .read(move |c| {
-            let numbers: Vec<i64> = c
-                .query(
-                    "select number from orders where shop_id = $1 order by number",
-                    params![shop_id],
-                )?
-                .iter()
-                .map(|r| r.i64(0))
-                .collect::<Result<_, _>>()?;
-            Ok::<_, StoreError>((numbers, journal::verify(c, shop_id)?))
-        })
-        .await
-        .unwrap();
+    let (numbers, verdict) = numbers_and_chain(&store, shop_id).await;
     assert_eq!(numbers, (1..=20).collect::<Vec<_>>());
     assert!(
         matches!(verdict, Verification::Intact { entries: 40, .. }),
@@ -734,20 +726,7 @@ async fn a_day_closed_by_another_process_is_seen_by_a_lane_that_expected_its_hea
     dated_sale(&store, &shop, item, cash, "2026-03-13T09:00")
         .await
         .expect("a sale dated the next day");
-    let (numbers, verdict) = store
-        .read(move |c| {
-            let numbers: Vec<i64> = c
-                .query(
-                    "select number from orders where shop_id = $1 order by number",
-                    params![shop_id],
-                )?
-                .iter()
-                .map(|r| r.i64(0))
-                .collect::<Result<_, _>>()?;
-            Ok::<_, StoreError>((numbers, journal::verify(c, shop_id)?))
-        })
-        .await
-        .unwrap();
+    let (numbers, verdict) = numbers_and_chain(&store, shop_id).await;
     assert_eq!(numbers, (1..=5).collect::<Vec<_>>());
     assert!(
         matches!(verdict, Verification::Intact { .. }),
