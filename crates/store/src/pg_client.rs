@@ -192,6 +192,19 @@ impl Io {
             f.as_mut().poll(cx)
         }))
     }
+
+    /// Runs `first` and `second` together, pipelined on the connection: each request is
+    /// sent at its future's first poll, in the order they are polled, so both go out
+    /// before the first answer is awaited, and the server answers them in that order.
+    /// The outer error: the connection failed before both were answered.
+    fn pipelined<A: Future, B: Future>(
+        &mut self,
+        first: A,
+        second: B,
+    ) -> Result<(A::Output, B::Output), Error> {
+        let both = futures_util::future::join(first, second);
+        self.block_on(async { Ok(both.await) })
+    }
 }
 
 impl Bounded {
@@ -293,9 +306,7 @@ impl Bounded {
         io.block_on(client.batch_execute(sql))
     }
 
-    /// [`PgClient::execute_then_batch`]: each request is sent at its future's first poll,
-    /// in the order they are polled, so both go out before the first answer is awaited.
-    /// The outer error: the connection failed before both were answered.
+    /// [`PgClient::execute_then_batch`], pipelined ([`Io::pipelined`]).
     pub(crate) fn execute_then_batch(
         &mut self,
         st: &Statement,
@@ -303,24 +314,20 @@ impl Bounded {
         batch: &str,
     ) -> Result<StatementThenBatch, Error> {
         let (io, client) = self.parts();
-        let both =
-            futures_util::future::join(client.execute(st, params), client.batch_execute(batch));
-        io.block_on(async { Ok(both.await) })
+        io.pipelined(client.execute(st, params), client.batch_execute(batch))
     }
 
-    /// [`PgClient::query_then_query`], both requests sent before the first answer is
-    /// awaited (see `execute_then_batch`).
+    /// [`PgClient::query_then_query`], pipelined ([`Io::pipelined`]).
     pub(crate) fn query_then_query(
         &mut self,
         first: (&Statement, &[&(dyn ToSql + Sync)]),
         second: (&Statement, &[&(dyn ToSql + Sync)]),
     ) -> Result<QueryThenQuery, Error> {
         let (io, client) = self.parts();
-        let both = futures_util::future::join(
+        io.pipelined(
             client.query(first.0, first.1),
             client.query(second.0, second.1),
-        );
-        io.block_on(async { Ok(both.await) })
+        )
     }
 
     pub(crate) fn is_closed(&self) -> bool {
