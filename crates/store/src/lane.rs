@@ -3,7 +3,7 @@
 //! them, the rows its group deferred, and ids drawn ahead. The sales' ledger alone reads it.
 
 use crate::StoreError;
-use crate::db::{Conn, PgConn, Value};
+use crate::db::{Conn, PgConn, Row, Value};
 use std::collections::{HashMap, HashSet};
 
 /// Ids drawn at once when a lane's supply runs out.
@@ -14,6 +14,13 @@ const CLOSED: &str = "select s.id, (select value_to from closings
                                    where shop_id = s.id and period = 'day'
                                    order by number desc limit 1)
                       from unnest($1::bigint[]) as s(id)";
+
+/// The rows of [`CLOSED`]: each shop's end of its last closed day.
+fn closed_periods(rows: &[Row]) -> Result<HashMap<i64, Option<i64>>, StoreError> {
+    rows.iter()
+        .map(|r| Ok((r.i64(0)?, r.opt_i64(1)?)))
+        .collect()
+}
 
 /// The state of one lane.
 #[derive(Default)]
@@ -88,11 +95,7 @@ impl LaneState {
             // sees every closing committed before the locks.
             let (rows, closed) =
                 c.query_then_query((LOCK, &[ids]), (CLOSED, &[Value::Array(expected)]))?;
-            let closed = closed
-                .iter()
-                .map(|r| Ok((r.i64(0)?, r.opt_i64(1)?)))
-                .collect::<Result<HashMap<_, _>, StoreError>>()?;
-            (rows, closed)
+            (rows, closed_periods(&closed)?)
         };
         let mut unknown = Vec::new();
         for r in rows {
@@ -118,9 +121,8 @@ impl LaneState {
             return Ok(());
         }
         // A new statement: its snapshot sees every closing committed before the locks.
-        for r in c.query(CLOSED, &[Value::Array(unknown)])? {
-            self.closed_until.insert(r.i64(0)?, r.opt_i64(1)?);
-        }
+        let closed = c.query(CLOSED, &[Value::Array(unknown)])?;
+        self.closed_until.extend(closed_periods(&closed)?);
         Ok(())
     }
 
