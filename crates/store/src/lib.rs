@@ -668,6 +668,20 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
 /// Lowercase hexadecimal (core's one encoder).
 pub use comptoir_core::hex::hex;
 
+/// The PostgreSQL server of this crate's unit tests (`COMPTOIR_TEST_POSTGRES`); `None`,
+/// said on stderr, when it is not set: the test skips. Under `COMPTOIR_TEST_STRICT=1` a
+/// missing server fails the test instead.
+#[cfg(test)]
+pub(crate) fn test_postgres_url() -> Option<String> {
+    let url = std::env::var("COMPTOIR_TEST_POSTGRES").ok();
+    if url.is_none() {
+        let strict = std::env::var("COMPTOIR_TEST_STRICT").is_ok_and(|v| v == "1");
+        assert!(!strict, "COMPTOIR_TEST_POSTGRES is needed");
+        eprintln!("skipping: COMPTOIR_TEST_POSTGRES is not set");
+    }
+    url
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -551,12 +551,7 @@ mod tests {
     /// A schema of its own with table `t`, a pool of one connection into it, and an admin
     /// connection; `None` (skipping) without `COMPTOIR_TEST_POSTGRES`.
     fn schema_with_t() -> Option<(String, Pool<PgConn>, PgConn)> {
-        let Some(url) = std::env::var("COMPTOIR_TEST_POSTGRES").ok() else {
-            let strict = std::env::var("COMPTOIR_TEST_STRICT").is_ok_and(|v| v == "1");
-            assert!(!strict, "COMPTOIR_TEST_POSTGRES is needed");
-            eprintln!("skipping: COMPTOIR_TEST_POSTGRES is not set");
-            return None;
-        };
+        let url = crate::test_postgres_url()?;
         let schema = format!("pgw_{}", crate::hex(&crate::random_bytes::<6>()));
         let config: postgres::Config = url.parse().unwrap();
         let connect = {

@@ -209,10 +209,7 @@ mod tests {
     /// explicit refresh, and a table's first ANALYZE, at the server's target.
     #[test]
     fn the_upkeep_analyses_a_grown_table_on_a_smaller_sample() {
-        let Some(url) = std::env::var("COMPTOIR_TEST_POSTGRES").ok() else {
-            let strict = std::env::var("COMPTOIR_TEST_STRICT").is_ok_and(|v| v == "1");
-            assert!(!strict, "COMPTOIR_TEST_POSTGRES is needed");
-            eprintln!("skipping: COMPTOIR_TEST_POSTGRES is not set");
+        let Some(url) = crate::test_postgres_url() else {
             return;
         };
         let schema = format!("stats_{}", crate::hex(&crate::random_bytes::<6>()));
