@@ -75,6 +75,18 @@ async fn shop(app: &TestApp, url: &str) -> (String, String, String, String) {
     )
 }
 
+/// A server whose delivery stands aside as `yielding` says, a receiver, and a shop
+/// ([`shop`]) whose webhook goes to it.
+async fn yielding_app(
+    db: &TestDb,
+    yielding: Yielding,
+) -> (TestApp, Receiver, (String, String, String, String)) {
+    let app = TestApp::spawn_with(db, |c| c.webhooks.yielding = yielding).await;
+    let rx = Receiver::start().await;
+    let s = shop(&app, &rx.url).await;
+    (app, rx, s)
+}
+
 /// Records `n` paid sales (two events each).
 async fn sell(app: &TestApp, (id, key, item, method): &(String, String, String, String), n: usize) {
     for _ in 0..n {
@@ -120,17 +132,16 @@ fn events(rx: &Receiver, backend: comptoir_store::db::Backend) -> Vec<(String, S
 async fn while_the_writer_is_saturated_delivery_holds_back_then_delivers_everything() {
     for db in TestDb::all() {
         // One event a look, a look every 400 ms at most, from 2 writes queued on average.
-        let app = TestApp::spawn_with(&db, |c| {
-            c.webhooks.yielding = Yielding {
+        let (app, rx, s) = yielding_app(
+            &db,
+            Yielding {
                 queued: 2,
                 interval: Duration::from_millis(400),
                 batch: 1,
                 max_lag: Duration::from_secs(60),
-            };
-        })
+            },
+        )
         .await;
-        let rx = Receiver::start().await;
-        let s = shop(&app, &rx.url).await;
 
         // Without a rush the worker looks at once: four sales' eight events come quickly.
         let started = Instant::now();
@@ -176,17 +187,16 @@ async fn while_the_writer_is_saturated_delivery_holds_back_then_delivers_everyth
 async fn delivery_stops_holding_back_once_events_wait_longer_than_the_max_lag() {
     for db in TestDb::all() {
         // Looks 2 s apart while saturated, but events may wait 300 ms at most.
-        let app = TestApp::spawn_with(&db, |c| {
-            c.webhooks.yielding = Yielding {
+        let (app, rx, s) = yielding_app(
+            &db,
+            Yielding {
                 queued: 2,
                 interval: Duration::from_secs(2),
                 batch: 1,
                 max_lag: Duration::from_millis(300),
-            };
-        })
+            },
+        )
         .await;
-        let rx = Receiver::start().await;
-        let s = shop(&app, &rx.url).await;
         let until = Instant::now() + Duration::from_secs(8);
         let load = saturate(app.store.clone(), until);
         tokio::time::sleep(Duration::from_millis(200)).await;
