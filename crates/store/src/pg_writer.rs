@@ -24,6 +24,7 @@ use crate::lane::Lane;
 pub(crate) use crate::pg_flusher::Flusher;
 use crate::pool::Pool;
 use crate::writer::{Deliver, Run, unguarded};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::Instant;
@@ -165,7 +166,7 @@ fn run(
     let mut state = crate::lane::LaneState::default();
     let mut queue = Queue {
         rx,
-        carried: Vec::new(),
+        carried: VecDeque::new(),
     };
     while let Some(first) = queue.next() {
         let mut jobs = vec![first];
@@ -207,17 +208,13 @@ fn run(
 struct Queue<'a> {
     rx: &'a mpsc::Receiver<Job>,
     /// Taken while a transaction was open, not for it: the next ones', first.
-    carried: Vec<Job>,
+    carried: VecDeque<Job>,
 }
 
 impl Queue<'_> {
     /// The next write, waiting for one; `None` once every handle is dropped.
     fn next(&mut self) -> Option<Job> {
-        if self.carried.is_empty() {
-            self.rx.recv().ok()
-        } else {
-            Some(self.carried.remove(0))
-        }
+        self.carried.pop_front().or_else(|| self.rx.recv().ok())
     }
 
     /// Up to `room` writes already queued, without waiting.
@@ -248,7 +245,7 @@ impl Queue<'_> {
             if j.kind == JobKind::Sale && shops.binary_search(&j.shop_id).is_ok() {
                 joining.push(j);
             } else {
-                self.carried.push(j);
+                self.carried.push_back(j);
             }
         }
         joining
@@ -300,7 +297,7 @@ fn run_group(
     let mut delivers: Vec<Deliver> = Vec::with_capacity(jobs.len());
     // Whether `conn` is inside this group's transaction.
     let mut open = false;
-    let (mut jobs, mut joined) = (std::collections::VecDeque::from(jobs), 0);
+    let (mut jobs, mut joined) = (VecDeque::from(jobs), 0);
     loop {
         if jobs.is_empty()
             && open
