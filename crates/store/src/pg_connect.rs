@@ -61,9 +61,7 @@ impl ConnectionBudget {
     pub fn total(&self) -> usize {
         self.pool + self.lanes + 1
     }
-}
 
-impl ConnectionBudget {
     /// The lanes a process gets unless told: one per two cores of this machine, 1 to 4.
     // Why: a lane commits without waiting for its WAL flush, so its transactions are
     // the database's CPU, not its disk's; lanes beyond what the cores run in parallel only
