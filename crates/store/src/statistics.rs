@@ -78,7 +78,8 @@ const UPKEEP_TARGET: u32 = 20;
 const REGROWN_EVERY: Duration = Duration::from_secs(60);
 
 /// [`refresh`], except that a table which only grew is skipped if this process
-/// analysed it less than [`REGROWN_EVERY`] ago.
+/// analysed it less than [`REGROWN_EVERY`] ago, and, with [`Pacing::upkeep`], analysed
+/// on a sample of [`UPKEEP_TARGET`].
 pub(crate) fn refresh_paced(
     c: &mut dyn Conn,
     pacing: &mut Pacing,
