@@ -84,9 +84,20 @@ async fn sale(store: Store, shop: Shop, item: i64, cash: i64, i: i64) -> Result<
         key: format!("key-{}", i / 7),
         request_hash: format!("hash-{}", i / 7),
     });
+    record(&store, &shop, input, idem).await
+}
+
+/// Records `input` through `write_order`: the order's id (or the answer recorded under
+/// the key), or the failure.
+async fn record(
+    store: &Store,
+    shop: &Shop,
+    input: SaleInput,
+    idem: Option<IdempotencyInput>,
+) -> Result<String, String> {
     let shape: Shape = Arc::new(|o| o.id.to_string());
     match store
-        .write_order(&shop, idem, OrderWrite::Sale(Arc::new(input)), shape)
+        .write_order(shop, idem, OrderWrite::Sale(Arc::new(input)), shape)
         .await
     {
         Ok(Answer::Order(o)) => Ok(o.id.to_string()),
@@ -667,12 +678,7 @@ async fn dated_sale(
         .timestamp();
     let mut input = SaleInput::new(vec![format!("{item}_1")], PaymentParam::Method(cash));
     input.value_date = Some(at.as_microsecond());
-    let shape: Shape = Arc::new(|o| o.id.to_string());
-    store
-        .write_order(shop, None, OrderWrite::Sale(Arc::new(input)), shape)
-        .await
-        .map(drop)
-        .map_err(|e| format!("{e:?}"))
+    record(store, shop, input, None).await.map(drop)
 }
 
 /// On PostgreSQL, a lane that found its shop's chain head moved by another process reads
