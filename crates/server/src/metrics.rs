@@ -233,8 +233,25 @@ pub async fn handler(State(state): State<crate::AppState>) -> impl IntoResponse 
         state
             .metrics
             .render(state.store.pool_stats(), state.store.commit_stats())
-            + &render_lanes(state.store.lane_times()),
+            + &render_lanes(state.store.lane_times())
+            + &render_checks(state.store.sale_check_stats()),
     )
+}
+
+/// How the sales' checks found their rows (`comptoir_store::sales::CheckStats`).
+fn render_checks(s: comptoir_store::sales::CheckStats) -> String {
+    let name = "comptoir_sale_checks_total";
+    let mut out = format!(
+        "# HELP {name} Sales checked on PostgreSQL, by where their rows came from: remembered by the process, read from the database, or read again in the lane because the catalog changed meanwhile.\n# TYPE {name} counter\n"
+    );
+    for (rows, n) in [
+        ("remembered", s.remembered),
+        ("database", s.read),
+        ("checked_again", s.checked_again),
+    ] {
+        let _ = writeln!(out, "{name}{{rows=\"{rows}\"}} {n}");
+    }
+    out
 }
 
 /// Where the PostgreSQL sales lanes' time went (`comptoir_store::LaneTimes`), in seconds.

@@ -41,6 +41,9 @@ pub(crate) struct LaneState {
     /// own last commit for them: another process records their sales too, and will
     /// likely have moved it again by the next lock.
     moving: HashSet<i64>,
+    /// The catalog version of the shops whose row the open transaction holds, read with
+    /// the lock: a sale checked at another version is checked again (`sales::check_cache`).
+    catalog_versions: HashMap<i64, i64>,
     /// Rows and counters of the group's writes, written by one statement.
     deferred: crate::sales::Deferred,
     /// Ids drawn ahead from the `orders` and `payments` sequences. A drawn id is never
@@ -61,6 +64,7 @@ impl LaneState {
     pub(crate) fn clear_counters(&mut self) {
         self.counters.clear();
         self.closed_until.clear();
+        self.catalog_versions.clear();
     }
 
     /// Forgets what the transaction held and deferred: it was rolled back.
@@ -80,8 +84,11 @@ impl LaneState {
     /// sells for them: see `moving`) is read by a statement sent with the lock, in the
     /// same round trip, so that the lane does not hold their rows for one more.
     pub(crate) fn lock_shops(&mut self, c: &mut PgConn, shops: &[i64]) -> Result<(), StoreError> {
-        const LOCK: &str = "select shop_id, next_order_number, journal_seq, journal_head
-             from shop_counters where shop_id = any($1::bigint[]) order by shop_id for update";
+        // With each shop's catalog version (`catalog_versions`, see `sales::check_cache`).
+        const LOCK: &str = "select c.shop_id, c.next_order_number, c.journal_seq, c.journal_head,
+                 coalesce(v.version, 0)
+             from shop_counters c left join catalog_versions v on v.shop_id = c.shop_id
+             where c.shop_id = any($1::bigint[]) order by c.shop_id for update of c";
         let ids = Value::Array(shops.iter().map(|s| Value::I64(*s)).collect());
         let expected: Vec<Value> = shops
             .iter()
@@ -116,6 +123,7 @@ impl LaneState {
                 }
             }
             self.counters.insert(shop_id, (r.i64(1)?, r.i64(2)?, head));
+            self.catalog_versions.insert(shop_id, r.i64(4)?);
         }
         if unknown.is_empty() {
             return Ok(());
@@ -134,6 +142,12 @@ impl LaneState {
                 self.known_closed.insert(*shop_id, (head.clone(), *to));
             }
         }
+    }
+
+    /// `shop_id`'s catalog version as read with its counter row by the open transaction;
+    /// `None` when the transaction did not lock the row with the group's lock.
+    pub(crate) fn catalog_version(&self, shop_id: i64) -> Option<i64> {
+        self.catalog_versions.get(&shop_id).copied()
     }
 
     /// The rows and counters deferred by the group's writes.

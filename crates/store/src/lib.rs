@@ -157,6 +157,8 @@ enum Engine {
     Postgres {
         pool: Arc<Pool<PgConn>>,
         writers: pg_writer::PgWriters,
+        /// The rows the sales' checks read, remembered (see `sales::CheckCache`).
+        checks: Arc<sales::CheckCache>,
     },
 }
 
@@ -310,7 +312,11 @@ impl Store {
                 let writers = pg_writer::PgWriters::start(&pool, budget.lanes(), &commits);
                 Store {
                     commits,
-                    engine: Arc::new(Engine::Postgres { pool, writers }),
+                    engine: Arc::new(Engine::Postgres {
+                        pool,
+                        writers,
+                        checks: Arc::default(),
+                    }),
                 }
             }
         };
@@ -351,6 +357,14 @@ impl Store {
         match &*self.engine {
             Engine::Sqlite { .. } => Backend::Sqlite,
             Engine::Postgres { .. } => Backend::Postgres,
+        }
+    }
+
+    /// The rows the sales' checks read, as the process remembers them (PostgreSQL).
+    pub(crate) fn check_cache(&self) -> Option<Arc<sales::CheckCache>> {
+        match &*self.engine {
+            Engine::Sqlite { .. } => None,
+            Engine::Postgres { checks, .. } => Some(Arc::clone(checks)),
         }
     }
 
@@ -587,6 +601,11 @@ impl Store {
         }));
         rx.await
             .unwrap_or_else(|_| Err(StoreError::Task("the PostgreSQL flusher stopped".into())))
+    }
+
+    /// How the sales' checks found their rows (PostgreSQL; zeros on SQLite).
+    pub fn sale_check_stats(&self) -> sales::CheckStats {
+        self.check_cache().map(|c| c.stats()).unwrap_or_default()
     }
 
     pub fn lane_times(&self) -> LaneTimes {

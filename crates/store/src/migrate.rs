@@ -67,6 +67,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0011_redundant_shop_keys.sql"),
         postgres: include_str!("../migrations/postgres/0011_redundant_shop_keys.sql"),
     },
+    Migration {
+        version: 12,
+        sqlite: include_str!("../migrations/sqlite/0012_catalog_versions.sql"),
+        postgres: include_str!("../migrations/postgres/0012_catalog_versions.sql"),
+    },
 ];
 
 /// Applies every migration not yet applied. Safe to run from several processes at once.

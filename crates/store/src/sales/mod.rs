@@ -16,7 +16,8 @@ use comptoir_core::quantity::Quantity;
 use comptoir_core::refund::{Balance, check_refund_method, check_refundable, plan_refund};
 use comptoir_core::sale::{
     CatalogDepartment, CatalogItem, CatalogVariation, MemoryCatalog, NewOrderLines, Payment,
-    PaymentParam, SaleStatus, Settlement, apply_refund_method, build_lines, referenced_ids, settle,
+    PaymentParam, ReferencedIds, SaleStatus, Settlement, apply_refund_method, build_lines,
+    referenced_ids, settle,
 };
 pub use comptoir_core::sale_input::{ClientInput, SaleInput};
 use comptoir_core::seal::{PaymentEntry, seal};
@@ -24,6 +25,7 @@ use comptoir_core::vat::VatRate;
 use comptoir_core::{items_list, model::PaymentKind};
 use std::collections::HashMap;
 
+mod check_cache;
 mod idempotency;
 mod ledger;
 mod lookups;
@@ -35,6 +37,7 @@ pub mod seed;
 mod steps;
 mod writes;
 
+pub use check_cache::{CheckCache, CheckStats};
 use idempotency::judge_idempotency;
 pub use idempotency::{check_idempotency, lock_shop, save_idempotency};
 use ledger::*;
@@ -109,6 +112,8 @@ pub struct CheckedSale {
     cash_box_id: i64,
     /// An existing client; a new one (`ClientInput::New`) is written by the write.
     client_id: Option<i64>,
+    /// The shop's catalog version the checks read its rows at (PostgreSQL).
+    catalog_version: Option<i64>,
 }
 
 /// Records a sale (webapp.php) in the caller's transaction: [`check_sale`], then
@@ -131,19 +136,34 @@ pub fn check_sale(
     input: &SaleInput,
 ) -> Result<CheckedSale, SaleFailure> {
     let specs = items_list::parse_list(&input.entries, shop.currency).map_err(rejected_all)?;
-    let rows = SaleRows::load(c, shop, input, &specs, None)?;
+    let rows = SaleRows::load(c, shop, input, &specs, None, Recall::Off)?;
     check_loaded(shop, input, &specs, rows)
+}
+
+/// [`check_sale`] from the rows the process remembers ([`CheckCache`]) alone: `None`
+/// when one is missing or the checks refuse the sale (a refusal is never given from
+/// remembered rows).
+pub(super) fn check_remembered(
+    cache: &CheckCache,
+    shop: &Shop,
+    input: &SaleInput,
+) -> Option<CheckedSale> {
+    let specs = items_list::parse_list(&input.entries, shop.currency).ok()?;
+    let rows = cache.answer(shop, input, &referenced_ids(&specs))?;
+    check_loaded(shop, input, &specs, rows).ok()
 }
 
 /// [`check_sale`] under the request's idempotency key: `Err(first answer)` when the key
 /// was used before by the same request (its answer is replayed, whatever the checks say
 /// now), a conflict when by another. On PostgreSQL the key's record is read by the same
-/// statement as the sale's rows.
+/// statement as the sale's rows, and those may come from what the process remembers
+/// (`recall`); a refusal is then checked again against the database's rows.
 pub(super) fn check_sale_keyed(
     c: &mut dyn Conn,
     shop: &Shop,
     input: &SaleInput,
     idem: Option<&IdempotencyInput>,
+    recall: Recall<'_>,
 ) -> Result<Result<CheckedSale, String>, SaleFailure> {
     const FIELD: &str = "idempotencyKey";
     let specs = match items_list::parse_list(&input.entries, shop.currency) {
@@ -158,7 +178,7 @@ pub(super) fn check_sale_keyed(
         }
     };
     let key = idem.map(|i| i.key.as_str());
-    let mut rows = SaleRows::load(c, shop, input, &specs, key)?;
+    let mut rows = SaleRows::load(c, shop, input, &specs, key, recall)?;
     if let Some(i) = idem {
         // SQLite reads no record with the rows: the key is looked up on its own.
         let first = match (c.backend(), rows.key_record.take()) {
@@ -169,7 +189,18 @@ pub(super) fn check_sale_keyed(
             return Ok(Err(first));
         }
     }
-    check_loaded(shop, input, &specs, rows).map(Ok)
+    let remembered = rows.remembered;
+    match check_loaded(shop, input, &specs, rows) {
+        Err(SaleFailure::Rejected(..)) if remembered => {
+            let learn = match recall {
+                Recall::Answer(cache) | Recall::Learn(cache) => Recall::Learn(cache),
+                Recall::Off => Recall::Off,
+            };
+            let rows = SaleRows::load(c, shop, input, &specs, None, learn)?;
+            check_loaded(shop, input, &specs, rows).map(Ok)
+        }
+        checked => checked.map(Ok),
+    }
 }
 
 /// The rules of a sale over the rows [`SaleRows::load`] read, in the order a refusal is
@@ -227,6 +258,7 @@ fn check_loaded(
         ClientInput::Existing(id) => return Err(unknown(Named::Client, *id).into()),
     };
     Ok(CheckedSale {
+        catalog_version: rows.version,
         lines,
         method,
         settlement,

@@ -73,15 +73,17 @@ impl OrderWrite {
     }
 
     /// [`OrderWrite::check`] under the request's idempotency key: `Err(first answer)`
-    /// to replay it. A sale's checks read the key's record with their own rows.
+    /// to replay it. A sale's checks read the key's record with their own rows, and may
+    /// read those from what the process remembers (`recall`).
     fn check_keyed(
         &self,
         c: &mut dyn Conn,
         shop: &Shop,
         idem: Option<&IdempotencyInput>,
+        recall: Recall<'_>,
     ) -> Result<Result<Checked, String>, SaleFailure> {
         if let OrderWrite::Sale(input) = self {
-            return Ok(check_sale_keyed(c, shop, input, idem)?.map(Checked::Sale));
+            return Ok(check_sale_keyed(c, shop, input, idem, recall)?.map(Checked::Sale));
         }
         if let Some(i) = idem
             && let Some(first) = check_idempotency(c, shop.id, i, "idempotencyKey")?
@@ -151,11 +153,21 @@ impl Store {
         shape: Shape,
     ) -> Result<Answer, SaleFailure> {
         let mut checked = None;
-        if what.checks_on_reader(self.backend()) {
+        let cache = self.check_cache();
+        // Without a key, a sale whose rows the process remembers is checked here, with
+        // no statement; its lane then compares the catalog version (see `in_lane`).
+        if let (OrderWrite::Sale(input), None, Some(cache)) = (&what, &idem, &cache) {
+            checked = check_remembered(cache, shop, input).map(Checked::Sale);
+        }
+        if checked.is_none() && what.checks_on_reader(self.backend()) {
             let (shop_r, idem_r, what_r) = (shop.clone(), idem.clone(), what.clone());
+            let cache_r = cache.clone();
             // A replay answers what the first request got, whatever the checks say now.
             let found = self
-                .read(move |c| what_r.check_keyed(c, &shop_r, idem_r.as_ref()))
+                .read(move |c| {
+                    let recall = cache_r.as_deref().map_or(Recall::Off, Recall::Answer);
+                    what_r.check_keyed(c, &shop_r, idem_r.as_ref(), recall)
+                })
                 .await?;
             match found {
                 Err(first) => {
@@ -174,14 +186,14 @@ impl Store {
             OrderWrite::Sale(_) => JobKind::Sale,
             _ => JobKind::Other,
         };
-        let first_try = in_lane(shop, &idem, &what, checked, &shape);
+        let first_try = in_lane(shop, &idem, &what, checked, &shape, cache.clone());
         let mut result = self.write_in_lane(shop.id, kind, first_try).await;
         // Rolled back for another write of its group (PostgreSQL): nothing of it was
         // committed. Once more, in a transaction of its own, checked anew there.
         if let Err(SaleFailure::Store(e)) = &result
             && rolled_back_with_its_group(e)
         {
-            let again = in_lane(shop, &idem, &what, None, &shape);
+            let again = in_lane(shop, &idem, &what, None, &shape, None);
             result = self.write_in_lane(shop.id, JobKind::Alone, again).await;
         }
         match (result, idem) {
@@ -206,12 +218,16 @@ impl Store {
 
 /// The write of `what` in a lane, under its idempotency key: replays the first answer,
 /// or writes (checking first unless `checked`) and records the answer with the write.
+/// A sale checked at another catalog version than the one the lane read with the shop's
+/// counter row is checked again, and what `cache` remembers of the shop at an older
+/// version is forgotten.
 fn in_lane(
     shop: &Shop,
     idem: &Option<IdempotencyInput>,
     what: &OrderWrite,
     checked: Option<Checked>,
     shape: &Shape,
+    cache: Option<Arc<CheckCache>>,
 ) -> impl FnOnce(&mut dyn Conn, Lane<'_>) -> Result<Answer, SaleFailure> + Send + 'static {
     let (shop, idem, what, shape) = (shop.clone(), idem.clone(), what.clone(), shape.clone());
     move |c, mut lane| {
@@ -224,7 +240,14 @@ fn in_lane(
                 return Ok(Answer::Replayed(first));
             }
         }
+        let held = lane.as_deref().and_then(|l| l.catalog_version(shop.id));
         let checked = match checked {
+            Some(Checked::Sale(s)) if held.is_none() || s.catalog_version != held => {
+                if let Some(cache) = &cache {
+                    cache.checked_again(shop.id, held);
+                }
+                what.check(c, &shop)?
+            }
             Some(checked) => checked,
             None => what.check(c, &shop)?,
         };

@@ -25,23 +25,50 @@ pub(super) struct SaleRows {
     pub(super) client: bool,
     /// The record of the request's idempotency key, when asked for (PostgreSQL).
     pub(super) key_record: Option<KeyRecord>,
+    /// The shop's catalog version the rows were read at (PostgreSQL).
+    pub(super) version: Option<i64>,
+    /// Whether the rows came from what the process remembers ([`CheckCache`]).
+    pub(super) remembered: bool,
+}
+
+/// Whether a sale's checks read the shop's rows from what the process remembers
+/// ([`CheckCache`], PostgreSQL).
+#[derive(Clone, Copy)]
+pub(crate) enum Recall<'a> {
+    /// From the database only.
+    Off,
+    /// From what is remembered when it has them all, else from the database, adding them.
+    Answer(&'a CheckCache),
+    /// From the database, adding them to what is remembered.
+    Learn(&'a CheckCache),
 }
 
 impl SaleRows {
     /// Loads what `input`'s checks read, its lines already parsed into `specs`; with
     /// `key`, also the record of that idempotency key (PostgreSQL only: SQLite's single
-    /// writer reads it beside the write).
+    /// writer reads it beside the write); on PostgreSQL, as `recall` says.
     pub(super) fn load(
         c: &mut dyn Conn,
         shop: &Shop,
         input: &SaleInput,
         specs: &[items_list::LineSpec],
         key: Option<&str>,
+        recall: Recall<'_>,
     ) -> Result<SaleRows, StoreError> {
-        match c.backend() {
-            Backend::Postgres => load_in_one(c, shop, input, specs, key),
-            Backend::Sqlite => load_one_by_one(c, shop, input, specs),
+        if c.backend() == Backend::Sqlite {
+            return load_one_by_one(c, shop, input, specs);
         }
+        let ids = referenced_ids(specs);
+        let remembered = match recall {
+            Recall::Answer(cache) => cache.answer(shop, input, &ids),
+            Recall::Off | Recall::Learn(_) => None,
+        };
+        let from_memory = remembered.is_some();
+        let rows = load_in_one(c, shop, input, &ids, key, remembered)?;
+        if let (false, Recall::Answer(cache) | Recall::Learn(cache)) = (from_memory, recall) {
+            cache.learn(shop.id, input, &rows);
+        }
+        Ok(rows)
     }
 }
 
@@ -97,6 +124,8 @@ fn load_one_by_one(
         table,
         client,
         key_record: None,
+        version: None,
+        remembered: false,
     })
 }
 
@@ -137,6 +166,7 @@ mod tag {
     pub(super) const TABLE: i64 = 6;
     pub(super) const CLIENT: i64 = 7;
     pub(super) const KEY: i64 = 8;
+    pub(super) const VERSION: i64 = 9;
 }
 
 /// A `union all` statement being built: its parts and their parameters, `$1` the shop.
@@ -164,20 +194,107 @@ impl Union {
 /// `(tag, id, text, text, bigint, bigint, bigint, boolean, boolean, boolean)`. Each part
 /// is a key lookup (or the shop's few cash boxes). The text depends only on which parts
 /// are needed, never on how many items, so a handful of prepared plans serve every sale.
+/// The catalog rows come with the shop's catalog version, read in the same snapshot.
+/// With `remembered` rows, only the key's record is read: no statement without a key.
 fn load_in_one(
     c: &mut dyn Conn,
     shop: &Shop,
     input: &SaleInput,
-    specs: &[items_list::LineSpec],
+    ids: &ReferencedIds,
     key: Option<&str>,
+    remembered: Option<SaleRows>,
 ) -> Result<SaleRows, StoreError> {
-    let ids = referenced_ids(specs);
+    let mut q = Union {
+        parts: Vec::with_capacity(9),
+        values: vec![Value::I64(shop.id)],
+    };
+    if remembered.is_none() {
+        catalog_parts(&mut q, shop, input, ids);
+    }
+    if let Some(key) = key {
+        q.part(
+            tag::KEY,
+            &format!(
+                "created_at, request_hash, response, null::bigint, null::bigint, null::bigint,
+                 {NO_FLAGS}"
+            ),
+            "from idempotency_keys where shop_id = $1 and idem_key = ?",
+            Some(Value::from(key)),
+        );
+    }
+    let mut rows = remembered.unwrap_or_else(|| SaleRows {
+        catalog: MemoryCatalog::new(shop.default_vat_rate, shop.prices_include_vat),
+        method: None,
+        user: None,
+        cash_boxes: Vec::new(),
+        table: input.table_id.is_none(),
+        client: !matches!(input.client, ClientInput::Existing(_)),
+        key_record: None,
+        version: None,
+        remembered: false,
+    });
+    if q.parts.is_empty() {
+        return Ok(rows);
+    }
+    for r in c.query(&q.parts.join(" union all "), &q.values)? {
+        let id = r.i64(1)?;
+        match r.i64(0)? {
+            tag::ITEM => {
+                rows.catalog.items.insert(
+                    id,
+                    CatalogItem {
+                        name: r.string(2)?,
+                        unit_price: Money::from_minor(r.i64(4)?),
+                        department_id: Some(r.i64(5)?),
+                        vat_rate: rate(r.i64(6)?)?,
+                        active: r.bool(7)?,
+                    },
+                );
+            }
+            tag::VARIATION => {
+                rows.catalog.variations.insert(
+                    id,
+                    CatalogVariation {
+                        item_id: r.i64(4)?,
+                        name: r.string(2)?,
+                        price_change: Money::from_minor(r.i64(5)?),
+                    },
+                );
+            }
+            tag::DEPARTMENT => {
+                rows.catalog.departments.insert(
+                    id,
+                    CatalogDepartment {
+                        name: r.string(2)?,
+                        vat_rate: rate(r.i64(4)?)?,
+                    },
+                );
+            }
+            tag::METHOD => rows.method = Some(method_of(id, &r, 2)?),
+            tag::USER => rows.user = Some(id),
+            tag::CASH_BOX => rows.cash_boxes.push(CashBoxRow {
+                id,
+                is_open: r.bool(7)?,
+                is_web: r.bool(8)?,
+                is_virtual: r.bool(9)?,
+            }),
+            tag::TABLE => rows.table = true,
+            tag::CLIENT => rows.client = true,
+            tag::KEY => rows.key_record = Some((r.string(2)?, r.string(3)?, id)),
+            tag::VERSION => rows.version = Some(id),
+            other => return Err(StoreError::Decode(format!("sale lookup tag {other}"))),
+        }
+    }
+    Ok(rows)
+}
+
+const NO_FLAGS: &str = "null::boolean, null::boolean, null::boolean";
+
+/// The parts of [`load_in_one`]'s statement that read the shop's rows (all but the
+/// key's record), the catalog version among them.
+fn catalog_parts(q: &mut Union, shop: &Shop, input: &SaleInput, ids: &ReferencedIds) {
     let array = |ids: &std::collections::BTreeSet<i64>| {
         Value::Array(ids.iter().map(|id| Value::I64(*id)).collect())
-    };
-    let mut q = Union {
-        parts: Vec::with_capacity(8),
-        values: vec![Value::I64(shop.id)],
     };
     if !ids.items.is_empty() {
         q.part(
@@ -189,7 +306,6 @@ fn load_in_one(
             Some(array(&ids.items)),
         );
     }
-    const NO_FLAGS: &str = "null::boolean, null::boolean, null::boolean";
     if !ids.variations.is_empty() {
         q.part(
             tag::VARIATION,
@@ -262,73 +378,12 @@ fn load_in_one(
             Some(Value::I64(id)),
         );
     }
-    if let Some(key) = key {
-        q.part(
-            tag::KEY,
-            &format!(
-                "created_at, request_hash, response, null::bigint, null::bigint, null::bigint,
-                 {NO_FLAGS}"
-            ),
-            "from idempotency_keys where shop_id = $1 and idem_key = ?",
-            Some(Value::from(key)),
-        );
-    }
-    let mut rows = SaleRows {
-        catalog: MemoryCatalog::new(shop.default_vat_rate, shop.prices_include_vat),
-        method: None,
-        user: None,
-        cash_boxes: Vec::new(),
-        table: input.table_id.is_none(),
-        client: !matches!(input.client, ClientInput::Existing(_)),
-        key_record: None,
-    };
-    for r in c.query(&q.parts.join(" union all "), &q.values)? {
-        let id = r.i64(1)?;
-        match r.i64(0)? {
-            tag::ITEM => {
-                rows.catalog.items.insert(
-                    id,
-                    CatalogItem {
-                        name: r.string(2)?,
-                        unit_price: Money::from_minor(r.i64(4)?),
-                        department_id: Some(r.i64(5)?),
-                        vat_rate: rate(r.i64(6)?)?,
-                        active: r.bool(7)?,
-                    },
-                );
-            }
-            tag::VARIATION => {
-                rows.catalog.variations.insert(
-                    id,
-                    CatalogVariation {
-                        item_id: r.i64(4)?,
-                        name: r.string(2)?,
-                        price_change: Money::from_minor(r.i64(5)?),
-                    },
-                );
-            }
-            tag::DEPARTMENT => {
-                rows.catalog.departments.insert(
-                    id,
-                    CatalogDepartment {
-                        name: r.string(2)?,
-                        vat_rate: rate(r.i64(4)?)?,
-                    },
-                );
-            }
-            tag::METHOD => rows.method = Some(method_of(id, &r, 2)?),
-            tag::USER => rows.user = Some(id),
-            tag::CASH_BOX => rows.cash_boxes.push(CashBoxRow {
-                id,
-                is_open: r.bool(7)?,
-                is_web: r.bool(8)?,
-                is_virtual: r.bool(9)?,
-            }),
-            tag::TABLE => rows.table = true,
-            tag::CLIENT => rows.client = true,
-            tag::KEY => rows.key_record = Some((r.string(2)?, r.string(3)?, id)),
-            other => return Err(StoreError::Decode(format!("sale lookup tag {other}"))),
-        }
-    }
-    Ok(rows)
+    // One row whether or not the shop's catalog was ever changed (version 0).
+    q.part(
+        tag::VERSION,
+        "coalesce(max(version), 0), null::text, null::text, null::bigint, null::bigint,
+         null::bigint, null::boolean, null::boolean, null::boolean",
+        "from catalog_versions where shop_id = $1",
+        None,
+    );
 }

@@ -1,0 +1,3 @@
+-- Nothing on SQLite: PostgreSQL keeps a version per shop of the rows a sale's checks
+-- read, for the checks each process remembers. SQLite's checks run in its single
+-- writer, where those lookups are function calls.

@@ -1,0 +1,216 @@
+//! The rows a process remembers for its sales' checks (PostgreSQL, `sales::CheckCache`):
+//! a sale is checked from them without a statement, yet written as the catalog stands
+//! when its lane writes it, whichever process changed the catalog; a refusal is never
+//! given from them; and every table they come from raises the shop's catalog version.
+
+use comptoir_core::model::{Licence, Shop};
+use comptoir_core::sale::PaymentParam;
+use comptoir_store::db::Conn;
+use comptoir_store::sales::{Answer, CheckStats, OrderWrite, SaleInput, Shape};
+use comptoir_store::{ConnectionBudget, Store, StoreError, params, shops};
+use comptoir_testkit::{TestDb, create_shop, import_demo, item_and_payment_method};
+use std::sync::Arc;
+
+/// Two stores on one PostgreSQL database (two processes), and a shop with the demo
+/// catalog: the shop, an item and Cash.
+async fn two_stores(name: &str) -> Option<(TestDb, Store, Store, Shop, i64, i64)> {
+    let Some(db) = TestDb::postgres() else {
+        eprintln!("skipped: COMPTOIR_TEST_POSTGRES is not set");
+        return None;
+    };
+    let url = db.db_url();
+    let open = || Store::open_with(&url, ConnectionBudget::new(4, 1).unwrap());
+    let (store, other) = (open().await.unwrap(), open().await.unwrap());
+    let shop_id = create_shop(&store, name, Licence::Extended).await.shop_id;
+    import_demo(&store, shop_id).await;
+    let (item, cash) = item_and_payment_method(&store, shop_id).await;
+    let shop = store
+        .read(move |c| shops::get_shop(c, shop_id))
+        .await
+        .unwrap()
+        .expect("the shop");
+    Some((db, store, other, shop, item, cash))
+}
+
+/// Two units of `item` paid in cash: the order's total in cents, or the failure.
+async fn sell(store: &Store, shop: &Shop, item: i64, cash: i64) -> Result<i64, String> {
+    let input = SaleInput::new(vec![format!("{item}_2")], PaymentParam::Method(cash));
+    let shape: Shape = Arc::new(|o| o.id.to_string());
+    match store
+        .write_order(shop, None, OrderWrite::Sale(Arc::new(input)), shape)
+        .await
+    {
+        Ok(Answer::Order(o)) => Ok(o.total.minor()),
+        Ok(other) => Err(format!("unexpected answer {other:?}")),
+        Err(e) => Err(format!("{e:?}")),
+    }
+}
+
+/// Runs `sql` with `$1` the shop and `$2` the item, on `store`.
+async fn change(store: &Store, sql: &'static str, shop_id: i64, item: i64) {
+    store
+        .write(move |c| c.execute(sql, params![shop_id, item]))
+        .await
+        .expect("the catalog changed");
+}
+
+/// How many of `store`'s checks were answered from memory, from the database, again.
+fn counts(store: &Store) -> (u64, u64, u64) {
+    let CheckStats {
+        remembered,
+        read,
+        checked_again,
+    } = store.sale_check_stats();
+    (remembered, read, checked_again)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sale_checked_from_remembered_rows_is_written_at_the_price_its_lane_reads() {
+    let Some((_db, store, other, shop, item, cash)) = two_stores("Remembered prices").await else {
+        return;
+    };
+    // The first sale creates the shop's `webservice` user, a change of the rows the
+    // checks read: the second reads them anew, and they are then remembered.
+    let first = sell(&store, &shop, item, cash).await.expect("a sale");
+    assert_eq!(sell(&store, &shop, item, cash).await, Ok(first));
+    let before = counts(&store);
+    for _ in 0..5 {
+        assert_eq!(sell(&store, &shop, item, cash).await, Ok(first));
+    }
+    let after = counts(&store);
+    assert_eq!(
+        (after.0 - before.0, after.1 - before.1, after.2 - before.2),
+        (5, 0, 0),
+        "five sales of remembered rows: no statement of their own"
+    );
+
+    // Another process doubles the price: this store still remembers the old one.
+    change(
+        &other,
+        "update items set price = price * 2 where shop_id = $1 and id = $2",
+        shop.id,
+        item,
+    )
+    .await;
+    assert_eq!(
+        sell(&store, &shop, item, cash).await,
+        Ok(first * 2),
+        "checked from the old price, checked again by its lane at the new one"
+    );
+    let again = counts(&store);
+    assert_eq!(again.2 - after.2, 1, "one sale checked again in its lane");
+    // The old rows were forgotten: the next check reads the new ones, then remembers.
+    assert_eq!(sell(&store, &shop, item, cash).await, Ok(first * 2));
+    assert_eq!(sell(&store, &shop, item, cash).await, Ok(first * 2));
+    let last = counts(&store);
+    assert_eq!(
+        (last.0 - again.0, last.1 - again.1, last.2 - again.2),
+        (1, 1, 0)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sale_is_never_refused_from_remembered_rows() {
+    let Some((_db, store, other, shop, item, cash)) = two_stores("Remembered refusals").await
+    else {
+        return;
+    };
+    // Two sales: the rows are then remembered (see the test above).
+    for _ in 0..2 {
+        sell(&store, &shop, item, cash).await.expect("a sale");
+    }
+    let before = counts(&store);
+    // Withdrawn elsewhere: the remembered row says active; the lane reads the change.
+    change(
+        &other,
+        "update items set active = false where shop_id = $1 and id = $2",
+        shop.id,
+        item,
+    )
+    .await;
+    let refused = sell(&store, &shop, item, cash).await;
+    assert!(
+        refused.as_ref().is_err_and(|e| e.contains("inactive")),
+        "{refused:?}"
+    );
+    let after = counts(&store);
+    assert_eq!(
+        (after.0 - before.0, after.2 - before.2),
+        (1, 1),
+        "checked from remembered rows, then again in its lane"
+    );
+    // Read from the database and remembered as inactive.
+    assert!(sell(&store, &shop, item, cash).await.is_err());
+    let before = counts(&store);
+    // Sold again elsewhere: the remembered row says inactive; the refusal it would give
+    // is checked against the database first.
+    change(
+        &other,
+        "update items set active = true where shop_id = $1 and id = $2",
+        shop.id,
+        item,
+    )
+    .await;
+    let sold = sell(&store, &shop, item, cash).await;
+    assert!(sold.is_ok(), "{sold:?}");
+    let after = counts(&store);
+    assert_eq!(
+        after.1 - before.1,
+        1,
+        "the refusal was checked in the database"
+    );
+    assert_eq!(
+        after.2 - before.2,
+        0,
+        "and the lane found that same version"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_table_a_sales_checks_read_raises_the_shops_catalog_version() {
+    let Some((_db, store, _other, shop, _item, _cash)) = two_stores("Catalog versions").await
+    else {
+        return;
+    };
+    let shop_id = shop.id;
+    let versions = store
+        .write(move |c| {
+            let version = |c: &mut dyn Conn| {
+                c.query_one(
+                    "select coalesce(max(version), 0) from catalog_versions where shop_id = $1",
+                    params![shop_id],
+                )?
+                .i64(0)
+            };
+            let mut seen = vec![version(c)?];
+            for table in [
+                "items",
+                "variations",
+                "departments",
+                "payment_methods",
+                "users",
+                "cash_boxes",
+                "dining_tables",
+            ] {
+                // An update that changes no value is a change all the same.
+                c.execute(
+                    &format!("update {table} set id = id where shop_id = $1"),
+                    params![shop_id],
+                )?;
+                seen.push(version(c)?);
+            }
+            // Another shop's rows leave this one's version alone.
+            c.execute(
+                "update items set id = id where shop_id = $1",
+                params![shop_id + 1_000_000],
+            )?;
+            seen.push(version(c)?);
+            Ok::<_, StoreError>(seen)
+        })
+        .await
+        .unwrap();
+    let first = versions[0];
+    assert!(first > 0, "the demo import raised it: {versions:?}");
+    let expected: Vec<i64> = (0..8).map(|i| first + i).chain([first + 7]).collect();
+    assert_eq!(versions, expected);
+}
