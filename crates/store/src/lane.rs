@@ -83,12 +83,30 @@ impl LaneState {
     /// The closed period of the shops whose head moved last time too (another process
     /// sells for them: see `moving`) is read by a statement sent with the lock, in the
     /// same round trip, so that the lane does not hold their rows for one more.
-    pub(crate) fn lock_shops(&mut self, c: &mut PgConn, shops: &[i64]) -> Result<(), StoreError> {
+    ///
+    /// With `skip_held`, the rows another transaction holds are skipped, not waited for
+    /// (`skip locked`). Returns the shops locked.
+    pub(crate) fn lock_shops(
+        &mut self,
+        c: &mut PgConn,
+        shops: &[i64],
+        skip_held: bool,
+    ) -> Result<Vec<i64>, StoreError> {
         // With each shop's catalog version (`catalog_versions`, see `sales::check_cache`).
-        const LOCK: &str = "select c.shop_id, c.next_order_number, c.journal_seq, c.journal_head,
-                 coalesce(v.version, 0)
-             from shop_counters c left join catalog_versions v on v.shop_id = c.shop_id
-             where c.shop_id = any($1::bigint[]) order by c.shop_id for update of c";
+        macro_rules! lock {
+            ($tail:literal) => {
+                concat!(
+                    "select c.shop_id, c.next_order_number, c.journal_seq, c.journal_head,
+                         coalesce(v.version, 0)
+                     from shop_counters c left join catalog_versions v on v.shop_id = c.shop_id
+                     where c.shop_id = any($1::bigint[]) order by c.shop_id for update of c",
+                    $tail
+                )
+            };
+        }
+        const LOCK: &str = lock!("");
+        const LOCK_FREE: &str = lock!(" skip locked");
+        let lock = if skip_held { LOCK_FREE } else { LOCK };
         let ids = Value::Array(shops.iter().map(|s| Value::I64(*s)).collect());
         let expected: Vec<Value> = shops
             .iter()
@@ -96,15 +114,16 @@ impl LaneState {
             .map(|s| Value::I64(*s))
             .collect();
         let (rows, mut read) = if expected.is_empty() {
-            (c.query(LOCK, &[ids])?, HashMap::new())
+            (c.query(lock, &[ids])?, HashMap::new())
         } else {
             // The second statement starts once the first holds the rows: its snapshot
             // sees every closing committed before the locks.
             let (rows, closed) =
-                c.query_then_query((LOCK, &[ids]), (CLOSED, &[Value::Array(expected)]))?;
+                c.query_then_query((lock, &[ids]), (CLOSED, &[Value::Array(expected)]))?;
             (rows, closed_periods(&closed)?)
         };
         let mut unknown = Vec::new();
+        let mut locked = Vec::with_capacity(rows.len());
         for r in rows {
             let (shop_id, head) = (r.i64(0)?, r.string(3)?);
             match self.known_closed.get(&shop_id) {
@@ -124,14 +143,14 @@ impl LaneState {
             }
             self.counters.insert(shop_id, (r.i64(1)?, r.i64(2)?, head));
             self.catalog_versions.insert(shop_id, r.i64(4)?);
+            locked.push(shop_id);
         }
-        if unknown.is_empty() {
-            return Ok(());
+        if !unknown.is_empty() {
+            // A new statement: its snapshot sees every closing committed before the locks.
+            let closed = c.query(CLOSED, &[Value::Array(unknown)])?;
+            self.closed_until.extend(closed_periods(&closed)?);
         }
-        // A new statement: its snapshot sees every closing committed before the locks.
-        let closed = c.query(CLOSED, &[Value::Array(unknown)])?;
-        self.closed_until.extend(closed_periods(&closed)?);
-        Ok(())
+        Ok(locked)
     }
 
     /// Notes, once the open transaction has committed, each shop's closed period with

@@ -32,12 +32,18 @@ use std::time::Instant;
 /// Most writes taken from a lane's queue at once.
 const MAX_BATCH: usize = 256;
 
+/// How many times a sale may be handed back to its lane's queue because another
+/// transaction held its shop's counter row; its next group then waits for every row.
+const MAX_HANDED_BACK: u8 = 2;
+
 struct Job {
     shop_id: i64,
     kind: JobKind,
     run: Run,
     /// When it was queued (the lanes' times, `/metrics`).
     queued: Instant,
+    /// Times handed back to the queue, its shop's row held elsewhere ([`run_group`]).
+    handed_back: u8,
 }
 
 /// How a lane may group a write with others.
@@ -139,6 +145,7 @@ impl PgWriters {
             kind,
             run: unguarded(f, answer),
             queued: Instant::now(),
+            handed_back: 0,
         };
         self.waiting.fetch_add(1, Ordering::Relaxed);
         if let Err(mpsc::SendError(job)) = self.lanes[lane].send(job) {
@@ -192,7 +199,10 @@ fn run(
             jobs.into_iter().partition(|j| j.kind == JobKind::Sale);
         if !sales.is_empty() {
             let late = Some(&mut queue);
-            taken += run_group(pool, &mut conn, &mut state, sales, commits, flusher, late);
+            let (joined, handed_back) =
+                run_group(pool, &mut conn, &mut state, sales, commits, flusher, late);
+            // Handed back: counted again when taken again.
+            taken = taken + joined - handed_back;
         }
         while let Some(shop_id) = jobs.first().map(|j| j.shop_id) {
             let (group, rest): (Vec<Job>, Vec<Job>) =
@@ -215,6 +225,14 @@ impl Queue<'_> {
     /// The next write, waiting for one; `None` once every handle is dropped.
     fn next(&mut self) -> Option<Job> {
         self.carried.pop_front().or_else(|| self.rx.recv().ok())
+    }
+
+    /// Puts `jobs`, taken earlier than any write still here, back at the front, in order.
+    fn hand_back(&mut self, jobs: Vec<Job>) {
+        for mut j in jobs.into_iter().rev() {
+            j.handed_back = j.handed_back.saturating_add(1);
+            self.carried.push_front(j);
+        }
     }
 
     /// Up to `room` writes already queued, without waiting.
@@ -265,7 +283,14 @@ impl Queue<'_> {
 /// write once more, alone (`Store::write_order`).
 ///
 /// With `late`, a group of sales takes in the sales of its shops queued while it runs,
-/// before its statement ([`Queue::sales_of`]); returns how many it took.
+/// before its statement ([`Queue::sales_of`]). A group of sales of several shops skips
+/// the counter rows that another transaction holds (another process's lane), and hands
+/// their sales back to the queue for its next transaction; it waits for them only when
+/// it could lock none, or once one of its sales was handed back [`MAX_HANDED_BACK`]
+/// times. Returns how many sales it took in, and how many it handed back.
+// Why: two processes selling for the same many shops each lock most of them in every
+// transaction; waiting for every row, each process's transaction waited for the other's
+// (100 shops, two processes: 3.5–4.5 ms of a 7–8 ms transaction spent in the lock).
 fn run_group(
     pool: &Pool<PgConn>,
     conn: &mut Option<PgConn>,
@@ -274,7 +299,7 @@ fn run_group(
     commits: &crate::CommitCounters,
     flusher: &Flusher,
     mut late: Option<&mut Queue<'_>>,
-) -> usize {
+) -> (usize, usize) {
     // Held counters belong to one transaction.
     state.clear_counters();
     let started = Instant::now();
@@ -297,7 +322,9 @@ fn run_group(
     let mut delivers: Vec<Deliver> = Vec::with_capacity(jobs.len());
     // Whether `conn` is inside this group's transaction.
     let mut open = false;
-    let (mut jobs, mut joined) = (VecDeque::from(jobs), 0);
+    let skip_held =
+        late.is_some() && shops.len() > 1 && jobs.iter().all(|j| j.handed_back < MAX_HANDED_BACK);
+    let (mut jobs, mut joined, mut handed_back) = (VecDeque::from(jobs), 0, 0);
     loop {
         if jobs.is_empty()
             && open
@@ -324,10 +351,27 @@ fn run_group(
         }
         if !open {
             let t = Instant::now();
-            let begun = begin(pool, conn, state, &shops);
+            let begun = begin(pool, conn, state, &shops, skip_held);
             times.lock_micros += micros(t.elapsed());
-            if let Err(e) = begun {
-                job.run.fail(&e);
+            let locked = match begun {
+                Ok(locked) => locked,
+                Err(e) => {
+                    job.run.fail(&e);
+                    continue;
+                }
+            };
+            if locked.len() < shops.len()
+                && let Some(queue) = late.as_deref_mut()
+            {
+                // The sales of the shops held elsewhere wait for the next transaction.
+                jobs.push_front(job);
+                let (mine, held): (VecDeque<Job>, VecDeque<Job>) = jobs
+                    .into_iter()
+                    .partition(|j| locked.binary_search(&j.shop_id).is_ok());
+                handed_back += held.len();
+                queue.hand_back(held.into());
+                (jobs, shops) = (mine, locked);
+                open = true;
                 continue;
             }
         }
@@ -363,10 +407,10 @@ fn run_group(
         }
     }
     if !open {
-        return joined;
+        return (joined, handed_back);
     }
     let Some(c) = conn.as_mut() else {
-        return joined;
+        return (joined, handed_back);
     };
     // A failed commit may have committed all the same (the connection lost on the way):
     // only a failed statement before it is known to leave nothing.
@@ -388,7 +432,7 @@ fn run_group(
         for d in delivers {
             d(Err(&e));
         }
-        return joined;
+        return (joined, handed_back);
     }
     state.committed();
     commits.record(delivers.len());
@@ -396,7 +440,7 @@ fn run_group(
     commits.record_lane(&times);
     // Committed, the counter rows released; answered once on disk.
     flusher.answer_when_flushed(delivers);
-    joined
+    (joined, handed_back)
 }
 
 /// Rolls the group's transaction back and fails the writes it carried with `e`.
@@ -431,21 +475,27 @@ fn abort(
 const BEGIN: &str = "begin; set local synchronous_commit = off; set local enable_seqscan = off";
 
 /// Opens a transaction on the lane's connection and locks the counter rows of `shops`
-/// (if any) in it; the transaction is rolled back when the locks fail.
+/// (if any) in it, with `skip_held` those no other transaction holds (waiting for all
+/// when every one is held); the transaction is rolled back when the locks fail.
+/// Returns the shops locked.
 fn begin(
     pool: &Pool<PgConn>,
     conn: &mut Option<PgConn>,
     state: &mut crate::lane::LaneState,
     shops: &[i64],
-) -> Result<(), StoreError> {
+    skip_held: bool,
+) -> Result<Vec<i64>, StoreError> {
     begin_transaction(pool, conn)?;
     if shops.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let Some(c) = conn.as_mut() else {
         return Err(StoreError::Task("no lane connection".into()));
     };
-    let locked = state.lock_shops(c, shops);
+    let mut locked = state.lock_shops(c, shops, skip_held);
+    if locked.as_ref().is_ok_and(Vec::is_empty) {
+        locked = state.lock_shops(c, shops, false);
+    }
     if locked.is_err() {
         let _ = c.batch("rollback");
         state.rolled_back();
@@ -541,6 +591,7 @@ mod tests {
             shop_id: 1,
             kind: JobKind::Other,
             queued: Instant::now(),
+            handed_back: 0,
             run: unguarded(move |c: &mut dyn Conn, _: Lane<'_>| f(c), answer),
         }
     }

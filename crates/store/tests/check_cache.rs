@@ -3,13 +3,11 @@
 //! when its lane writes it, whichever process changed the catalog; a refusal is never
 //! given from them; and every table they come from raises the shop's catalog version.
 
-use comptoir_core::model::{Licence, Shop};
-use comptoir_core::sale::PaymentParam;
+use comptoir_core::model::Shop;
 use comptoir_store::db::Conn;
-use comptoir_store::sales::{Answer, CheckStats, OrderWrite, SaleInput, Shape};
-use comptoir_store::{ConnectionBudget, Store, StoreError, params, shops};
-use comptoir_testkit::{TestDb, create_shop, import_demo, item_and_payment_method};
-use std::sync::Arc;
+use comptoir_store::sales::CheckStats;
+use comptoir_store::{ConnectionBudget, Store, StoreError, params};
+use comptoir_testkit::{TestDb, demo_shop, sell_two};
 
 /// Two stores on one PostgreSQL database (two processes), and a shop with the demo
 /// catalog: the shop, an item and Cash.
@@ -21,29 +19,15 @@ async fn two_stores(name: &str) -> Option<(TestDb, Store, Store, Shop, i64, i64)
     let url = db.db_url();
     let open = || Store::open_with(&url, ConnectionBudget::new(4, 1).unwrap());
     let (store, other) = (open().await.unwrap(), open().await.unwrap());
-    let shop_id = create_shop(&store, name, Licence::Extended).await.shop_id;
-    import_demo(&store, shop_id).await;
-    let (item, cash) = item_and_payment_method(&store, shop_id).await;
-    let shop = store
-        .read(move |c| shops::get_shop(c, shop_id))
-        .await
-        .unwrap()
-        .expect("the shop");
+    let (shop, item, cash) = demo_shop(&store, name).await;
     Some((db, store, other, shop, item, cash))
 }
 
 /// Two units of `item` paid in cash: the order's total in cents, or the failure.
 async fn sell(store: &Store, shop: &Shop, item: i64, cash: i64) -> Result<i64, String> {
-    let input = SaleInput::new(vec![format!("{item}_2")], PaymentParam::Method(cash));
-    let shape: Shape = Arc::new(|o| o.id.to_string());
-    match store
-        .write_order(shop, None, OrderWrite::Sale(Arc::new(input)), shape)
+    sell_two(store, shop, item, cash)
         .await
-    {
-        Ok(Answer::Order(o)) => Ok(o.total.minor()),
-        Ok(other) => Err(format!("unexpected answer {other:?}")),
-        Err(e) => Err(format!("{e:?}")),
-    }
+        .map(|o| o.total.minor())
 }
 
 /// Runs `sql` with `$1` the shop and `$2` the item, on `store`.

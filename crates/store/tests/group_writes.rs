@@ -10,23 +10,10 @@ use comptoir_core::sale::PaymentParam;
 use comptoir_store::db::{Backend, Conn};
 use comptoir_store::journal::{self, Verification};
 use comptoir_store::sales::{Answer, IdempotencyInput, OrderWrite, SaleInput, Shape};
-use comptoir_store::{ConnectionBudget, Store, StoreError, params, shops};
-use comptoir_testkit::{TestDb, create_shop, import_demo, item_and_payment_method};
+use comptoir_store::{ConnectionBudget, Store, StoreError, params};
+use comptoir_testkit::{TestDb, create_shop, demo_shop};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-
-/// A shop with the demo catalog: the shop, an item and Cash.
-async fn demo(store: &Store, name: &str) -> (Shop, i64, i64) {
-    let shop_id = create_shop(store, name, Licence::Extended).await.shop_id;
-    import_demo(store, shop_id).await;
-    let (item, cash) = item_and_payment_method(store, shop_id).await;
-    let shop = store
-        .read(move |c| shops::get_shop(c, shop_id))
-        .await
-        .unwrap()
-        .expect("the shop");
-    (shop, item, cash)
-}
 
 /// The shop's order numbers, in order, and the verdict on its journal's chain.
 async fn numbers_and_chain(store: &Store, shop_id: i64) -> (Vec<i64>, Verification) {
@@ -115,7 +102,7 @@ async fn a_sale_failing_in_its_groups_statement_fails_cleanly_and_the_books_stay
             .unwrap();
         let mut shops = Vec::new();
         for name in ["Groups A", "Groups B", "Groups C"] {
-            shops.push(demo(&store, name).await);
+            shops.push(demo_shop(&store, name).await);
         }
         let trigger = refusing_trigger(db.backend);
         store.write(move |c| c.batch(trigger)).await.unwrap();
@@ -194,7 +181,7 @@ async fn a_sale_failing_in_its_groups_statement_fails_cleanly_and_the_books_stay
 async fn a_write_queued_after_sales_reads_them_as_written() {
     for db in TestDb::all() {
         let store = db.store().await;
-        let (shop, item, cash) = demo(&store, "Reads").await;
+        let (shop, item, cash) = demo_shop(&store, "Reads").await;
         let shape: Shape = Arc::new(|o| o.id.to_string());
         let pending = Arc::new(SaleInput::new(
             vec![item.to_string()],
@@ -301,7 +288,7 @@ const EVENT: &str = "insert into outbox (shop_id, event_type, order_id, created_
 async fn an_order_or_an_event_of_a_shop_that_does_not_exist_is_refused() {
     for db in TestDb::all() {
         let store = db.store().await;
-        let (shop, item, cash) = demo(&store, "Keys").await;
+        let (shop, item, cash) = demo_shop(&store, "Keys").await;
         sale(store.clone(), shop.clone(), item, cash, 0)
             .await
             .expect("a sale");
@@ -360,7 +347,7 @@ async fn a_lane_checks_a_sales_keys_through_the_primary_key_even_on_a_tiny_table
         return;
     };
     let store = db.store().await;
-    let (shop, item, cash) = demo(&store, "Tiny").await;
+    let (shop, item, cash) = demo_shop(&store, "Tiny").await;
     for i in 0..3 {
         sale(store.clone(), shop.clone(), item, cash, i)
             .await
@@ -486,7 +473,7 @@ async fn sales_of_several_shops_queued_together_share_one_commit() {
             .unwrap();
         let mut shops = Vec::new();
         for name in ["Several A", "Several B", "Several C"] {
-            shops.push(demo(&store, name).await);
+            shops.push(demo_shop(&store, name).await);
         }
         let first = shops[0].0.id;
         let slow = {
@@ -560,7 +547,7 @@ async fn sales_of_several_shops_queued_together_share_one_commit() {
 async fn a_replay_read_beside_the_lanes_is_answered_after_a_flush() {
     for db in TestDb::all() {
         let store = db.store().await;
-        let (shop, item, cash) = demo(&store, "Replay").await;
+        let (shop, item, cash) = demo_shop(&store, "Replay").await;
         let first = sale(store.clone(), shop.clone(), item, cash, 0).await;
         let flushes = store.lane_times().flushes;
         let replay = sale(store.clone(), shop, item, cash, 1).await;
@@ -596,8 +583,8 @@ async fn a_group_waiting_for_its_shops_counter_row_takes_in_the_sales_queued_mea
     let other = Store::open_with(&db.db_url(), ConnectionBudget::new(2, 1).unwrap())
         .await
         .unwrap();
-    let (shop, item, cash) = demo(&store, "Waiting").await;
-    let (elsewhere, other_item, other_cash) = demo(&store, "Elsewhere").await;
+    let (shop, item, cash) = demo_shop(&store, "Waiting").await;
+    let (elsewhere, other_item, other_cash) = demo_shop(&store, "Elsewhere").await;
     let shop_id = shop.id;
     let holding = tokio::spawn(async move {
         other
@@ -697,7 +684,7 @@ async fn a_day_closed_by_another_process_is_seen_by_a_lane_that_expected_its_hea
     let other = Store::open_with(&db.db_url(), ConnectionBudget::new(4, 1).unwrap())
         .await
         .unwrap();
-    let (shop, item, cash) = demo(&store, "Closed elsewhere").await;
+    let (shop, item, cash) = demo_shop(&store, "Closed elsewhere").await;
     // Each store's sale moves the head the other's lane last saw: after these, this
     // store's lane expects the shop's head to have moved at its next lock.
     for (s, when) in [

@@ -383,6 +383,49 @@ pub async fn import_demo(store: &Store, shop_id: i64) {
         .expect("import the demo catalog");
 }
 
+/// A new shop with the demo catalog: the shop, its first active item and its first
+/// payment method (Cash), for tests that record sales.
+pub async fn demo_shop(store: &Store, name: &str) -> (comptoir_core::model::Shop, i64, i64) {
+    let shop_id = create_shop(store, name, Licence::Extended).await.shop_id;
+    import_demo(store, shop_id).await;
+    let (item, cash) = item_and_payment_method(store, shop_id).await;
+    let shop = store
+        .read(move |c| shops::get_shop(c, shop_id))
+        .await
+        .expect("read the shop")
+        .expect("the shop");
+    (shop, item, cash)
+}
+
+/// Two units of `item` paid with `method`, recorded through `Store::write_order` as the
+/// server records a plain sale: the order, or the failure as text.
+pub async fn sell_two(
+    store: &Store,
+    shop: &comptoir_core::model::Shop,
+    item: i64,
+    method: i64,
+) -> Result<comptoir_core::order::OrderView, String> {
+    use comptoir_store::sales::{Answer, OrderWrite, SaleInput, Shape};
+    let input = SaleInput::new(
+        vec![format!("{item}_2")],
+        comptoir_core::sale::PaymentParam::Method(method),
+    );
+    let shape: Shape = std::sync::Arc::new(|o| o.id.to_string());
+    match store
+        .write_order(
+            shop,
+            None,
+            OrderWrite::Sale(std::sync::Arc::new(input)),
+            shape,
+        )
+        .await
+    {
+        Ok(Answer::Order(o)) => Ok(*o),
+        Ok(other) => Err(format!("unexpected answer {other:?}")),
+        Err(e) => Err(format!("{e:?}")),
+    }
+}
+
 /// The first active item and the first payment method of shop `shop_id` (with the demo
 /// catalog: a sellable item and Cash), for tests that record sales.
 pub async fn item_and_payment_method(store: &Store, shop_id: i64) -> (i64, i64) {

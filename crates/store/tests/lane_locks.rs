@@ -1,0 +1,77 @@
+//! A PostgreSQL lane's transaction of several shops' sales, and the counter rows another
+//! process holds: it records the sales of the shops it could lock, and hands the others
+//! back to its queue for its next transaction instead of waiting with them all.
+
+use comptoir_store::{ConnectionBudget, Store, StoreError, params};
+use comptoir_testkit::{TestDb, demo_shop, sell_two};
+use std::time::{Duration, Instant};
+
+/// Holds `shop_id`'s counter row on `store`'s pool (another process) for `held`.
+fn hold(store: &Store, shop_id: i64, held: Duration) -> tokio::task::JoinHandle<()> {
+    let store = store.clone();
+    tokio::spawn(async move {
+        store
+            .write(move |c| {
+                c.query_one(
+                    "select next_order_number from shop_counters where shop_id = $1 for update",
+                    params![shop_id],
+                )?;
+                std::thread::sleep(held);
+                Ok::<_, StoreError>(())
+            })
+            .await
+            .expect("the row held");
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_of_several_shops_records_the_sales_of_those_it_could_lock_at_once() {
+    let Some(db) = TestDb::postgres() else {
+        eprintln!("skipped: COMPTOIR_TEST_POSTGRES is not set");
+        return;
+    };
+    // One lane: the sales of every shop share its transactions.
+    let store = Store::open_with(&db.db_url(), ConnectionBudget::new(4, 1).unwrap())
+        .await
+        .unwrap();
+    let other = Store::open_with(&db.db_url(), ConnectionBudget::new(4, 1).unwrap())
+        .await
+        .unwrap();
+    let (gate, gate_item, gate_cash) = demo_shop(&store, "Gate").await;
+    let (held, held_item, held_cash) = demo_shop(&store, "Held elsewhere").await;
+    let (free, free_item, free_cash) = demo_shop(&store, "Free").await;
+    let started = Instant::now();
+    let hold_gate = hold(&other, gate.id, Duration::from_millis(800));
+    let hold_held = hold(&other, held.id, Duration::from_secs(5));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The lane's transaction waits for the gate's row; the next two sales queue behind
+    // it, and are then taken together.
+    let (s, g) = (store.clone(), gate.clone());
+    let gated = tokio::spawn(async move { sell_two(&s, &g, gate_item, gate_cash).await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (s, h) = (store.clone(), held.clone());
+    let waiting = tokio::spawn(async move { sell_two(&s, &h, held_item, held_cash).await });
+    let (s, f) = (store.clone(), free.clone());
+    let freed = tokio::spawn(async move {
+        let sold = sell_two(&s, &f, free_item, free_cash).await;
+        (sold, started.elapsed())
+    });
+    let (sold, at) = freed.await.unwrap();
+    sold.expect("the free shop's sale");
+    assert!(
+        at < Duration::from_secs(4),
+        "the free shop's sale waited {at:?} with the held one (held for 5 s)"
+    );
+    gated.await.unwrap().expect("the gate's sale");
+    hold_gate.await.unwrap();
+    let sold = waiting
+        .await
+        .unwrap()
+        .expect("the held shop's sale, once released");
+    assert!(
+        started.elapsed() >= Duration::from_secs(5),
+        "answered before the row was released"
+    );
+    assert_eq!(sold.number, Some(1));
+    hold_held.await.unwrap();
+}
