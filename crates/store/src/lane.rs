@@ -15,6 +15,20 @@ const CLOSED: &str = "select s.id, (select value_to from closings
                                    order by number desc limit 1)
                       from unnest($1::bigint[]) as s(id)";
 
+/// Read after the lock, by a statement of its own: each shop of `$1`'s catalog version
+/// (`sales::check_cache`), and for those of `$2` the end of their last closed day (else
+/// no row is read from `closings`). The lock statement cannot read them: when it waited
+/// for a row, it returns the row's newest version but its other reads keep the snapshot
+/// it started with, from before the wait; a statement that starts after the lock sees
+/// every change committed before the lock was granted.
+const AFTER_LOCK: &str = "select s.id,
+         cast(coalesce((select sum(n) from catalog_changes where shop_id = s.id), 0) as bigint),
+         s.id = any($2::bigint[]),
+         case when s.id = any($2::bigint[]) then
+             (select value_to from closings where shop_id = s.id and period = 'day'
+              order by number desc limit 1) end
+     from unnest($1::bigint[]) as s(id)";
+
 /// The rows of [`CLOSED`]: each shop's end of its last closed day.
 fn closed_periods(rows: &[Row]) -> Result<HashMap<i64, Option<i64>>, StoreError> {
     rows.iter()
@@ -41,8 +55,8 @@ pub(crate) struct LaneState {
     /// own last commit for them: another process records their sales too, and will
     /// likely have moved it again by the next lock.
     moving: HashSet<i64>,
-    /// The catalog version of the shops whose row the open transaction holds, read with
-    /// the lock: a sale checked at another version is checked again (`sales::check_cache`).
+    /// The catalog version of the shops whose row the open transaction holds, read once it
+    /// held them: a sale checked at another version is checked again (`sales::check_cache`).
     catalog_versions: HashMap<i64, i64>,
     /// Rows and counters of the group's writes, written by one statement.
     deferred: crate::sales::Deferred,
@@ -92,14 +106,12 @@ impl LaneState {
         shops: &[i64],
         skip_held: bool,
     ) -> Result<Vec<i64>, StoreError> {
-        // With each shop's catalog version (`catalog_versions`, see `sales::check_cache`).
         macro_rules! lock {
             ($tail:literal) => {
                 concat!(
-                    "select c.shop_id, c.next_order_number, c.journal_seq, c.journal_head,
-                         coalesce(v.version, 0)
-                     from shop_counters c left join catalog_versions v on v.shop_id = c.shop_id
-                     where c.shop_id = any($1::bigint[]) order by c.shop_id for update of c",
+                    "select shop_id, next_order_number, journal_seq, journal_head
+                     from shop_counters where shop_id = any($1::bigint[])
+                     order by shop_id for update",
                     $tail
                 )
             };
@@ -113,15 +125,18 @@ impl LaneState {
             .filter(|s| self.moving.contains(s))
             .map(|s| Value::I64(*s))
             .collect();
-        let (rows, mut read) = if expected.is_empty() {
-            (c.query(lock, &[ids])?, HashMap::new())
-        } else {
-            // The second statement starts once the first holds the rows: its snapshot
-            // sees every closing committed before the locks.
-            let (rows, closed) =
-                c.query_then_query((lock, &[ids]), (CLOSED, &[Value::Array(expected)]))?;
-            (rows, closed_periods(&closed)?)
-        };
+        // The second statement starts once the first holds the rows, in the same round
+        // trip (see `AFTER_LOCK`).
+        let values = [ids, Value::Array(expected)];
+        let (rows, after) = c.query_then_query((lock, &values[..1]), (AFTER_LOCK, &values))?;
+        let mut read = HashMap::new();
+        for r in &after {
+            let shop_id = r.i64(0)?;
+            self.catalog_versions.insert(shop_id, r.i64(1)?);
+            if r.bool(2)? {
+                read.insert(shop_id, r.opt_i64(3)?);
+            }
+        }
         let mut unknown = Vec::new();
         let mut locked = Vec::with_capacity(rows.len());
         for r in rows {
@@ -142,9 +157,11 @@ impl LaneState {
                 }
             }
             self.counters.insert(shop_id, (r.i64(1)?, r.i64(2)?, head));
-            self.catalog_versions.insert(shop_id, r.i64(4)?);
             locked.push(shop_id);
         }
+        // Skipped shops: their versions were read, not held.
+        self.catalog_versions
+            .retain(|s, _| self.counters.contains_key(s));
         if !unknown.is_empty() {
             // A new statement: its snapshot sees every closing committed before the locks.
             let closed = c.query(CLOSED, &[Value::Array(unknown)])?;
@@ -163,10 +180,26 @@ impl LaneState {
         }
     }
 
-    /// `shop_id`'s catalog version as read with its counter row by the open transaction;
-    /// `None` when the transaction did not lock the row with the group's lock.
+    /// `shop_id`'s catalog version as the open transaction last read it, once it held the
+    /// shop's counter row; `None` when the transaction did not lock the row with the
+    /// group's lock.
     pub(crate) fn catalog_version(&self, shop_id: i64) -> Option<i64> {
         self.catalog_versions.get(&shop_id).copied()
+    }
+
+    /// Reads again the catalog version of `shops`, whose counter rows the open transaction
+    /// holds: for sales that joined it after its lock, checked after the versions it read
+    /// then (`pg_writer`'s `Queue::sales_of`).
+    pub(crate) fn read_versions(
+        &mut self,
+        c: &mut PgConn,
+        shops: &[i64],
+    ) -> Result<(), StoreError> {
+        let ids = Value::Array(shops.iter().map(|s| Value::I64(*s)).collect());
+        for r in c.query(AFTER_LOCK, &[ids, Value::Array(Vec::new())])? {
+            self.catalog_versions.insert(r.i64(0)?, r.i64(1)?);
+        }
+        Ok(())
     }
 
     /// The rows and counters deferred by the group's writes.

@@ -153,15 +153,22 @@ pub(crate) fn autovacuum_on(c: &mut dyn Conn) -> Result<bool, StoreError> {
     Ok(c.query_one("show autovacuum", &[])?.string(0)? == "on")
 }
 
+/// Ticks of the upkeep between two compactions of the catalog versions
+/// ([`crate::sales::compact_catalog_changes`]): a shop's rows there are summed by every
+/// sale check that reads the database and every lane lock, and grow by one per statement
+/// that changes its catalog.
+const COMPACT_EVERY_TICKS: u64 = 30;
+
 /// Starts the thread that runs [`refresh`] every few seconds on a pooled connection, as
-/// long as the store lives, and vacuums the webhook outbox when it needs it
-/// ([`crate::webhooks::vacuum_outbox`]).
+/// long as the store lives, vacuums the webhook outbox when it needs it
+/// ([`crate::webhooks::vacuum_outbox`]) and compacts the catalog versions.
 pub(crate) fn start(pool: &Arc<Pool<PgConn>>) {
     let pool: Weak<Pool<PgConn>> = Arc::downgrade(pool);
     let spawned = std::thread::Builder::new()
         .name("comptoir-pg-statistics".into())
         .spawn(move || {
             let mut pacing = Pacing::upkeep();
+            let mut ticks: u64 = 0;
             loop {
                 std::thread::sleep(EVERY);
                 let Some(pool) = pool.upgrade() else { return };
@@ -169,6 +176,12 @@ pub(crate) fn start(pool: &Arc<Pool<PgConn>>) {
                     let r = refresh_paced(&mut *c, &mut pacing);
                     if let Err(e) = crate::webhooks::vacuum_outbox(&mut *c) {
                         tracing::warn!(error = %e, "vacuuming the webhook outbox");
+                    }
+                    ticks += 1;
+                    if ticks.is_multiple_of(COMPACT_EVERY_TICKS)
+                        && let Err(e) = crate::sales::compact_catalog_changes(&mut *c)
+                    {
+                        tracing::warn!(error = %e, "compacting the catalog versions");
                     }
                     if c.is_closed() {
                         c.discard();

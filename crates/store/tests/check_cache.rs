@@ -8,6 +8,7 @@ use comptoir_store::db::Conn;
 use comptoir_store::sales::CheckStats;
 use comptoir_store::{ConnectionBudget, Store, StoreError, params};
 use comptoir_testkit::{TestDb, demo_shop, sell_two};
+use std::time::Duration;
 
 /// Two stores on one PostgreSQL database (two processes), and a shop with the demo
 /// catalog: the shop, an item and Cash.
@@ -150,23 +151,27 @@ async fn a_sale_is_never_refused_from_remembered_rows() {
     );
 }
 
+/// `shop_id`'s catalog version: the sum of its rows of `catalog_changes`.
+fn version(c: &mut dyn Conn, shop_id: i64) -> Result<i64, StoreError> {
+    c.query_one(
+        "select cast(coalesce(sum(n), 0) as bigint) from catalog_changes where shop_id = $1",
+        params![shop_id],
+    )?
+    .i64(0)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_table_a_sales_checks_read_raises_the_shops_catalog_version() {
     let Some((_db, store, _other, shop, _item, _cash)) = two_stores("Catalog versions").await
     else {
         return;
     };
-    let shop_id = shop.id;
-    let versions = store
+    let (elsewhere, ..) = demo_shop(&store, "Another catalog").await;
+    let (shop_id, other_id) = (shop.id, elsewhere.id);
+    let (versions, others, compacted) = store
         .write(move |c| {
-            let version = |c: &mut dyn Conn| {
-                c.query_one(
-                    "select coalesce(max(version), 0) from catalog_versions where shop_id = $1",
-                    params![shop_id],
-                )?
-                .i64(0)
-            };
-            let mut seen = vec![version(c)?];
+            let mut seen = vec![version(c, shop_id)?];
+            let other_before = version(c, other_id)?;
             for table in [
                 "items",
                 "variations",
@@ -181,15 +186,28 @@ async fn every_table_a_sales_checks_read_raises_the_shops_catalog_version() {
                     &format!("update {table} set id = id where shop_id = $1"),
                     params![shop_id],
                 )?;
-                seen.push(version(c)?);
+                seen.push(version(c, shop_id)?);
             }
-            // Another shop's rows leave this one's version alone.
+            // Another shop's rows leave this one's version alone, and raise their own.
             c.execute(
                 "update items set id = id where shop_id = $1",
-                params![shop_id + 1_000_000],
+                params![other_id],
             )?;
-            seen.push(version(c)?);
-            Ok::<_, StoreError>(seen)
+            seen.push(version(c, shop_id)?);
+            let others = (other_before, version(c, other_id)?);
+            // Compacting keeps every shop's version, in one row each.
+            comptoir_store::sales::compact_catalog_changes(c)?;
+            let rows = c
+                .query_one(
+                    "select count(*) from catalog_changes where shop_id = any($1::bigint[])",
+                    &[comptoir_store::db::Value::Array(vec![
+                        comptoir_store::db::Value::I64(shop_id),
+                        comptoir_store::db::Value::I64(other_id),
+                    ])],
+                )?
+                .i64(0)?;
+            let compacted = (version(c, shop_id)?, version(c, other_id)?, rows);
+            Ok::<_, StoreError>((seen, others, compacted))
         })
         .await
         .unwrap();
@@ -197,4 +215,110 @@ async fn every_table_a_sales_checks_read_raises_the_shops_catalog_version() {
     assert!(first > 0, "the demo import raised it: {versions:?}");
     let expected: Vec<i64> = (0..8).map(|i| first + i).chain([first + 7]).collect();
     assert_eq!(versions, expected);
+    assert_eq!(others.1, others.0 + 1);
+    assert_eq!(compacted, (first + 7, others.1, 2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sale_received_after_a_price_change_is_charged_the_new_price_though_its_lane_waited() {
+    let Some((_db, store, other, shop, item, cash)) = two_stores("Waited").await else {
+        return;
+    };
+    let first = sell(&store, &shop, item, cash).await.expect("a sale");
+    assert_eq!(sell(&store, &shop, item, cash).await, Ok(first));
+    let shop_id = shop.id;
+    // Another process holds the shop's counter row for 1.5 s.
+    let holder = {
+        let other = other.clone();
+        tokio::spawn(async move {
+            other
+                .write(move |c| {
+                    c.query_one(
+                        "select 1 from shop_counters where shop_id = $1 for update",
+                        params![shop_id],
+                    )?;
+                    std::thread::sleep(Duration::from_millis(1500));
+                    Ok::<_, StoreError>(())
+                })
+                .await
+                .expect("the row held")
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A sale whose lane now waits for the row; its lock statement started before the
+    // change below.
+    let (s, sh) = (store.clone(), shop.clone());
+    let early = tokio::spawn(async move { sell(&s, &sh, item, cash).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    change(
+        &other,
+        "update items set price = price * 2 where shop_id = $1 and id = $2",
+        shop_id,
+        item,
+    )
+    .await;
+    // Received after the change committed, checked from the old remembered price.
+    let late = sell(&store, &shop, item, cash).await;
+    early.await.unwrap().expect("the early sale");
+    holder.await.unwrap();
+    assert_eq!(late, Ok(first * 2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_edits_of_one_shops_catalog_crossing_rows_do_not_deadlock() {
+    let Some((_db, store, other, shop, item, _cash)) = two_stores("Crossing edits").await else {
+        return;
+    };
+    let shop_id = shop.id;
+    let user = store
+        .read(move |c| {
+            c.query_one(
+                "select min(id) from users where shop_id = $1",
+                params![shop_id],
+            )?
+            .i64(0)
+        })
+        .await
+        .unwrap();
+    let (first_done, first_went) = std::sync::mpsc::channel::<()>();
+    let (second_done, second_went) = std::sync::mpsc::channel::<()>();
+    // The first edit changes an item, then the user; the second changes the user in
+    // between and commits 300 ms later. Both change the shop's catalog version.
+    let first = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .write(move |c| {
+                    c.execute(
+                        "update items set name = name where shop_id = $1 and id = $2",
+                        params![shop_id, item],
+                    )?;
+                    let _ = first_done.send(());
+                    let _ = second_went.recv_timeout(Duration::from_secs(5));
+                    c.execute(
+                        "update users set display_name = display_name
+                         where shop_id = $1 and id = $2",
+                        params![shop_id, user],
+                    )
+                })
+                .await
+        })
+    };
+    let second = tokio::spawn(async move {
+        other
+            .write(move |c| {
+                let _ = first_went.recv_timeout(Duration::from_secs(5));
+                let changed = c.execute(
+                    "update users set display_name = display_name where shop_id = $1 and id = $2",
+                    params![shop_id, user],
+                )?;
+                let _ = second_done.send(());
+                std::thread::sleep(Duration::from_millis(300));
+                Ok::<_, StoreError>(changed)
+            })
+            .await
+    });
+    let (first, second) = (first.await.unwrap(), second.await.unwrap());
+    assert!(first.is_ok(), "{first:?}");
+    assert!(second.is_ok(), "{second:?}");
 }

@@ -41,14 +41,14 @@ async fn a_group_of_several_shops_records_the_sales_of_those_it_could_lock_at_on
     let (held, held_item, held_cash) = demo_shop(&store, "Held elsewhere").await;
     let (free, free_item, free_cash) = demo_shop(&store, "Free").await;
     let started = Instant::now();
-    let hold_gate = hold(&other, gate.id, Duration::from_millis(800));
-    let hold_held = hold(&other, held.id, Duration::from_secs(5));
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let hold_gate = hold(&other, gate.id, Duration::from_millis(1500));
+    let hold_held = hold(&other, held.id, Duration::from_secs(6));
+    tokio::time::sleep(Duration::from_millis(400)).await;
     // The lane's transaction waits for the gate's row; the next two sales queue behind
     // it, and are then taken together.
     let (s, g) = (store.clone(), gate.clone());
     let gated = tokio::spawn(async move { sell_two(&s, &g, gate_item, gate_cash).await });
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
     let (s, h) = (store.clone(), held.clone());
     let waiting = tokio::spawn(async move { sell_two(&s, &h, held_item, held_cash).await });
     let (s, f) = (store.clone(), free.clone());
@@ -59,8 +59,8 @@ async fn a_group_of_several_shops_records_the_sales_of_those_it_could_lock_at_on
     let (sold, at) = freed.await.unwrap();
     sold.expect("the free shop's sale");
     assert!(
-        at < Duration::from_secs(4),
-        "the free shop's sale waited {at:?} with the held one (held for 5 s)"
+        at < Duration::from_secs(5),
+        "the free shop's sale waited {at:?} with the held one (held for 6 s)"
     );
     gated.await.unwrap().expect("the gate's sale");
     hold_gate.await.unwrap();
@@ -69,7 +69,7 @@ async fn a_group_of_several_shops_records_the_sales_of_those_it_could_lock_at_on
         .unwrap()
         .expect("the held shop's sale, once released");
     assert!(
-        started.elapsed() >= Duration::from_secs(5),
+        started.elapsed() >= Duration::from_secs(6),
         "answered before the row was released"
     );
     assert_eq!(sold.number, Some(1));

@@ -1,7 +1,8 @@
 //! What a process remembers of the rows its sales' checks read on PostgreSQL (`CheckCache`):
 //! items, variations, departments, payment methods, users, cash boxes and dining tables,
-//! per shop, with the shop's catalog version they were read at (`catalog_versions`,
-//! raised by a trigger in the transaction of any change to those tables).
+//! per shop, with the shop's catalog version they were read at (the sum of
+//! `catalog_changes`, to which triggers add in the transaction of any change to those
+//! tables: migration 12).
 //!
 //! A sale whose rows are all remembered is checked without a statement: no pooled
 //! connection, no round trip, no executor start in PostgreSQL. Remembered rows may be
@@ -18,9 +19,13 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-/// Most items remembered per shop: beyond, an item read is not added (its sales read it
-/// each time, as without the cache). A shop's remembered rows cost about 100 bytes an item.
+/// Most items (and variations) remembered per shop: beyond, an item read is not added
+/// (its sales read it each time, as without the cache). A shop's remembered rows cost
+/// about 100 bytes an item.
 const MAX_ITEMS: usize = 50_000;
+
+/// Most shops remembered: a shop read beyond takes the place of another.
+const MAX_SHOPS: usize = 10_000;
 
 /// The rows remembered, by shop (see the module's documentation).
 #[derive(Default)]
@@ -138,6 +143,12 @@ impl CheckCache {
         let Some(version) = rows.version else { return };
         self.read.fetch_add(1, Relaxed);
         let mut shops = self.shops();
+        if shops.len() >= MAX_SHOPS
+            && !shops.contains_key(&shop_id)
+            && let Some(other) = shops.keys().next().copied()
+        {
+            shops.remove(&other);
+        }
         let r = shops.entry(shop_id).or_default();
         if r.version > version {
             return;
@@ -204,4 +215,25 @@ impl CheckCache {
             checked_again: self.again.load(Relaxed),
         }
     }
+}
+
+/// Replaces each shop's rows of `catalog_changes` by one holding their sum (the shop's
+/// catalog version, unchanged), and vacuums the table once that left many dead rows. Run
+/// by the statistics upkeep; any number of processes may run it at once: a row deleted
+/// by another is neither summed nor deleted here.
+pub fn compact_catalog_changes(c: &mut dyn Conn) -> Result<u64, StoreError> {
+    let gone = c.query_one(
+        "with many as (select shop_id from catalog_changes group by shop_id having count(*) > 1),
+              gone as (delete from catalog_changes c using many where c.shop_id = many.shop_id
+                       returning c.shop_id, c.n),
+              kept as (insert into catalog_changes (shop_id, n)
+                       select shop_id, sum(n) from gone group by shop_id)
+         select count(*) from gone",
+        &[],
+    )?;
+    let gone = u64::try_from(gone.i64(0)?).unwrap_or(0);
+    if gone > 1_000 {
+        c.batch("vacuum (skip_locked) catalog_changes")?;
+    }
+    Ok(gone)
 }

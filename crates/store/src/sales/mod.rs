@@ -37,7 +37,7 @@ pub mod seed;
 mod steps;
 mod writes;
 
-pub use check_cache::{CheckCache, CheckStats};
+pub use check_cache::{CheckCache, CheckStats, compact_catalog_changes};
 use idempotency::judge_idempotency;
 pub use idempotency::{check_idempotency, lock_shop, save_idempotency};
 use ledger::*;

@@ -381,9 +381,9 @@ fn catalog_parts(q: &mut Union, shop: &Shop, input: &SaleInput, ids: &Referenced
     // One row whether or not the shop's catalog was ever changed (version 0).
     q.part(
         tag::VERSION,
-        "coalesce(max(version), 0), null::text, null::text, null::bigint, null::bigint,
-         null::bigint, null::boolean, null::boolean, null::boolean",
-        "from catalog_versions where shop_id = $1",
+        "cast(coalesce(sum(n), 0) as bigint), null::text, null::text, null::bigint,
+         null::bigint, null::bigint, null::boolean, null::boolean, null::boolean",
+        "from catalog_changes where shop_id = $1",
         None,
     );
 }
