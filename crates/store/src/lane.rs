@@ -58,6 +58,8 @@ pub(crate) struct LaneState {
     /// The catalog version of the shops whose row the open transaction holds, read once it
     /// held them: a sale checked at another version is checked again (`sales::check_cache`).
     catalog_versions: HashMap<i64, i64>,
+    /// When the open transaction sent the statement that read `catalog_versions`.
+    versions_read_at: Option<std::time::Instant>,
     /// Rows and counters of the group's writes, written by one statement.
     deferred: crate::sales::Deferred,
     /// Ids drawn ahead from the `orders` and `payments` sequences. A drawn id is never
@@ -79,6 +81,7 @@ impl LaneState {
         self.counters.clear();
         self.closed_until.clear();
         self.catalog_versions.clear();
+        self.versions_read_at = None;
     }
 
     /// Forgets what the transaction held and deferred: it was rolled back.
@@ -129,6 +132,9 @@ impl LaneState {
         // trip (see `AFTER_LOCK`).
         let values = [ids, Value::Array(expected)];
         let (rows, after) = c.query_then_query((lock, &values[..1]), (AFTER_LOCK, &values))?;
+        // Its answer came after the statement read: a bound from above (see `pg_writer`'s
+        // `Queue::sales_of` for what that leaves).
+        self.versions_read_at = Some(std::time::Instant::now());
         let mut read = HashMap::new();
         for r in &after {
             let shop_id = r.i64(0)?;
@@ -187,19 +193,10 @@ impl LaneState {
         self.catalog_versions.get(&shop_id).copied()
     }
 
-    /// Reads again the catalog version of `shops`, whose counter rows the open transaction
-    /// holds: for sales that joined it after its lock, checked after the versions it read
-    /// then (`pg_writer`'s `Queue::sales_of`).
-    pub(crate) fn read_versions(
-        &mut self,
-        c: &mut PgConn,
-        shops: &[i64],
-    ) -> Result<(), StoreError> {
-        let ids = Value::Array(shops.iter().map(|s| Value::I64(*s)).collect());
-        for r in c.query(AFTER_LOCK, &[ids, Value::Array(Vec::new())])? {
-            self.catalog_versions.insert(r.i64(0)?, r.i64(1)?);
-        }
-        Ok(())
+    /// When the open transaction sent the statement that read its shops' catalog versions
+    /// (no sale queued since was checked before that read); `None` before its lock.
+    pub(crate) fn versions_read_at(&self) -> Option<std::time::Instant> {
+        self.versions_read_at
     }
 
     /// The rows and counters deferred by the group's writes.

@@ -268,10 +268,19 @@ impl Queue<'_> {
     // one (one lock, one statement and one commit for more sales). With two processes
     // selling for one shop they take its counter row in turn, and the groups, each the
     // sales that came while the other held the row, no longer halve.
-    fn sales_of(&mut self, shops: &[i64], room: usize) -> Vec<Job> {
+    //
+    // Only sales queued before `before`, when the transaction sent the statement that read
+    // its shops' catalog versions: those were checked before that read, so a sale checked
+    // from remembered rows at an older version is seen to be (`sales::check_cache`). A later
+    // one waits for the next transaction, with everything queued after it.
+    fn sales_of(&mut self, shops: &[i64], room: usize, before: Instant) -> Vec<Job> {
         let mut joining = Vec::new();
         while joining.len() < room {
             let Ok(j) = self.rx.try_recv() else { break };
+            if j.queued >= before {
+                self.carried.push_back(j);
+                break;
+            }
             if j.kind == JobKind::Sale && shops.binary_search(&j.shop_id).is_ok() {
                 joining.push(j);
             } else {
@@ -295,8 +304,8 @@ impl Queue<'_> {
 /// write once more, alone (`Store::write_order`).
 ///
 /// With `late`, a group of sales takes in the sales of its shops queued while it runs,
-/// before its statement ([`Queue::sales_of`]), and reads their shops' catalog versions
-/// again for them. Such a group, of several shops, skips the counter rows that another
+/// before its statement, if queued before it read its shops' catalog versions
+/// ([`Queue::sales_of`]). Such a group, of several shops, skips the counter rows that another
 /// transaction holds (another process's lane), and gives their sales back, for the
 /// lane's next transaction; it waits for them only when it could lock none, or once one
 /// of its sales was handed back [`MAX_HANDED_BACK`] times. Returns how many sales it took
@@ -343,25 +352,14 @@ fn run_group(
             && open
             && !shops.is_empty()
             && let Some(queue) = late.as_deref_mut()
+            && let Some(before) = state.versions_read_at()
         {
-            let more = queue.sales_of(&shops, MAX_BATCH.saturating_sub(delivers.len()));
+            let more = queue.sales_of(&shops, MAX_BATCH.saturating_sub(delivers.len()), before);
             let now = Instant::now();
             for j in &more {
                 times.queued_micros += micros(now.saturating_duration_since(j.queued));
             }
             joined += more.len();
-            // Checked after the versions this transaction read with its lock: read again.
-            if !more.is_empty()
-                && let Some(c) = conn.as_mut()
-            {
-                let mut of: Vec<i64> = more.iter().map(|j| j.shop_id).collect();
-                of.sort_unstable();
-                of.dedup();
-                if let Err(e) = state.read_versions(c, &of) {
-                    abort(c, state, &mut delivers, &rolled_back(Some(&e)));
-                    open = false;
-                }
-            }
             jobs.extend(more);
         }
         let Some(job) = jobs.pop_front() else { break };

@@ -177,8 +177,9 @@ pub(crate) fn start(pool: &Arc<Pool<PgConn>>) {
                     if let Err(e) = crate::webhooks::vacuum_outbox(&mut *c) {
                         tracing::warn!(error = %e, "vacuuming the webhook outbox");
                     }
+                    // At the first tick, then every COMPACT_EVERY_TICKS.
                     ticks += 1;
-                    if ticks.is_multiple_of(COMPACT_EVERY_TICKS)
+                    if ticks % COMPACT_EVERY_TICKS == 1
                         && let Err(e) = crate::sales::compact_catalog_changes(&mut *c)
                     {
                         tracing::warn!(error = %e, "compacting the catalog versions");
