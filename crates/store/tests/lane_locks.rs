@@ -1,6 +1,7 @@
 //! A PostgreSQL lane's transaction of several shops' sales, and the counter rows another
 //! process holds: it records the sales of the shops it could lock, and hands the others
-//! back to its queue for its next transaction instead of waiting with them all.
+//! back to its queue for its next transaction instead of waiting with them all, and the
+//! other writes of those shops after them.
 
 use comptoir_store::{ConnectionBudget, Store, StoreError, params};
 use comptoir_testkit::{TestDb, demo_shop, sell_two};
@@ -56,6 +57,20 @@ async fn a_group_of_several_shops_records_the_sales_of_those_it_could_lock_at_on
         let sold = sell_two(&s, &f, free_item, free_cash).await;
         (sold, started.elapsed())
     });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Another write of the held shop, queued after its sale: it waits with it, after it,
+    // and so reads it.
+    let (s, held_id) = (store.clone(), held.id);
+    let after = tokio::spawn(async move {
+        s.write_checked(held_id, move |c| {
+            c.query_one(
+                "select count(*) from orders where shop_id = $1",
+                params![held_id],
+            )?
+            .i64(0)
+        })
+        .await
+    });
     let (sold, at) = freed.await.unwrap();
     sold.expect("the free shop's sale");
     assert!(
@@ -73,5 +88,10 @@ async fn a_group_of_several_shops_records_the_sales_of_those_it_could_lock_at_on
         "answered before the row was released"
     );
     assert_eq!(sold.number, Some(1));
+    assert_eq!(
+        after.await.unwrap().expect("the other write"),
+        1,
+        "the held shop's other write ran before its sale"
+    );
     hold_held.await.unwrap();
 }
