@@ -58,7 +58,7 @@ pub(crate) struct LaneState {
     /// The catalog version of the shops whose row the open transaction holds, read once it
     /// held them: a sale checked at another version is checked again (`sales::check_cache`).
     catalog_versions: HashMap<i64, i64>,
-    /// When the open transaction sent the statement that read `catalog_versions`.
+    /// When the answer of the statement that read `catalog_versions` reached the lane.
     versions_read_at: Option<std::time::Instant>,
     /// Rows and counters of the group's writes, written by one statement.
     deferred: crate::sales::Deferred,
@@ -193,8 +193,8 @@ impl LaneState {
         self.catalog_versions.get(&shop_id).copied()
     }
 
-    /// When the open transaction sent the statement that read its shops' catalog versions
-    /// (no sale queued since was checked before that read); `None` before its lock.
+    /// When the answer of the statement that read the open transaction's catalog versions
+    /// reached the lane (after that statement's snapshot); `None` before its lock.
     pub(crate) fn versions_read_at(&self) -> Option<std::time::Instant> {
         self.versions_read_at
     }
