@@ -9,12 +9,6 @@ use std::collections::{HashMap, HashSet};
 /// Ids drawn at once when a lane's supply runs out.
 const IDS_AHEAD: i64 = 64;
 
-/// The end of the last closed day (`closings::closed_until`) of each shop of `$1`.
-const CLOSED: &str = "select s.id, (select value_to from closings
-                                   where shop_id = s.id and period = 'day'
-                                   order by number desc limit 1)
-                      from unnest($1::bigint[]) as s(id)";
-
 /// Read after the lock, by a statement of its own: each shop of `$1`'s catalog version
 /// (`sales::check_cache`), and for those of `$2` the end of their last closed day (else
 /// no row is read from `closings`). The lock statement cannot read them: when it waited
@@ -29,11 +23,15 @@ const AFTER_LOCK: &str = "select s.id,
               order by number desc limit 1) end
      from unnest($1::bigint[]) as s(id)";
 
-/// The rows of [`CLOSED`]: each shop's end of its last closed day.
-fn closed_periods(rows: &[Row]) -> Result<HashMap<i64, Option<i64>>, StoreError> {
-    rows.iter()
-        .map(|r| Ok((r.i64(0)?, r.opt_i64(1)?)))
-        .collect()
+/// A row of [`AFTER_LOCK`]: the shop, its catalog version, and the end of its last
+/// closed day (`closings::closed_until`) when it was asked for.
+fn after_lock_row(r: &Row) -> Result<(i64, i64, Option<Option<i64>>), StoreError> {
+    let closed = if r.bool(2)? {
+        Some(r.opt_i64(3)?)
+    } else {
+        None
+    };
+    Ok((r.i64(0)?, r.i64(1)?, closed))
 }
 
 /// The state of one lane.
@@ -97,9 +95,10 @@ impl LaneState {
     /// id order never wait on each other in a cycle, so a lane may record the sales of
     /// several shops in one transaction without risking a deadlock with another process.
     ///
-    /// The closed period of the shops whose head moved last time too (another process
-    /// sells for them: see `moving`) is read by a statement sent with the lock, in the
-    /// same round trip, so that the lane does not hold their rows for one more.
+    /// Their catalog versions, and the closed period of the shops whose head moved last
+    /// time too (another process sells for them: see `moving`), are read by a statement
+    /// sent with the lock ([`AFTER_LOCK`]), in the same round trip, so that the lane does
+    /// not hold their rows for one more.
     ///
     /// With `skip_held`, the rows another transaction holds are skipped, not waited for
     /// (`skip locked`). Returns the shops locked.
@@ -137,10 +136,10 @@ impl LaneState {
         self.versions_read_at = Some(std::time::Instant::now());
         let mut read = HashMap::new();
         for r in &after {
-            let shop_id = r.i64(0)?;
-            self.catalog_versions.insert(shop_id, r.i64(1)?);
-            if r.bool(2)? {
-                read.insert(shop_id, r.opt_i64(3)?);
+            let (shop_id, version, closed) = after_lock_row(r)?;
+            self.catalog_versions.insert(shop_id, version);
+            if let Some(to) = closed {
+                read.insert(shop_id, to);
             }
         }
         let mut unknown = Vec::new();
@@ -170,8 +169,13 @@ impl LaneState {
             .retain(|s, _| self.counters.contains_key(s));
         if !unknown.is_empty() {
             // A new statement: its snapshot sees every closing committed before the locks.
-            let closed = c.query(CLOSED, &[Value::Array(unknown)])?;
-            self.closed_until.extend(closed_periods(&closed)?);
+            // Only their closed periods are taken (their versions were read above).
+            let unknown = Value::Array(unknown);
+            for r in c.query(AFTER_LOCK, &[unknown.clone(), unknown])? {
+                if let (shop_id, _, Some(to)) = after_lock_row(&r)? {
+                    self.closed_until.insert(shop_id, to);
+                }
+            }
         }
         Ok(locked)
     }
