@@ -6,20 +6,18 @@
 use comptoir_core::model::Shop;
 use comptoir_store::db::Conn;
 use comptoir_store::sales::CheckStats;
-use comptoir_store::{ConnectionBudget, Store, StoreError, params};
-use comptoir_testkit::{TestDb, demo_shop, sell_two};
+use comptoir_store::{Store, StoreError, params};
+use comptoir_testkit::{TestDb, demo_shop, hold_counter_row, sell_two, two_stores};
 use std::time::Duration;
 
 /// Two stores on one PostgreSQL database (two processes), and a shop with the demo
 /// catalog: the shop, an item and Cash.
-async fn two_stores(name: &str) -> Option<(TestDb, Store, Store, Shop, i64, i64)> {
+async fn shop_on_two_stores(name: &str) -> Option<(TestDb, Store, Store, Shop, i64, i64)> {
     let Some(db) = TestDb::postgres() else {
         eprintln!("skipped: COMPTOIR_TEST_POSTGRES is not set");
         return None;
     };
-    let url = db.db_url();
-    let open = || Store::open_with(&url, ConnectionBudget::new(4, 1).unwrap());
-    let (store, other) = (open().await.unwrap(), open().await.unwrap());
+    let (store, other) = two_stores(&db).await;
     let (shop, item, cash) = demo_shop(&store, name).await;
     Some((db, store, other, shop, item, cash))
 }
@@ -51,7 +49,8 @@ fn counts(store: &Store) -> (u64, u64, u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sale_checked_from_remembered_rows_is_written_at_the_price_its_lane_reads() {
-    let Some((_db, store, other, shop, item, cash)) = two_stores("Remembered prices").await else {
+    let Some((_db, store, other, shop, item, cash)) = shop_on_two_stores("Remembered prices").await
+    else {
         return;
     };
     // The first sale creates the shop's `webservice` user, a change of the rows the
@@ -96,7 +95,8 @@ async fn a_sale_checked_from_remembered_rows_is_written_at_the_price_its_lane_re
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sale_is_never_refused_from_remembered_rows() {
-    let Some((_db, store, other, shop, item, cash)) = two_stores("Remembered refusals").await
+    let Some((_db, store, other, shop, item, cash)) =
+        shop_on_two_stores("Remembered refusals").await
     else {
         return;
     };
@@ -162,7 +162,8 @@ fn version(c: &mut dyn Conn, shop_id: i64) -> Result<i64, StoreError> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_table_a_sales_checks_read_raises_the_shops_catalog_version() {
-    let Some((_db, store, _other, shop, _item, _cash)) = two_stores("Catalog versions").await
+    let Some((_db, store, _other, shop, _item, _cash)) =
+        shop_on_two_stores("Catalog versions").await
     else {
         return;
     };
@@ -221,29 +222,14 @@ async fn every_table_a_sales_checks_read_raises_the_shops_catalog_version() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sale_received_after_a_price_change_is_charged_the_new_price_though_its_lane_waited() {
-    let Some((_db, store, other, shop, item, cash)) = two_stores("Waited").await else {
+    let Some((_db, store, other, shop, item, cash)) = shop_on_two_stores("Waited").await else {
         return;
     };
     let first = sell(&store, &shop, item, cash).await.expect("a sale");
     assert_eq!(sell(&store, &shop, item, cash).await, Ok(first));
     let shop_id = shop.id;
     // Another process holds the shop's counter row for 1.5 s.
-    let holder = {
-        let other = other.clone();
-        tokio::spawn(async move {
-            other
-                .write(move |c| {
-                    c.query_one(
-                        "select 1 from shop_counters where shop_id = $1 for update",
-                        params![shop_id],
-                    )?;
-                    std::thread::sleep(Duration::from_millis(1500));
-                    Ok::<_, StoreError>(())
-                })
-                .await
-                .expect("the row held")
-        })
-    };
+    let holder = hold_counter_row(&other, shop_id, Duration::from_millis(1500));
     tokio::time::sleep(Duration::from_millis(300)).await;
     // A sale whose lane now waits for the row; its lock statement started before the
     // change below.
@@ -266,7 +252,8 @@ async fn a_sale_received_after_a_price_change_is_charged_the_new_price_though_it
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_edits_of_one_shops_catalog_crossing_rows_do_not_deadlock() {
-    let Some((_db, store, other, shop, item, _cash)) = two_stores("Crossing edits").await else {
+    let Some((_db, store, other, shop, item, _cash)) = shop_on_two_stores("Crossing edits").await
+    else {
         return;
     };
     let shop_id = shop.id;

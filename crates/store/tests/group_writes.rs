@@ -11,7 +11,7 @@ use comptoir_store::db::{Backend, Conn};
 use comptoir_store::journal::{self, Verification};
 use comptoir_store::sales::{Answer, IdempotencyInput, OrderWrite, SaleInput, Shape};
 use comptoir_store::{ConnectionBudget, Store, StoreError, params};
-use comptoir_testkit::{TestDb, create_shop, demo_shop};
+use comptoir_testkit::{TestDb, create_shop, demo_shop, hold_counter_row, two_stores};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -586,18 +586,7 @@ async fn a_group_waiting_for_its_shops_counter_row_takes_in_the_sales_queued_mea
     let (shop, item, cash) = demo_shop(&store, "Waiting").await;
     let (elsewhere, other_item, other_cash) = demo_shop(&store, "Elsewhere").await;
     let shop_id = shop.id;
-    let holding = tokio::spawn(async move {
-        other
-            .write_checked(shop_id, move |c| {
-                c.query_one(
-                    "select next_order_number from shop_counters where shop_id = $1 for update",
-                    params![shop_id],
-                )?;
-                std::thread::sleep(std::time::Duration::from_millis(1500));
-                Ok::<_, StoreError>(())
-            })
-            .await
-    });
+    let holding = hold_counter_row(&other, shop_id, std::time::Duration::from_millis(1500));
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let before = store.commit_stats();
     // Neither refused nor keyed (see `sale`).
@@ -631,7 +620,7 @@ async fn a_group_waiting_for_its_shops_counter_row_takes_in_the_sales_queued_mea
         other_cash,
         i,
     )));
-    holding.await.unwrap().unwrap();
+    holding.await.unwrap();
     first.await.unwrap().expect("the first sale");
     for t in tasks {
         t.await.unwrap().expect("a sale");
@@ -678,12 +667,7 @@ async fn a_day_closed_by_another_process_is_seen_by_a_lane_that_expected_its_hea
         eprintln!("skipped: COMPTOIR_TEST_POSTGRES is not set");
         return;
     };
-    let store = Store::open_with(&db.db_url(), ConnectionBudget::new(4, 1).unwrap())
-        .await
-        .unwrap();
-    let other = Store::open_with(&db.db_url(), ConnectionBudget::new(4, 1).unwrap())
-        .await
-        .unwrap();
+    let (store, other) = two_stores(&db).await;
     let (shop, item, cash) = demo_shop(&store, "Closed elsewhere").await;
     // Each store's sale moves the head the other's lane last saw: after these, this
     // store's lane expects the shop's head to have moved at its next lock.

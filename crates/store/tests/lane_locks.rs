@@ -3,27 +3,9 @@
 //! back to its queue for its next transaction instead of waiting with them all, and the
 //! other writes of those shops after them.
 
-use comptoir_store::{ConnectionBudget, Store, StoreError, params};
-use comptoir_testkit::{TestDb, demo_shop, sell_two};
+use comptoir_store::params;
+use comptoir_testkit::{TestDb, demo_shop, hold_counter_row, sell_two, two_stores};
 use std::time::{Duration, Instant};
-
-/// Holds `shop_id`'s counter row on `store`'s pool (another process) for `held`.
-fn hold(store: &Store, shop_id: i64, held: Duration) -> tokio::task::JoinHandle<()> {
-    let store = store.clone();
-    tokio::spawn(async move {
-        store
-            .write(move |c| {
-                c.query_one(
-                    "select next_order_number from shop_counters where shop_id = $1 for update",
-                    params![shop_id],
-                )?;
-                std::thread::sleep(held);
-                Ok::<_, StoreError>(())
-            })
-            .await
-            .expect("the row held");
-    })
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_of_several_shops_records_the_sales_of_those_it_could_lock_at_once() {
@@ -32,18 +14,13 @@ async fn a_group_of_several_shops_records_the_sales_of_those_it_could_lock_at_on
         return;
     };
     // One lane: the sales of every shop share its transactions.
-    let store = Store::open_with(&db.db_url(), ConnectionBudget::new(4, 1).unwrap())
-        .await
-        .unwrap();
-    let other = Store::open_with(&db.db_url(), ConnectionBudget::new(4, 1).unwrap())
-        .await
-        .unwrap();
+    let (store, other) = two_stores(&db).await;
     let (gate, gate_item, gate_cash) = demo_shop(&store, "Gate").await;
     let (held, held_item, held_cash) = demo_shop(&store, "Held elsewhere").await;
     let (free, free_item, free_cash) = demo_shop(&store, "Free").await;
     let started = Instant::now();
-    let hold_gate = hold(&other, gate.id, Duration::from_millis(1500));
-    let hold_held = hold(&other, held.id, Duration::from_secs(6));
+    let hold_gate = hold_counter_row(&other, gate.id, Duration::from_millis(1500));
+    let hold_held = hold_counter_row(&other, held.id, Duration::from_secs(6));
     tokio::time::sleep(Duration::from_millis(400)).await;
     // The lane's transaction waits for the gate's row; the next two sales queue behind
     // it, and are then taken together.

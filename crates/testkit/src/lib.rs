@@ -383,6 +383,43 @@ pub async fn import_demo(store: &Store, shop_id: i64) {
         .expect("import the demo catalog");
 }
 
+/// Two stores on `db`, as two `serve` processes on one database (PostgreSQL): each a pool
+/// of 4 and one sales lane, whose transactions then carry the sales of every shop.
+pub async fn two_stores(db: &TestDb) -> (Store, Store) {
+    let url = db.db_url();
+    let open = || {
+        let budget = comptoir_store::ConnectionBudget::new(4, 1).expect("a connection budget");
+        Store::open_with(&url, budget)
+    };
+    (
+        open().await.expect("the first store"),
+        open().await.expect("the second store"),
+    )
+}
+
+/// Holds shop `shop_id`'s counter row for `held` in a transaction of `store`, as another
+/// process's lane does while it records its group; the task ends once the row is free.
+pub fn hold_counter_row(
+    store: &Store,
+    shop_id: i64,
+    held: std::time::Duration,
+) -> tokio::task::JoinHandle<()> {
+    let store = store.clone();
+    tokio::spawn(async move {
+        store
+            .write(move |c| {
+                c.query_one(
+                    "select next_order_number from shop_counters where shop_id = $1 for update",
+                    params![shop_id],
+                )?;
+                std::thread::sleep(held);
+                Ok::<_, StoreError>(())
+            })
+            .await
+            .expect("the counter row held");
+    })
+}
+
 /// A new shop with the demo catalog: the shop, its first active item and its first
 /// payment method (Cash), for tests that record sales.
 pub async fn demo_shop(store: &Store, name: &str) -> (comptoir_core::model::Shop, i64, i64) {
