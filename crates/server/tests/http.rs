@@ -18,14 +18,15 @@ async fn healthz_answers_503_while_the_database_is_gone() {
     let Some(db) = TestDb::postgres() else { return };
     let app = TestApp::spawn(&db).await;
     assert_eq!(app.get("/healthz").await.status(), 200);
-    // Cut every connection of this test's schema from the server side.
+    // Cut every connection of this test's schema from the server side, waiting (up to
+    // 5 s each) until each has ended: one signalled but not yet gone could still answer.
     let url = comptoir_testkit::postgres_url().unwrap();
     let schema = db.schema().unwrap().to_string();
     std::thread::spawn(move || {
         let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
         let killed = c
             .execute(
-                "select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1",
+                "select pg_terminate_backend(pid, 5000) from pg_stat_activity where application_name = $1",
                 &[&schema],
             )
             .unwrap();
